@@ -1,0 +1,96 @@
+# Two commands a user needs: `make run` and `make test`. Everything they need is
+# built on first use and cached outside git under $(CACHE_DIR), keyed by the
+# hash of what it is built from, so a fresh clone reuses what an earlier
+# checkout built and a changed requirements or training file rebuilds.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+CACHE_DIR ?= $(HOME)/.cache/haizhu-legal-assistant
+PIP_VERSION := 24.3.1
+
+hash = $(shell sha256sum $(1) | sha256sum | cut -c1-16)
+
+MAIN_REQS := requirements.txt
+RASA_REQS := requirements/rasa.txt requirements/rasa-constraints.txt requirements/rasa-nodeps.txt
+MAIN_VENV_DIR := $(CACHE_DIR)/venv-main-$(call hash,$(MAIN_REQS))
+RASA_VENV_DIR := $(CACHE_DIR)/venv-rasa-$(call hash,$(RASA_REQS))
+
+# everything a trained model depends on
+TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml nlu/data/*.yml nlu/dictionary/*) \
+	nlu/taxonomy.yml nlu/taxonomy.py nlu/emergency_terms.yml nlu/text_normaliser.py \
+	$(wildcard nlu/components/*.py) $(RASA_REQS))
+MODEL_CACHE := $(CACHE_DIR)/models/$(call hash,$(TRAIN_INPUTS)).tar.gz
+MODEL := models/current.tar.gz
+
+RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
+
+.PHONY: help run test chat eval-nlu venvs model validate clean clean-cache
+
+help:
+	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
+	@echo "make test       the whole test suite (what .ci/run calls)"
+	@echo "make chat       chat with the running assistant in this terminal"
+	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
+
+$(MAIN_VENV_DIR)/.ready:
+	rm -rf "$(MAIN_VENV_DIR)"
+	$(PYTHON) -m venv "$(MAIN_VENV_DIR)"
+	"$(MAIN_VENV_DIR)/bin/pip" install -q --disable-pip-version-check "pip==$(PIP_VERSION)"
+	"$(MAIN_VENV_DIR)/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+	touch "$@"
+
+# Rasa 3.6.21 declares python<3.11 but runs on 3.11 (../shared/DESIGN.md): its
+# dependencies resolve normally under the constraints, the packages that declare
+# the old Python come last without dependency resolution.
+$(RASA_VENV_DIR)/.ready:
+	rm -rf "$(RASA_VENV_DIR)"
+	$(PYTHON) -m venv "$(RASA_VENV_DIR)"
+	"$(RASA_VENV_DIR)/bin/pip" install -q --disable-pip-version-check "pip==$(PIP_VERSION)"
+	"$(RASA_VENV_DIR)/bin/pip" install -q --disable-pip-version-check -r requirements/rasa.txt -c requirements/rasa-constraints.txt
+	"$(RASA_VENV_DIR)/bin/pip" install -q --disable-pip-version-check --no-deps --ignore-requires-python -r requirements/rasa-nodeps.txt
+	touch "$@"
+
+venvs: $(MAIN_VENV_DIR)/.ready $(RASA_VENV_DIR)/.ready
+	@for pair in ".venv:$(MAIN_VENV_DIR)" ".venv-rasa:$(RASA_VENV_DIR)"; do \
+		link=$${pair%%:*}; target=$${pair#*:}; \
+		if [ ! -L "$$link" ]; then rm -rf "$$link"; fi; \
+		ln -sfn "$$target" "$$link"; \
+	done
+
+$(MODEL_CACHE): | venvs
+	@echo "Training the Rasa model (inputs changed or never trained)…"
+	rm -rf "$(CACHE_DIR)/models/tmp"
+	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data nlu/data data \
+		--config config.yml --out "$(CACHE_DIR)/models/tmp" --fixed-model-name model
+	mv "$(CACHE_DIR)/models/tmp/model.tar.gz" "$@"
+	rm -rf "$(CACHE_DIR)/models/tmp"
+
+model: venvs $(MODEL_CACHE)
+	@mkdir -p models
+	@ln -sfn "$(MODEL_CACHE)" $(MODEL)
+
+run: venvs model
+	.venv/bin/python -m ops.stack
+
+test: venvs model
+	.venv/bin/python -m pytest
+
+chat: venvs
+	@.venv/bin/python -m bot.terminal_chat
+
+eval-nlu: venvs model
+	@if [ -z "$(DATA)" ]; then echo "usage: make eval-nlu DATA=file.jsonl" >&2; exit 2; fi
+	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.evaluate --model $(MODEL) --data "$(abspath $(DATA))"
+
+validate: venvs
+	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \
+		--data nlu/data data --config config.yml
+
+clean:
+	rm -rf models var .pytest_cache
+
+clean-cache:
+	rm -rf "$(CACHE_DIR)"

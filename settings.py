@@ -1,0 +1,64 @@
+"""Every setting of the assistant, read from the environment in one place.
+
+Each field names its environment variable and default; README "Configuration"
+lists them. Paths default to locations inside the checkout so that a fresh
+clone runs without any configuration at all.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where runtime state (databases, logs, generated endpoints) lives
+    var_dir: Path = field(default_factory=lambda: Path(_env("HAIZHU_VAR_DIR", str(ROOT / "var"))))
+    host: str = field(default_factory=lambda: _env("HAIZHU_HOST", "127.0.0.1"))
+    rasa_port: int = field(default_factory=lambda: int(_env("RASA_PORT", "5005")))
+    action_port: int = field(default_factory=lambda: int(_env("ACTION_PORT", "5055")))
+    gateway_port: int = field(default_factory=lambda: int(_env("GATEWAY_PORT", "8000")))
+    # the gateway's Rasa REST endpoint (defaults to the locally started server)
+    rasa_url: str = field(default_factory=lambda: _env("RASA_URL", ""))
+    # gateway message store: SQLAlchemy async URL; SQLite under var/ by default
+    gateway_db_url: str = field(default_factory=lambda: _env("GATEWAY_DB_URL", ""))
+    # Rasa tracker store: empty = SQLite under var/, or postgresql://user:pw@host:port/db
+    tracker_store_url: str = field(default_factory=lambda: _env("TRACKER_STORE_URL", ""))
+    # Rasa lock store: empty = in memory (one Rasa instance), or redis://host:port/db
+    lock_store_url: str = field(default_factory=lambda: _env("LOCK_STORE_URL", ""))
+    # seconds the gateway waits for Rasa before answering 503 and keeping the text
+    rasa_timeout_s: float = field(default_factory=lambda: float(_env("RASA_TIMEOUT_S", "20")))
+    # how often kept messages are retried while Rasa is down
+    retry_interval_s: float = field(default_factory=lambda: float(_env("RETRY_INTERVAL_S", "5")))
+    # longest message passed to Rasa; longer ones are truncated with a notice
+    max_message_chars: int = field(default_factory=lambda: int(_env("MAX_MESSAGE_CHARS", "2000")))
+    # the two virtual environments (Makefile creates them)
+    main_venv: Path = field(default_factory=lambda: Path(_env("MAIN_VENV", str(ROOT / ".venv"))))
+    rasa_venv: Path = field(default_factory=lambda: Path(_env("RASA_VENV", str(ROOT / ".venv-rasa"))))
+    # the trained model `make run` serves
+    rasa_model: Path = field(
+        default_factory=lambda: Path(_env("RASA_MODEL", str(ROOT / "models" / "current.tar.gz")))
+    )
+    knowledge_dir: Path = field(
+        default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
+    )
+
+    @property
+    def rasa_base_url(self) -> str:
+        return self.rasa_url or f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def gateway_database_url(self) -> str:
+        return self.gateway_db_url or f"sqlite+aiosqlite:///{self.var_dir / 'gateway.db'}"
+
+
+def get_settings() -> Settings:
+    return Settings()
