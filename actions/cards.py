@@ -1,0 +1,100 @@
+"""Knowledge cards and request texts, and how they become a reply.
+
+Kept apart from the Rasa SDK classes so the wording rules can be tested without
+a running server, and so the gateway or later channels can reuse them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from settings import get_settings
+
+OFFER_BUTTONS: Mapping[str, dict[str, str]] = {
+    "legal_aid": {"title": "申请法律援助", "payload": "/request_legal_aid"},
+    "mediation": {"title": "找调解员", "payload": "/request_mediation"},
+    "human": {"title": "转人工", "payload": "/request_human"},
+}
+STREET_BODY = "所在街道人民调解委员会"
+DISCLAIMER = "（以上是一般性的法律信息，不是律师意见；具体情况可拨打12348公共法律服务热线咨询。）"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: list[dict[str, str]]
+
+
+def _load_yaml(name: str) -> dict[str, Any]:
+    path = Path(get_settings().knowledge_dir) / name
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@lru_cache(maxsize=None)
+def topic_cards() -> dict[str, Any]:
+    return _load_yaml("topic_cards.yml")
+
+
+@lru_cache(maxsize=None)
+def request_cards() -> dict[str, Any]:
+    return _load_yaml("request_cards.yml")
+
+
+def _local_body(body: str, street: str | None) -> str:
+    """Name the resident's own street committee once the street is known."""
+    if street and STREET_BODY in body:
+        return body.replace(STREET_BODY, f"{street}街道人民调解委员会")
+    return body
+
+
+def topic_reply(intent: str, title: str, street: str | None = None) -> Reply | None:
+    card = topic_cards().get(intent)
+    if card is None:
+        return None
+    lines = [f"【{title}】", card["summary"].strip(), "", "您可以这样做："]
+    lines += [f"{n}. {step}" for n, step in enumerate(card["steps"], 1)]
+    if card.get("where"):
+        lines += ["", "可以找：" + "；".join(_local_body(w, street) for w in card["where"])]
+    if card.get("evidence"):
+        lines += ["建议保存：" + "；".join(card["evidence"])]
+    if card.get("time_limit"):
+        lines += ["时效提醒：" + card["time_limit"].strip()]
+    lines += ["", DISCLAIMER]
+    buttons = [OFFER_BUTTONS[o] for o in card.get("offers", []) if o in OFFER_BUTTONS]
+    return Reply("\n".join(lines), buttons)
+
+
+def legal_aid_reply(category: str | None) -> Reply:
+    card = request_cards()["legal_aid"]
+    lines = ["【申请法律援助】", card["summary"].strip()]
+    specific = card["by_category"].get(category or "other_legal")
+    if specific:
+        lines.append(specific)
+    lines += [card["how"], card["note"]]
+    return Reply("\n".join(lines), [OFFER_BUTTONS["mediation"]])
+
+
+def mediation_body(category: str | None, topic: str | None) -> str:
+    card = request_cards()["mediation"]
+    if topic and topic in card["by_topic"]:
+        return card["by_topic"][topic]
+    return card["by_category"].get(category or "", card["default_body"])
+
+
+def mediation_reply(category: str | None, topic: str | None, street: str | None) -> Reply:
+    card = request_cards()["mediation"]
+    body = _local_body(mediation_body(category, topic), street)
+    lines = ["【找调解员】", f"建议您找：{body}。", card["summary"].strip(), card["contact"]]
+    if STREET_BODY in body and not street:
+        lines.append(card["ask_street"])
+    return Reply("\n".join(lines), [OFFER_BUTTONS["legal_aid"]])
+
+
+def human_reply() -> Reply:
+    card = request_cards()["human"]
+    return Reply("\n".join(["【人工服务】", card["summary"].strip(), card["note"]]), [])

@@ -1,0 +1,42 @@
+"""Asks which topic the resident means when the classifier is unsure.
+
+Offers the two or three likeliest topics as buttons rather than guessing: a
+wrong answer about wages or a home is worse than one extra tap.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
+
+MAX_CHOICES = 3
+NOT_OFFERED = {FALLBACK_INTENT, "affirm", "deny", "greet", "thank", "goodbye", "out_of_scope"}
+
+
+def likely_topics(ranking: List[Dict[str, Any]]) -> List[str]:
+    taxonomy = load_taxonomy()
+    names = [r.get("name") for r in ranking]
+    return [n for n in names if n and n not in NOT_OFFERED and n in taxonomy.intent_title][
+        :MAX_CHOICES
+    ]
+
+
+class ActionClarify(Action):
+    def name(self) -> Text:
+        return "action_clarify"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        taxonomy = load_taxonomy()
+        topics = likely_topics(tracker.latest_message.get("intent_ranking") or [])
+        buttons = [{"title": taxonomy.intent_title[t], "payload": f"/{t}"} for t in topics]
+        buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
+        dispatcher.utter_message(
+            text="我不太确定您问的是哪一类问题。您是想问下面哪一项？都不是的话，也可以换个说法再说一次。",
+            buttons=buttons,
+        )
+        return []

@@ -1,0 +1,47 @@
+"""Routes a request for legal aid, mediation or a person.
+
+The dispute behind the request comes from the message itself when it states
+one (the NLU ``category``), otherwise from the topic discussed earlier in the
+conversation, so 「我想申请法律援助」 after a wage question is treated as a
+labour matter.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.cards import human_reply, legal_aid_reply, mediation_reply
+from nlu.taxonomy import load as load_taxonomy
+
+
+def dispute_context(tracker: Tracker) -> tuple[Optional[str], Optional[str]]:
+    """(category, topic intent) of the dispute this request is about."""
+    taxonomy = load_taxonomy()
+    stated = tracker.latest_message.get("category")
+    if stated in taxonomy.dispute_categories:
+        return stated, None
+    return tracker.get_slot("dispute_category"), tracker.get_slot("last_topic")
+
+
+class ActionRouteRequest(Action):
+    def name(self) -> Text:
+        return "action_route_request"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        category, topic = dispute_context(tracker)
+        if intent == "request_legal_aid":
+            reply = legal_aid_reply(category)
+        elif intent == "request_mediation":
+            reply = mediation_reply(category, topic, tracker.get_slot("street"))
+        else:
+            reply = human_reply()
+        dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
+        if category and category != tracker.get_slot("dispute_category"):
+            return [SlotSet("dispute_category", category)]
+        return []
