@@ -1,0 +1,183 @@
+"""The gateway's HTTP API (FastAPI): `POST /api/v1/messages` and friends.
+
+Bad input never reaches Rasa and never produces a stack trace: it gets a JSON
+error with a clear status code and a Chinese message. A message Rasa cannot
+take right now is kept and answered later (503 with its id).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot import privacy
+from bot.conversation import Conversations
+from bot.message_store import MessageStore
+from bot.rasa_client import RasaClient
+from settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+MAX_USER_ID = 128
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class Reply(BaseModel):
+    text: str
+    buttons: list[Button] = []
+
+
+class MessageIn(BaseModel):
+    user_id: str = Field(description="The resident's stable id on the calling channel", max_length=MAX_USER_ID)
+    text: str = Field(description="What the resident typed (UTF-8). Over 2,000 characters is truncated with a notice.")
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    replies: list[Reply]
+    intent: str
+    category: str = Field(description="labour | lease | gig_work | elevator | other_legal | chitchat")
+    confidence: float
+    entities: list[dict[str, Any]] = []
+    truncated: bool = False
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    message_id: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(status_code=status, content={"error": body})
+
+
+def _validate(payload: Any) -> tuple[str, str] | JSONResponse:
+    if not isinstance(payload, dict):
+        return error(422, "invalid_request", "请求体必须是JSON对象，包含 user_id 和 text 两个字段。")
+    user_id, text = payload.get("user_id"), payload.get("text")
+    if not isinstance(user_id, str) or not user_id.strip():
+        return error(422, "invalid_user_id", "缺少 user_id，或 user_id 不是非空字符串。")
+    if len(user_id) > MAX_USER_ID or not user_id.isprintable():
+        return error(422, "invalid_user_id", f"user_id 不能超过{MAX_USER_ID}个字符，且不能包含控制字符。")
+    if not isinstance(text, str):
+        return error(422, "invalid_text", "缺少 text，或 text 不是字符串。")
+    if not text.strip():
+        return error(422, "empty_text", "消息内容是空的，请输入您想咨询的问题。")
+    return user_id, text
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        privacy.install()
+        store = MessageStore(settings.gateway_database_url)
+        await store.open()
+        rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        app.state.conversations = Conversations(store, rasa, settings.max_message_chars)
+        worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s))
+        try:
+            yield
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            await rasa.close()
+            await store.close()
+
+    app = FastAPI(
+        title="海珠区公共法律服务智能助手 Gateway",
+        version="1.0.0",
+        description="Residents' messages in, the assistant's replies out.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(422, "invalid_request", "请求格式不正确。")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "没有这个地址。", 405: "不支持这种请求方法。"}
+        return error(exc.status_code, f"http_{exc.status_code}", messages.get(exc.status_code, "请求无法处理。"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error(500, "internal_error", "系统出了点问题，请稍后再试；急事请拨打12348公共法律服务热线。")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post(
+        "/api/v1/messages",
+        response_model=MessageOut,
+        responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
+                   422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": MessageIn.model_json_schema()}}}},
+    )
+    async def post_message(request: Request) -> Any:
+        """Send a resident's message to the assistant and get its replies."""
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type.lower():
+            return error(415, "unsupported_media_type", "请以 application/json 格式发送消息。")
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return error(413, "payload_too_large", "消息太长了，请分几次发送。")
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return error(400, "invalid_encoding", "消息必须是UTF-8编码。")
+        try:
+            payload = json.loads(decoded)
+        except json.JSONDecodeError:
+            return error(400, "invalid_json", "请求体不是合法的JSON。")
+        checked = _validate(payload)
+        if isinstance(checked, JSONResponse):
+            return checked
+        user_id, text = checked
+        outcome = await request.app.state.conversations.handle(user_id, text)
+        if outcome.result is None:
+            return error(
+                503, "assistant_unavailable",
+                "系统正忙，暂时无法回答。您的消息已经保存，恢复后会按顺序处理，可用 message_id 查询回复。",
+                message_id=outcome.message.public_id,
+            )
+        return {"message_id": outcome.message.public_id, **outcome.result}
+
+    @app.get("/api/v1/messages/{message_id}", responses={404: {"model": ErrorOut}})
+    async def get_message(message_id: str, user_id: str) -> Any:
+        """Status and replies of a kept message (only to the resident who sent it)."""
+        stored = await app.state.conversations.store.get(message_id)
+        if stored is None or stored.user_id != user_id:
+            return error(404, "not_found", "找不到这条消息。")
+        return {"message_id": stored.public_id, "status": stored.status, **(stored.result or {})}
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,94 @@
+"""Talks to Rasa's REST channel and reads back what NLU made of the message."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from nlu.taxonomy import load as load_taxonomy
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached or failed; the message must be kept and retried."""
+
+
+@dataclass
+class RasaTurn:
+    replies: list[dict[str, Any]]
+    intent: str
+    category: str
+    confidence: float
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "replies": self.replies,
+            "intent": self.intent,
+            "category": self.category,
+            "confidence": self.confidence,
+            "entities": self.entities,
+        }
+
+
+def _reply(message: dict[str, Any]) -> dict[str, Any] | None:
+    text = message.get("text")
+    if not text:
+        return None
+    buttons = [
+        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+        for b in message.get("buttons") or []
+    ]
+    return {"text": text, "buttons": buttons}
+
+
+def _entities(parse: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"entity": e.get("entity"), "value": e.get("value"), "start": e.get("start"), "end": e.get("end")}
+        for e in parse.get("entities") or []
+    ]
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def is_ready(self) -> bool:
+        try:
+            response = await self._http.get("/status", timeout=2.0)
+            return response.status_code == 200 and bool(response.json().get("model_file"))
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    async def send(self, sender: str, text: str) -> RasaTurn:
+        try:
+            response = await self._http.post(
+                "/webhooks/rest/webhook", json={"sender": sender, "message": text}
+            )
+            if response.status_code != 200:
+                raise RasaUnavailable(f"webhook answered {response.status_code}")
+            messages = response.json()
+            tracker = await self._http.get(
+                f"/conversations/{quote(sender, safe='')}/tracker", params={"include_events": "NONE"}
+            )
+            if tracker.status_code != 200:
+                raise RasaUnavailable(f"tracker answered {tracker.status_code}")
+            parse = tracker.json().get("latest_message") or {}
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailable(type(exc).__name__) from exc
+        taxonomy = load_taxonomy()
+        intent_info = parse.get("intent") or {}
+        intent = intent_info.get("name") or "nlu_fallback"
+        category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
+        replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
+        return RasaTurn(
+            replies=replies,
+            intent=intent,
+            category=category,
+            confidence=float(intent_info.get("confidence") or 0.0),
+            entities=_entities(parse),
+        )

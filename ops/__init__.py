@@ -1,0 +1,1 @@
+"""Operations: starting and stopping the three processes together."""
