@@ -51,6 +51,20 @@ class Settings:
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment of a child process (ops/stack.py)."""
+        return {
+            "HAIZHU_VAR_DIR": str(self.var_dir), "HAIZHU_HOST": self.host,
+            "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
+            "GATEWAY_PORT": str(self.gateway_port), "RASA_URL": self.rasa_url,
+            "GATEWAY_DB_URL": self.gateway_db_url, "TRACKER_STORE_URL": self.tracker_store_url,
+            "LOCK_STORE_URL": self.lock_store_url, "RASA_TIMEOUT_S": str(self.rasa_timeout_s),
+            "RETRY_INTERVAL_S": str(self.retry_interval_s),
+            "MAX_MESSAGE_CHARS": str(self.max_message_chars),
+            "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
+            "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
+        }
+
     @property
     def rasa_base_url(self) -> str:
         return self.rasa_url or f"http://{self.host}:{self.rasa_port}"

@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+import re
+
 import yaml
 
 from settings import get_settings
@@ -29,10 +31,25 @@ class Reply:
     buttons: list[dict[str, str]]
 
 
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
+def _tidy(value: Any) -> Any:
+    """Drop the spaces YAML folding puts between lines of Chinese text."""
+    if isinstance(value, str):
+        return _SPACE_BETWEEN_CJK.sub("", value).strip()
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    return value
+
+
 def _load_yaml(name: str) -> dict[str, Any]:
     path = Path(get_settings().knowledge_dir) / name
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return _tidy(yaml.safe_load(fh))
 
 
 @lru_cache(maxsize=None)

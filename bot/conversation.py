@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from bot.message_store import ANSWERED, UNANSWERED, MessageStore, StoredMessage
+from bot.message_store import ANSWERED, PENDING, UNANSWERED, MessageStore, StoredMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,15 @@ class Conversations:
         self.store = store
         self.rasa = rasa
         self.max_chars = max_chars
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # one lock per resident with messages in flight; dropped when unused
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock_for(self, user_id: str) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[user_id] = lock
+        return lock
 
     def prepare(self, text: str) -> tuple[str, bool]:
         """Normalise line endings and cut over-long text (with a notice later)."""
@@ -44,7 +52,11 @@ class Conversations:
     async def handle(self, user_id: str, text: str) -> Outcome:
         text, truncated = self.prepare(text)
         stored = await self.store.add(user_id, text, truncated)
-        async with self._locks[user_id]:
+        async with self._lock_for(user_id):
+            current = await self.store.get(stored.public_id)
+            if current is not None and current.status != PENDING:
+                # a concurrent request of the same resident already delivered it in order
+                return Outcome(current, current.result)
             for older in await self.store.pending(user_id):
                 if older.public_id == stored.public_id:
                     break
@@ -77,9 +89,9 @@ class Conversations:
             return 0
         delivered = 0
         for message in await self.store.pending():
-            async with self._locks[message.user_id]:
+            async with self._lock_for(message.user_id):
                 current = await self.store.get(message.public_id)
-                if current is None or current.status != "pending":
+                if current is None or current.status != PENDING:
                     continue
                 if await self._deliver(current) is None:
                     return delivered

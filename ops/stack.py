@@ -77,11 +77,7 @@ class Stack:
         s = self.settings
         logs = s.var_dir / "logs"
         endpoints = write_endpoints(s, s.var_dir / "endpoints.yml")
-        common = {
-            "HAIZHU_VAR_DIR": str(s.var_dir), "HAIZHU_HOST": s.host,
-            "RASA_PORT": str(s.rasa_port), "ACTION_PORT": str(s.action_port),
-            "GATEWAY_PORT": str(s.gateway_port), "PYTHONUNBUFFERED": "1",
-        }
+        common = {**s.as_env(), "PYTHONUNBUFFERED": "1"}
         rasa_env = {
             **common, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

@@ -19,6 +19,7 @@ in the trained model, as plain JSON and NumPy arrays rather than pickle.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -35,11 +36,24 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
+from nlu.taxonomy import FALLBACK_INTENT, TAXONOMY_PATH, load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
 
 EMERGENCY_TERMS_PATH = Path(__file__).resolve().parents[1] / "emergency_terms.yml"
 EMERGENCY_INTENT = "emergency"
+
+
+def _data_fingerprint() -> str:
+    """Hash of the files this component reads besides the training data.
+
+    Rasa reuses a cached component when its config and training data are
+    unchanged; adding this to its fingerprint makes an edit of the taxonomy or
+    the emergency terms retrain it instead of being silently ignored.
+    """
+    digest = hashlib.sha256()
+    for path in (TAXONOMY_PATH, EMERGENCY_TERMS_PATH):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _example_category(message: Message) -> Optional[str]:
@@ -64,6 +78,10 @@ class CategoryResolver(GraphComponent):
             "ngram_max": 3,
             "C": 10.0,
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return _data_fingerprint()
 
     def __init__(
         self,

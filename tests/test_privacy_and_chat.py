@@ -1,0 +1,41 @@
+"""Personal data stays out of every process's log; `make chat` talks to the stack."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import httpx
+
+from bot.privacy import mask_personal_data
+from settings import ROOT
+
+
+def test_mask_personal_data() -> None:
+    masked = mask_personal_data("电话13912345678，身份证44010619900101123X，座机020-1234")
+    assert "13912345678" not in masked and "44010619900101123X" not in masked
+    assert "020-1234" in masked
+
+
+def test_no_phone_or_id_number_in_logs(client: httpx.Client, stack) -> None:
+    phone, id_number = "13987654321", "440106198802021234"
+    r = client.post("/api/v1/messages", json={"user_id": "privacy-1",
+                    "text": f"我叫张三，电话{phone}，身份证{id_number}，公司欠我工资"})
+    assert r.status_code == 200
+    time.sleep(1)
+    for log in (stack.settings.var_dir / "logs").glob("*.log"):
+        content = log.read_text("utf-8", errors="replace")
+        assert phone not in content, log.name
+        assert id_number not in content, log.name
+        assert "张三" not in content, log.name
+
+
+def test_terminal_chat_in_chinese(gateway_url: str, stack) -> None:
+    done = subprocess.run(
+        [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot.terminal_chat",
+         "--url", gateway_url, "--user", "chat-1"],
+        input="你好\n1\n/quit\n", capture_output=True, text=True, encoding="utf-8",
+        cwd=ROOT, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "助手> 您好" in done.stdout
+    assert "【拖欠工资】" in done.stdout  # button 1 of the greeting was pressed
