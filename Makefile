@@ -12,7 +12,7 @@ PIP_VERSION := 24.3.1
 
 hash = $(shell sha256sum $(1) | sha256sum | cut -c1-16)
 
-MAIN_REQS := requirements.txt
+MAIN_REQS := requirements.txt requirements/main-nodeps.txt
 RASA_REQS := requirements/rasa.txt requirements/rasa-constraints.txt requirements/rasa-nodeps.txt
 MAIN_VENV_DIR := $(CACHE_DIR)/venv-main-$(call hash,$(MAIN_REQS))
 RASA_VENV_DIR := $(CACHE_DIR)/venv-rasa-$(call hash,$(RASA_REQS))
@@ -40,6 +40,7 @@ $(MAIN_VENV_DIR)/.ready:
 	$(PYTHON) -m venv "$(MAIN_VENV_DIR)"
 	"$(MAIN_VENV_DIR)/bin/pip" install -q --disable-pip-version-check "pip==$(PIP_VERSION)"
 	"$(MAIN_VENV_DIR)/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+	"$(MAIN_VENV_DIR)/bin/pip" install -q --disable-pip-version-check --no-deps -r requirements/main-nodeps.txt
 	touch "$@"
 
 # Rasa 3.6.21 declares python<3.11 but runs on 3.11 (../shared/DESIGN.md): its

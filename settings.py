@@ -13,6 +13,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def _paths(name: str, default: Path) -> tuple[Path, ...]:
+    """A colon-separated list of directories; the default only where it exists."""
+    value = os.environ.get(name)
+    if value is None:
+        return (default,) if default.is_dir() else ()
+    return tuple(Path(p) for p in value.split(":") if p)
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -47,6 +58,12 @@ class Settings:
     rasa_model: Path = field(
         default_factory=lambda: Path(_env("RASA_MODEL", str(ROOT / "models" / "current.tar.gz")))
     )
+    # markdown statutes (../shared/corpus/statutes by default), colon-separated
+    statute_dirs: tuple[Path, ...] = field(
+        default_factory=lambda: _paths("STATUTE_DIRS", SHARED_CORPUS / "statutes")
+    )
+    # typical cases, shown as 典型案例 and never as law
+    case_dirs: tuple[Path, ...] = field(default_factory=lambda: _paths("CASE_DIRS", SHARED_CORPUS / "cases"))
     knowledge_dir: Path = field(
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
@@ -63,6 +80,8 @@ class Settings:
             "MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
+            "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
+            "CASE_DIRS": ":".join(map(str, self.case_dirs)),
         }
 
     @property
