@@ -31,13 +31,15 @@ EMBED_LINK := models/multilingual-e5-small
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu venvs model embedding-model validate clean clean-cache
+.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
 	@echo "make test       the whole test suite (what .ci/run calls)"
 	@echo "make chat       chat with the running assistant in this terminal"
 	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
+	@echo "make index      build the statute index (faiss + BM25), only when corpus or model changed"
+	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
 
 $(MAIN_VENV_DIR)/.ready:
 	rm -rf "$(MAIN_VENV_DIR)"
@@ -97,6 +99,14 @@ chat: venvs
 eval-nlu: venvs model
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-nlu DATA=file.jsonl" >&2; exit 2; fi
 	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.evaluate --model $(MODEL) --data "$(abspath $(DATA))"
+
+# statute index (faiss + BM25 + articles); rebuilt only when corpus or model changed
+index: venvs embedding-model
+	.venv/bin/python -m knowledge_base.index
+
+eval-retrieval: index
+	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi
+	@.venv/bin/python -m knowledge_base.evaluate_retrieval --data "$(abspath $(DATA))"
 
 validate: venvs
 	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \

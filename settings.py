@@ -69,6 +69,8 @@ class Settings:
     embedding_model: str = field(
         default_factory=lambda: _env("EMBEDDING_MODEL", str(ROOT / "models" / "multilingual-e5-small"))
     )
+    # the built retrieval index (faiss, BM25, articles); rebuilt when corpus or model change
+    index_dir: Path = field(default_factory=lambda: Path(_env("INDEX_DIR", str(ROOT / "var" / "index"))))
     knowledge_dir: Path = field(
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
@@ -87,7 +89,7 @@ class Settings:
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
             "CASE_DIRS": ":".join(map(str, self.case_dirs)),
-            "EMBEDDING_MODEL": self.embedding_model,
+            "EMBEDDING_MODEL": self.embedding_model, "INDEX_DIR": str(self.index_dir),
         }
 
     @property

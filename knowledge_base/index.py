@@ -1,0 +1,141 @@
+"""Builds and loads the retrieval index: faiss (dense), BM25 (lexical), and
+every article version in SQLite (for quoting and citation checking).
+
+Persisted beside a manifest (model, dimensions, corpus fingerprint, counts,
+build time); `ensure_index` rebuilds only when the corpus or model changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from knowledge_base.lexical import LexicalIndex
+from knowledge_base.passages import split_articles
+from knowledge_base.statutes import Article, Corpus, load_corpus
+from settings import Settings, get_settings
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    model: str
+    dimensions: int
+    corpus_fingerprint: str
+    article_count: int
+    passage_count: int
+    all_article_count: int
+    build_seconds: float
+    built_at: str
+
+
+def corpus_fingerprint(corpus: Corpus) -> str:
+    digest = hashlib.sha256()
+    for a in sorted(corpus.articles, key=lambda a: (a.law, a.number, a.label, a.version_date or "", a.source)):
+        digest.update("\x1f".join([a.law, a.label, a.status, a.version_date or "", a.source, a.text]).encode())
+    return digest.hexdigest()[:24]
+
+
+def load_embedder(name: str):  # -> SentenceTransformer
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(name, device="cpu")
+    model.max_seq_length = min(model.max_seq_length or 256, 256)
+    return model
+
+
+def encode(model, texts: list[str], kind: str, progress: bool = False, batch_size: int = 32) -> np.ndarray:
+    """Embed with the model's own prompt for `kind` (query/passage) when it has one."""
+    prompt = kind if kind in (getattr(model, "prompts", None) or {}) else None
+    vectors = model.encode(texts, prompt_name=prompt, batch_size=batch_size, normalize_embeddings=True,
+                           show_progress_bar=progress, convert_to_numpy=True)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def _write_articles(path: Path, articles: list[Article], indexed: set[int]) -> None:
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            """CREATE TABLE articles (id INTEGER PRIMARY KEY, law TEXT, title TEXT, number INTEGER,
+               label TEXT, text TEXT, status TEXT, version_date TEXT, source TEXT, chapter TEXT,
+               section TEXT, indexed INTEGER)""")
+        connection.executemany(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(i, a.law, a.title, a.number, a.label, a.text, a.status, a.version_date, a.source,
+              a.chapter, a.section, int(i in indexed)) for i, a in enumerate(articles)])
+        connection.execute("CREATE INDEX by_citation ON articles (law, number)")
+    connection.close()
+
+
+def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool = True) -> Manifest:
+    import faiss
+
+    began = time.monotonic()
+    work = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    in_force = corpus.in_force()
+    ordered = in_force + [a for a in corpus.articles if a.status != "现行有效"]
+    passages = split_articles(in_force)
+    if progress:
+        print(f"Indexing {len(in_force)} articles in force ({len(passages)} passages) "
+              f"with {model_name}…", file=sys.stderr, flush=True)
+    model = load_embedder(model_name)
+    vectors = encode(model, [p.text for p in passages], "passage", progress=progress)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    faiss.write_index(index, str(work / "dense.faiss"))
+    np.save(work / "passage_article.npy", np.array([p.article for p in passages], dtype=np.int32))
+    LexicalIndex.build([p.text for p in passages]).save(work / "bm25")
+    _write_articles(work / "articles.db", ordered, set(range(len(in_force))))
+    manifest = Manifest(
+        model=model_name, dimensions=int(vectors.shape[1]), corpus_fingerprint=corpus_fingerprint(corpus),
+        article_count=len(in_force), passage_count=len(passages), all_article_count=len(ordered),
+        build_seconds=round(time.monotonic() - began, 1),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    (work / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
+    shutil.rmtree(directory, ignore_errors=True)
+    work.rename(directory)
+    return manifest
+
+
+def read_manifest(directory: Path) -> Optional[Manifest]:
+    try:
+        return Manifest(**json.loads((directory / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def ensure_index(settings: Settings | None = None, progress: bool = True) -> tuple[Manifest, bool, Corpus]:
+    """(manifest, rebuilt?, corpus): rebuild only when the corpus or model changed."""
+    settings = settings or get_settings()
+    corpus = load_corpus(settings.statute_dirs)
+    for problem in corpus.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    current = read_manifest(settings.index_dir)
+    if (current and current.model == settings.embedding_model
+            and current.corpus_fingerprint == corpus_fingerprint(corpus)):
+        return current, False, corpus
+    return build_index(settings.index_dir, corpus, settings.embedding_model, progress), True, corpus
+
+
+def main() -> int:
+    manifest, rebuilt, _ = ensure_index()
+    verb = f"built in {manifest.build_seconds} s" if rebuilt else "up to date"
+    print(f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages, "
+          f"{manifest.dimensions}-d {manifest.model}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
