@@ -102,7 +102,7 @@ eval-nlu: venvs model
 
 # statute index (faiss + BM25 + articles); rebuilt only when corpus or model changed
 index: venvs embedding-model
-	.venv/bin/python -m knowledge_base.index
+	EMBEDDING_CACHE="$${EMBEDDING_CACHE:-$(CACHE_DIR)/embeddings.sqlite}" .venv/bin/python -m knowledge_base.index
 
 eval-retrieval: index
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi

@@ -71,6 +71,10 @@ class Settings:
     )
     # the built retrieval index (faiss, BM25, articles); rebuilt when corpus or model change
     index_dir: Path = field(default_factory=lambda: Path(_env("INDEX_DIR", str(ROOT / "var" / "index"))))
+    # passage vectors kept between builds (make points it into its cache directory)
+    embedding_cache: Path = field(
+        default_factory=lambda: Path(_env("EMBEDDING_CACHE", str(ROOT / "var" / "embedding-cache.sqlite")))
+    )
     knowledge_dir: Path = field(
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
@@ -90,6 +94,7 @@ class Settings:
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
             "CASE_DIRS": ":".join(map(str, self.case_dirs)),
             "EMBEDDING_MODEL": self.embedding_model, "INDEX_DIR": str(self.index_dir),
+            "EMBEDDING_CACHE": str(self.embedding_cache),
         }
 
     @property

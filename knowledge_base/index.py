@@ -18,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.passages import split_articles
 from knowledge_base.statutes import Article, Corpus, load_corpus
@@ -36,6 +37,7 @@ class Manifest:
     all_article_count: int
     build_seconds: float
     built_at: str
+    embedded: int = 0  # passages embedded in this build (the rest came from the cache)
 
 
 def corpus_fingerprint(corpus: Corpus) -> str:
@@ -76,7 +78,8 @@ def _write_articles(path: Path, articles: list[Article], indexed: set[int]) -> N
     connection.close()
 
 
-def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool = True) -> Manifest:
+def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool = True,
+                cache_path: Optional[Path] = None) -> Manifest:
     import faiss
 
     began = time.monotonic()
@@ -90,7 +93,12 @@ def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool
         print(f"Indexing {len(in_force)} articles in force ({len(passages)} passages) "
               f"with {model_name}…", file=sys.stderr, flush=True)
     model = load_embedder(model_name)
-    vectors = encode(model, [p.text for p in passages], "passage", progress=progress)
+    cache = EmbeddingCache(cache_path or directory.parent / "embedding-cache.sqlite", model_name, "passage")
+    try:
+        vectors, embedded = cache.vectors(
+            [p.text for p in passages], lambda texts: encode(model, texts, "passage", progress=progress))
+    finally:
+        cache.close()
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     faiss.write_index(index, str(work / "dense.faiss"))
@@ -101,7 +109,7 @@ def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool
         model=model_name, dimensions=int(vectors.shape[1]), corpus_fingerprint=corpus_fingerprint(corpus),
         article_count=len(in_force), passage_count=len(passages), all_article_count=len(ordered),
         build_seconds=round(time.monotonic() - began, 1),
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), embedded=embedded,
     )
     (work / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
     shutil.rmtree(directory, ignore_errors=True)
@@ -126,14 +134,16 @@ def ensure_index(settings: Settings | None = None, progress: bool = True) -> tup
     if (current and current.model == settings.embedding_model
             and current.corpus_fingerprint == corpus_fingerprint(corpus)):
         return current, False, corpus
-    return build_index(settings.index_dir, corpus, settings.embedding_model, progress), True, corpus
+    manifest = build_index(settings.index_dir, corpus, settings.embedding_model, progress,
+                           settings.embedding_cache)
+    return manifest, True, corpus
 
 
 def main() -> int:
     manifest, rebuilt, _ = ensure_index()
     verb = f"built in {manifest.build_seconds} s" if rebuilt else "up to date"
-    print(f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages, "
-          f"{manifest.dimensions}-d {manifest.model}")
+    print(f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages "
+          f"({manifest.embedded} embedded, the rest cached), {manifest.dimensions}-d {manifest.model}")
     return 0
 
 

@@ -25,8 +25,26 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]
             (folder / path.name).write_text(path.read_text("utf-8"), "utf-8")
     corpus = load_corpus([folder], include_lawsdb=False)
     directory = tmp_path_factory.mktemp("index") / "index"
-    build_index(directory, corpus, get_settings().embedding_model, progress=False)
+    build_index(directory, corpus, get_settings().embedding_model, progress=False,
+                cache_path=directory.parent / "cache.sqlite")
     return directory, corpus
+
+
+def test_rebuild_embeds_only_what_changed(small_index) -> None:
+    import dataclasses
+
+    import faiss
+    import numpy as np
+
+    directory, corpus = small_index
+    cache = directory.parent / "cache.sqlite"
+    again = directory.parent / "again"
+    assert build_index(again, corpus, get_settings().embedding_model, False, cache).embedded == 0
+    first = faiss.read_index(str(directory / "dense.faiss")).reconstruct_n(0, 5)
+    assert np.allclose(first, faiss.read_index(str(again / "dense.faiss")).reconstruct_n(0, 5))
+    edited = dataclasses.replace(corpus.articles[0], text=corpus.articles[0].text + "（修订）")
+    changed = type(corpus)([edited, *corpus.articles[1:]], [])
+    assert build_index(again, changed, get_settings().embedding_model, False, cache).embedded == 1
 
 
 def test_manifest_records_what_was_built(small_index) -> None:
