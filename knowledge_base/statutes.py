@@ -76,13 +76,6 @@ class Corpus:
     articles: list[Article] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def versions(self) -> dict[str, list[tuple[Optional[str], str, str]]]:
-        """law → [(version_date, status, source)], newest first."""
-        seen: dict[str, set[tuple[Optional[str], str, str]]] = {}
-        for a in self.articles:
-            seen.setdefault(a.law, set()).add((a.version_date, a.status, a.source))
-        return {law: sorted(v, key=lambda x: x[0] or "", reverse=True) for law, v in seen.items()}
-
     def settle_versions(self) -> None:
         """One in-force version per law: the newest wins, older ones become 历史版本.
 

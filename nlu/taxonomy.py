@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -86,6 +86,3 @@ def load(path: str | None = None) -> Taxonomy:
     with open(path or TAXONOMY_PATH, encoding="utf-8") as fh:
         return _build(yaml.safe_load(fh))
 
-
-def iter_intents(taxonomy: Taxonomy) -> Iterable[str]:
-    return (i for i in taxonomy.intent_category if i != FALLBACK_INTENT)

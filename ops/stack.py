@@ -67,6 +67,14 @@ class Service:
         self.process = None
 
 
+# how every Rasa process is run: our custom component importable, no telemetry,
+# and TensorFlow/SQLAlchemy start-up noise kept out of the logs
+RASA_PROCESS_ENV = {
+    "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
+
+
 class StackError(RuntimeError):
     pass
 
@@ -78,10 +86,7 @@ class Stack:
         logs = s.var_dir / "logs"
         endpoints = write_endpoints(s, s.var_dir / "endpoints.yml")
         common = {**s.as_env(), "PYTHONUNBUFFERED": "1"}
-        rasa_env = {
-            **common, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
-            "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        }
+        rasa_env = {**common, **RASA_PROCESS_ENV}
         base = f"http://{s.host}"
         self.services = [
             Service(

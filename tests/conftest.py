@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ops.stack import Stack  # noqa: E402
+from ops.stack import RASA_PROCESS_ENV, Stack  # noqa: E402
 from settings import Settings  # noqa: E402
 
 
@@ -58,33 +58,24 @@ def gateway_url(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.settings.gateway_port}"
 
 
-@pytest.fixture(scope="session")
-def rasa_url(stack: Stack) -> str:
-    return f"http://127.0.0.1:{stack.settings.rasa_port}"
-
-
 @pytest.fixture
 def client(gateway_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway_url, timeout=30) as c:
         yield c
 
 
-def rasa_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the Rasa command line from the Rasa environment, as the Makefile does."""
-    env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore",
-    }
+def _in_rasa_venv(program: str, args: tuple[str, ...], timeout: int) -> subprocess.CompletedProcess:
+    """Run a program of the Rasa environment the way ops/stack.py runs Rasa."""
+    env = {**os.environ, **RASA_PROCESS_ENV, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), *args],
+        [str(ROOT / ".venv-rasa" / "bin" / program), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def rasa_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return _in_rasa_venv("rasa", args, timeout)
 
 
 def rasa_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / "python"), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-    )
+    return _in_rasa_venv("python", args, timeout)
