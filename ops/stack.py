@@ -18,6 +18,7 @@ from typing import IO, Optional
 
 import httpx
 
+from knowledge_base.index import ensure_index
 from ops.endpoints import write_endpoints
 from settings import ROOT, Settings, get_settings
 
@@ -169,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    try:
+        manifest, rebuilt, _ = ensure_index(s)
+    except Exception as exc:  # the assistant still answers from its cards, without quotations
+        print(f"法条索引构建失败，回答将不附法条原文 (statute index not built: {exc})", file=sys.stderr)
+    else:
+        state = f"built in {manifest.build_seconds} s" if rebuilt else "up to date"
+        print(f"Statute index {state}: {manifest.article_count} articles in force.", flush=True)
     try:
         took = stack.start()
     except StackError as exc:

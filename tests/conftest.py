@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from knowledge_base.index import ensure_index  # noqa: E402
 from ops.stack import RASA_PROCESS_ENV, Stack  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -26,6 +27,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# The test stack indexes these laws of laws.db plus the shared statutes: the
+# laws its conversations need, small enough to embed in about a minute on a
+# bare machine (and instantly once the embedding cache has them).
+TEST_LAWSDB_LAWS = ("民法典", "劳动合同法", "劳动法", "劳动争议调解仲裁法", "社会保险法",
+                    "特种设备安全法", "法律援助法")
+TEST_INDEX_DIR = ROOT / "var" / "test-index"
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +51,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         tracker_store_url="",
         lock_store_url="",
         retry_interval_s=0.5,
+        index_dir=TEST_INDEX_DIR,
+        lawsdb_laws=":".join(TEST_LAWSDB_LAWS),
     )
 
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Stack]:
+    ensure_index(settings, progress=False)
     stack = Stack(settings)
     stack.start()
     yield stack

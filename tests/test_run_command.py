@@ -9,13 +9,14 @@ import time
 import httpx
 
 from settings import ROOT
-from tests.conftest import free_port
+from tests.conftest import TEST_INDEX_DIR, TEST_LAWSDB_LAWS, free_port
 
 
-def test_launcher_starts_all_three_and_stops_on_ctrl_c(tmp_path) -> None:
+def test_launcher_starts_all_three_and_stops_on_ctrl_c(stack, tmp_path) -> None:
     ports = {"RASA_PORT": free_port(), "ACTION_PORT": free_port(), "GATEWAY_PORT": free_port()}
+    # the test stack's index (built by the `stack` fixture), so the launcher finds it up to date
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "HAIZHU_VAR_DIR": str(tmp_path),
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "INDEX_DIR": str(TEST_INDEX_DIR), "LAWSDB_LAWS": ":".join(TEST_LAWSDB_LAWS)}
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "python"), "-m", "ops.stack"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -32,6 +33,7 @@ def test_launcher_starts_all_three_and_stops_on_ctrl_c(tmp_path) -> None:
                 break
         output = "".join(lines)
         assert "Ready in" in output, output
+        assert "Statute index up to date" in output, output
         for port in ports.values():
             assert f":{port}" in output
         reply = httpx.post(f"http://127.0.0.1:{ports['GATEWAY_PORT']}/api/v1/messages",
