@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import privacy
+from bot.citation_guard import CitationGuard
 from bot.conversation import Conversations
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
@@ -96,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = MessageStore(settings.gateway_database_url)
         await store.open()
         rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
-        app.state.conversations = Conversations(store, rasa, settings.max_message_chars)
+        app.state.conversations = Conversations(store, rasa, settings.max_message_chars,
+                                                 CitationGuard(settings.index_dir))
         worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s))
         try:
             yield

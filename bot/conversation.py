@@ -12,7 +12,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from bot.message_store import ANSWERED, PENDING, UNANSWERED, MessageStore, StoredMessage
+from bot.citation_guard import CitationGuard
+from bot.message_store import ANSWERED, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,10 @@ class Outcome:
 
 
 class Conversations:
-    def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int) -> None:
+    def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard) -> None:
         self.store = store
         self.rasa = rasa
+        self.guard = guard
         self.max_chars = max_chars
         # one lock per resident with messages in flight; dropped when unused
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -72,12 +74,17 @@ class Conversations:
             log.warning("rasa unavailable, message %s kept (%s)", message.public_id, exc)
             return None
         result = turn.as_dict()
+        result["replies"], blocked = self.guard.screen(result["replies"])
+        if blocked:
+            await self.store.hold(message.public_id, message.user_id, blocked)
         if message.truncated:
             result["replies"].insert(0, {"text": TRUNCATION_NOTICE.format(limit=self.max_chars), "buttons": []})
         status = ANSWERED
         if not turn.replies:
             status = UNANSWERED
             result["replies"].append({"text": NO_ANSWER_TEXT, "buttons": []})
+        elif blocked:
+            status = HELD
         result["truncated"] = message.truncated
         await self.store.finish(message.public_id, status, result)
         log.info("message %s %s intent=%s category=%s", message.public_id, status, turn.intent, turn.category)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 PENDING = "pending"
 ANSWERED = "answered"
 UNANSWERED = "unanswered"  # Rasa answered with nothing: kept for a person to follow up
+HELD = "held"              # a reply failed the citation guard: the resident was told, staff review it
 
 
 class Base(DeclarativeBase):
@@ -38,6 +39,19 @@ class InboundMessage(Base):
     result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class HeldReply(Base):
+    """A reply the citation guard stopped: kept for staff, never shown to the resident."""
+
+    __tablename__ = "held_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,23 @@ class MessageStore:
                 .values(status=status, result=result, updated_at=time.time(),
                         attempts=InboundMessage.attempts + 1)
             )
+
+    async def hold(self, message_id: str, user_id: str, replies: list[dict[str, Any]]) -> None:
+        now = time.time()
+        async with self._sessions.begin() as session:
+            for reply in replies:
+                reasons = reply.get("blocked_because", [])
+                kept = {k: v for k, v in reply.items() if k != "blocked_because"}
+                session.add(HeldReply(message_id=message_id, user_id=user_id, reply=kept,
+                                      reasons=reasons, created_at=now))
+
+    async def held(self, message_id: Optional[str] = None) -> list[dict[str, Any]]:
+        query = select(HeldReply).order_by(HeldReply.id)
+        if message_id is not None:
+            query = query.where(HeldReply.message_id == message_id)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).scalars()
+            return [{"message_id": r.message_id, "reply": r.reply, "reasons": r.reasons} for r in rows]
 
     async def note_attempt(self, public_id: str) -> None:
         async with self._sessions.begin() as session:

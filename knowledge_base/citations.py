@@ -64,3 +64,28 @@ def check(text: str, lookup: Lookup) -> CitationReport:
                     (not suffix and a.label.endswith("条"))]
         report.citations.append(Citation(written, law, number, suffix, versions[0] if versions else None))
     return report
+
+
+STATUS_WINDOW = 24  # characters after a citation in which its status must be stated
+
+
+def problems(text: str, lookup: Lookup) -> list[str]:
+    """Why `text` must not be sent as it is (empty: it may be sent).
+
+    Every citation must resolve; one that resolves only to a version no longer
+    in force must say so right after the citation (「（已废止）」, 「（历史版本…）」),
+    so that a resident never takes old law for current law.
+    """
+    found: list[str] = []
+    report = check(text, lookup)
+    for citation in report.citations:
+        if citation.article is None:
+            found.append(f"unresolvable citation {citation.law} {citation.number}{citation.suffix}")
+            continue
+        if citation.article.status != "现行有效":
+            start = text.find(citation.text)
+            after = text[start + len(citation.text): start + len(citation.text) + STATUS_WINDOW]
+            if citation.article.status not in after:
+                found.append(f"{citation.law} {citation.number} is {citation.article.status} "
+                             "but the message does not say so")
+    return found

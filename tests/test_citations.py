@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.citations import check, find_citations
+from knowledge_base.citations import check, find_citations, problems
 from knowledge_base.statutes import Corpus, load_corpus
 from settings import get_settings
 
@@ -46,3 +46,19 @@ def test_repealed_law_reports_its_status(corpus: Corpus) -> None:
     report = check(f"《{repealed.law}》{repealed.label}", corpus.lookup)
     assert report.ok  # it exists; the caller must show that it is no longer in force
     assert report.citations[0].article.status == "已废止"
+
+
+def test_repealed_law_must_say_so_in_the_message(corpus: Corpus) -> None:
+    in_force = {(a.law, a.number) for a in corpus.in_force()}
+    repealed = next(a for a in corpus.articles
+                    if a.status == "已废止" and (a.law, a.number) not in in_force and a.label.endswith("条"))
+    cited = f"《{repealed.law}》{repealed.label}"
+    assert problems(f"根据{cited}，您可以……", corpus.lookup)
+    assert problems(f"{cited}（已废止）曾经规定……", corpus.lookup) == []
+
+
+def test_problems_name_every_made_up_citation(corpus: Corpus) -> None:
+    text = "依据《劳动合同法》第八十二条和《劳动合同法》第九百条，以及《海珠区居民权利保障法》第一条。"
+    found = problems(text, corpus.lookup)
+    assert len(found) == 2 and all("unresolvable" in p for p in found)
+    assert problems("依据《劳动合同法》第八十二条。没有其他引用。", corpus.lookup) == []
