@@ -1,14 +1,67 @@
-"""Answers a legal question from the knowledge card of its intent."""
+"""Answers a legal question: the topic's knowledge card, grounded in the
+statute articles retrieved for the resident's own words.
+
+What is searched: the resident's message; for a short follow-up
+(「那试用期呢？」) the previous question and the follow-up together; for a
+tapped topic button, the question that led to the button, else the card's
+own summary.
+"""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import re
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.cards import topic_reply
+from actions.cards import OFFER_BUTTONS, card_query, topic_reply
+from actions.grounded_reply import NEEDS_A_PERSON, Grounded, ground, is_follow_up, needs_a_person
+from actions.grounding import grounding
+from knowledge_base.index import encode
 from nlu.taxonomy import load as load_taxonomy
+
+SEARCH_DEPTH = 8
+NO_CARD = ("抱歉，这个问题我暂时还没有整理好的解答，不想随便猜。建议找调解员或申请法律援助，"
+           "也可以拨打12348公共法律服务热线咨询。")
+MIN_QUESTION_CHARS = 2   # fewer Chinese characters than this is no question to search with
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _earlier_user_texts(tracker: Tracker) -> list[str]:
+    """What the resident wrote before this message, newest first (button payloads left out)."""
+    texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return [t for t in reversed(texts[:-1]) if t and not t.startswith("/")]
+
+
+def question_for(tracker: Tracker, intent: str, category: Optional[str]) -> tuple[str, str]:
+    """(what to search with, the question to remember for follow-ups)."""
+    text = (tracker.latest_message.get("text") or "").strip()
+    if not text or text.startswith("/") or len(_CJK.findall(text)) < MIN_QUESTION_CHARS:
+        earlier = _earlier_user_texts(tracker)
+        asked_to_clarify = any(e.get("event") == "action" and e.get("name") == "action_clarify"
+                               for e in tracker.events[-6:])
+        base = earlier[0] if earlier and asked_to_clarify else card_query(intent)
+        return base, base
+    previous = tracker.get_slot("last_question")
+    if previous and is_follow_up(text) and category == tracker.get_slot("dispute_category"):
+        return f"{previous} {text}", previous
+    return text, text
+
+
+def retrieve(query: str, category: Optional[str]) -> Grounded:
+    loaded = grounding()
+    if loaded is None:
+        return Grounded(available=False)
+    retriever = loaded.retriever
+    vector = retriever.query_vector(query)
+    hits = retriever.search(query, category=category, k=SEARCH_DEPTH, query_vector=vector)
+    grounded = ground(hits, category)
+    quoted = [(q.article.law, q.article.number) for q in grounded.quotes]
+    # cases are matched on the resident's own words: the statutory terms added
+    # to the search query make every labour question look alike
+    grounded.cases = loaded.cases.match(encode(retriever.model, [query], "query")[0], quoted)
+    return grounded
 
 
 class ActionAnswerTopic(Action):
@@ -19,16 +72,29 @@ class ActionAnswerTopic(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         taxonomy = load_taxonomy()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        street = tracker.get_slot("street")
-        reply = topic_reply(intent or "", taxonomy.intent_title.get(intent or "", ""), street)
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        category = taxonomy.category_of(intent)
+        query, remembered = question_for(tracker, intent, category)
+        grounded = retrieve(query, category if category in taxonomy.dispute_categories else None)
+        for_a_person = needs_a_person(tracker.latest_message.get("text") or "")
+        reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), tracker.get_slot("street"),
+                            statutes=grounded.lines(), cases=grounded.case_lines(),
+                            extra_buttons=grounded.buttons())
         if reply is None:
-            dispatcher.utter_message(
-                text="抱歉，这个问题我暂时还没有整理好的解答。您可以拨打12348公共法律服务热线咨询。"
-            )
+            dispatcher.utter_message(text=NO_CARD, buttons=[OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]])
             return []
-        dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
+        text, buttons = reply.text, reply.buttons
+        if for_a_person:
+            text = text.replace("\n", f"\n{NEEDS_A_PERSON}\n", 1)
+        if for_a_person or not grounded.confident:
+            # weak retrieval or a judgement call: a person is the better next step
+            offered = [OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]]
+            buttons = [b for b in buttons if b not in offered]
+            buttons = (offered + buttons) if for_a_person else (buttons + offered)
+        dispatcher.utter_message(text=text, buttons=buttons)
         return [
-            SlotSet("dispute_category", taxonomy.category_of(intent)),
+            SlotSet("dispute_category", category),
             SlotSet("last_topic", intent),
+            SlotSet("last_question", remembered),
+            SlotSet("shown_articles", grounded.refs),
         ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import re
 
@@ -69,11 +69,19 @@ def _local_body(body: str, street: str | None) -> str:
     return body
 
 
-def topic_reply(intent: str, title: str, street: str | None = None) -> Reply | None:
+def topic_reply(intent: str, title: str, street: str | None = None,
+                statutes: Sequence[str] = (), cases: Sequence[str] = (),
+                extra_buttons: Sequence[dict[str, str]] = ()) -> Reply | None:
+    """The answer to a topic: the card's plain-language summary, then the
+    statute block (quotes from the index), then what to do and where to go,
+    then any typical case."""
     card = topic_cards().get(intent)
     if card is None:
         return None
-    lines = [f"【{title}】", card["summary"].strip(), "", "您可以这样做："]
+    lines = [f"【{title}】", card["summary"].strip()]
+    if statutes:
+        lines += ["", *statutes]
+    lines += ["", "您可以这样做："]
     lines += [f"{n}. {step}" for n, step in enumerate(card["steps"], 1)]
     if card.get("where"):
         lines += ["", "可以找：" + "；".join(_local_body(w, street) for w in card["where"])]
@@ -81,9 +89,18 @@ def topic_reply(intent: str, title: str, street: str | None = None) -> Reply | N
         lines += ["建议保存：" + "；".join(card["evidence"])]
     if card.get("time_limit"):
         lines += ["时效提醒：" + card["time_limit"].strip()]
+    if cases:
+        lines += ["", *cases]
     lines += ["", DISCLAIMER]
-    buttons = [OFFER_BUTTONS[o] for o in card.get("offers", []) if o in OFFER_BUTTONS]
+    buttons = list(extra_buttons) + [OFFER_BUTTONS[o] for o in card.get("offers", []) if o in OFFER_BUTTONS]
     return Reply("\n".join(lines), buttons)
+
+
+def card_query(intent: str) -> str:
+    """A question in the card's own words, for when the resident only tapped a
+    topic button and wrote nothing to search with."""
+    card = topic_cards().get(intent) or {}
+    return re.split(r"(?<=。)", card.get("summary", ""), maxsplit=1)[0]
 
 
 def legal_aid_reply(category: str | None) -> Reply:

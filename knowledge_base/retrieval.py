@@ -9,7 +9,6 @@ calibration between the two.
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,13 +17,14 @@ from typing import Optional
 import numpy as np
 import yaml
 
+from knowledge_base.article_store import ArticleStore
+from knowledge_base.colloquial import expand_for_dense
 from knowledge_base.index import encode, load_embedder, read_manifest
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.statutes import Article, normalise_law_name
 
-RRF_K = 60
+RRF_K = 10           # small k: trust the top of each list (tuned on the dev set)
 DEPTH = 100          # candidates taken from each list before fusion
-CATEGORY_BOOST = 1.5
 CATEGORY_LAWS_PATH = Path(__file__).with_name("category_laws.yml")
 
 
@@ -37,28 +37,26 @@ class Hit:
 
 
 @lru_cache(maxsize=1)
-def category_laws() -> dict[str, list[tuple[str, int, int]]]:
+def category_laws() -> dict[str, list[tuple[str, int, int, float]]]:
+    """category → [(law, first article, last article, weight)]."""
     raw = yaml.safe_load(CATEGORY_LAWS_PATH.read_text(encoding="utf-8"))
-    rules: dict[str, list[tuple[str, int, int]]] = {}
+    rules: dict[str, list[tuple[str, int, int, float]]] = {}
     for category, entries in raw.items():
         for entry in entries:
-            if isinstance(entry, str):
-                rules.setdefault(category, []).append((normalise_law_name(entry), 0, 10**6))
-            else:
-                rules.setdefault(category, []).append(
-                    (normalise_law_name(entry["law"]), int(entry["from"]), int(entry["to"])))
+            rules.setdefault(category, []).append(
+                (normalise_law_name(entry["law"]), int(entry.get("from", 0)), int(entry.get("to", 10**6)),
+                 float(entry.get("weight", 1.5))))
     return rules
 
 
+def law_weight(category: Optional[str], article: Article) -> float:
+    """How much retrieval favours `article` for a question of `category` (1: not at all)."""
+    return max((w for law, lo, hi, w in category_laws().get(category or "", [])
+                if article.law == law and lo <= article.number <= hi), default=1.0)
+
+
 def governs(category: Optional[str], article: Article) -> bool:
-    return any(article.law == law and lo <= article.number <= hi
-               for law, lo, hi in category_laws().get(category or "", []))
-
-
-def _row_to_article(row: sqlite3.Row) -> Article:
-    return Article(law=row["law"], title=row["title"], number=row["number"], label=row["label"],
-                   text=row["text"], status=row["status"], version_date=row["version_date"],
-                   source=row["source"], chapter=row["chapter"] or "", section=row["section"] or "")
+    return law_weight(category, article) > 1.0
 
 
 class Retriever:
@@ -73,10 +71,8 @@ class Retriever:
         self.dense = faiss.read_index(str(directory / "dense.faiss"))
         self.passage_article = np.load(directory / "passage_article.npy")
         self.lexical = LexicalIndex.load(directory / "bm25")
-        self._db = sqlite3.connect(f"file:{directory / 'articles.db'}?mode=ro", uri=True, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        rows = self._db.execute("SELECT * FROM articles WHERE indexed = 1 ORDER BY id").fetchall()
-        self.articles = [_row_to_article(r) for r in rows]
+        self.store = ArticleStore(directory)
+        self.articles = self.store.indexed()
 
     # -- search ---------------------------------------------------------------
     def _ranked_articles(self, passage_ids: list[int]) -> list[int]:
@@ -85,17 +81,22 @@ class Retriever:
             seen.setdefault(int(self.passage_article[p]), None)
         return list(seen)
 
-    def dense_articles(self, text: str, depth: int = DEPTH) -> list[int]:
-        vector = encode(self.model, [text], "query")
-        _, ids = self.dense.search(vector, depth)
+    def query_vector(self, text: str) -> np.ndarray:
+        """The dense query: statute wording plus the statutory terms of the concepts named."""
+        return encode(self.model, [expand_for_dense(text)], "query")
+
+    def dense_articles(self, text: str, depth: int = DEPTH, vector: Optional[np.ndarray] = None) -> list[int]:
+        if vector is None:
+            vector = self.query_vector(text)
+        _, ids = self.dense.search(vector.reshape(1, -1), depth)
         return self._ranked_articles([i for i in ids[0] if i >= 0])
 
     def lexical_articles(self, text: str, depth: int = DEPTH) -> list[int]:
         return self._ranked_articles([p for p, _ in self.lexical.search(text, depth)])
 
     def search(self, text: str, category: Optional[str] = None, k: int = 5,
-               mode: str = "hybrid") -> list[Hit]:
-        dense = self.dense_articles(text) if mode in ("hybrid", "dense") else []
+               mode: str = "hybrid", query_vector: Optional[np.ndarray] = None) -> list[Hit]:
+        dense = self.dense_articles(text, vector=query_vector) if mode in ("hybrid", "dense") else []
         lexical = self.lexical_articles(text) if mode in ("hybrid", "lexical") else []
         dense_rank = {a: r for r, a in enumerate(dense, 1)}
         lexical_rank = {a: r for r, a in enumerate(lexical, 1)}
@@ -105,15 +106,11 @@ class Retriever:
                 scores[article] = scores.get(article, 0.0) + 1.0 / (RRF_K + rank)
         if category:
             for article in scores:
-                if governs(category, self.articles[article]):
-                    scores[article] *= CATEGORY_BOOST
+                scores[article] *= law_weight(category, self.articles[article])
         best = sorted(scores, key=lambda a: -scores[a])[:k]
         return [Hit(self.articles[a], scores[a], dense_rank.get(a), lexical_rank.get(a)) for a in best]
 
     # -- citations ------------------------------------------------------------
     def versions(self, law: str, number: int) -> list[Article]:
-        """Every indexed version of 《law》第number条, in force first."""
-        rows = self._db.execute(
-            "SELECT * FROM articles WHERE law = ? AND number = ? ORDER BY indexed DESC, version_date DESC",
-            (normalise_law_name(law), int(number))).fetchall()
-        return [_row_to_article(r) for r in rows]
+        """Every stored version of 《law》第number条, in force first."""
+        return self.store.versions(law, number)

@@ -67,7 +67,13 @@ def test_action_server_answers_topic(stack) -> None:
     text = response["responses"][0]["text"]
     assert "押金" in text and "龙凤街道人民调解委员会" in text
     slots = {e["name"]: e["value"] for e in response["events"] if e["event"] == "slot"}
-    assert slots == {"dispute_category": "lease", "last_topic": "lease_deposit"}
+    assert {k: slots[k] for k in ("dispute_category", "last_topic")} == {
+        "dispute_category": "lease", "last_topic": "lease_deposit"}
+    # "x" is no question: the card's own words were searched, and lease law quoted
+    assert slots["last_question"] and slots["last_question"] != "x"
+    assert slots["shown_articles"] and all(
+        ref.startswith(("民法典|7", "广东省城镇房屋租赁条例|", "最高人民法院关于审理城镇房屋租赁"))
+        for ref in slots["shown_articles"]), slots["shown_articles"]
 
 
 def test_action_server_routes_social_insurance_mediation(stack) -> None:
