@@ -37,28 +37,30 @@ TEST_LAWSDB_LAWS = ("民法典", "劳动合同法", "劳动法", "劳动争议�
 TEST_INDEX_DIR = ROOT / "var" / "test-index"
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    var_dir = tmp_path_factory.mktemp("var")
-    return Settings(
-        var_dir=var_dir,
-        host="127.0.0.1",
-        rasa_port=free_port(),
-        action_port=free_port(),
-        gateway_port=free_port(),
-        rasa_url="",
-        gateway_db_url="",
-        tracker_store_url="",
-        lock_store_url="",
-        retry_interval_s=0.5,
-        index_dir=TEST_INDEX_DIR,
+def stack_settings(var_dir: Path, **overrides: object) -> Settings:
+    """Settings of a test stack: free ports, its own state, the test index.
+
+    Every process of a test stack must read the same index: the gateway's
+    citation guard checks the action server's quotations against it."""
+    values = dict(
+        var_dir=var_dir, host="127.0.0.1", rasa_port=free_port(), action_port=free_port(),
+        gateway_port=free_port(), rasa_url="", gateway_db_url="", tracker_store_url="",
+        lock_store_url="", retry_interval_s=0.5, index_dir=TEST_INDEX_DIR,
         lawsdb_laws=":".join(TEST_LAWSDB_LAWS),
     )
+    values.update(overrides)
+    settings = Settings(**values)
+    ensure_index(settings, progress=False)  # up to date after the first call: reads the corpus only
+    return settings
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return stack_settings(tmp_path_factory.mktemp("var"))
 
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Stack]:
-    ensure_index(settings, progress=False)
     stack = Stack(settings)
     stack.start()
     yield stack

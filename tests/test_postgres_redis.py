@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from ops.stack import Stack
-from settings import Settings
-from tests.conftest import free_port
+from tests.conftest import stack_settings
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 
@@ -45,9 +44,8 @@ def database() -> Iterator[str]:
 
 
 def test_stack_on_postgres_and_redis(database: str, tmp_path) -> None:
-    settings = Settings(
-        var_dir=tmp_path, rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
-        rasa_url="", tracker_store_url=f"{PG}/{database}", lock_store_url="redis://127.0.0.1:6379/0",
+    settings = stack_settings(
+        tmp_path, tracker_store_url=f"{PG}/{database}", lock_store_url="redis://127.0.0.1:6379/0",
         gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
     )
     with Stack(settings):
@@ -55,6 +53,7 @@ def test_stack_on_postgres_and_redis(database: str, tmp_path) -> None:
         body = httpx.post(f"http://127.0.0.1:{settings.gateway_port}/api/v1/messages",
                           json={"user_id": resident, "text": "房东不退押金怎么办"}, timeout=60).json()
         assert body["category"] == "lease"
+        assert "相关法条（原文）" in body["replies"][0]["text"]
     events = asyncio.run(_fetch(database, "SELECT count(*) FROM events WHERE sender_id = $1", resident))
     assert events[0][0] >= 3
     stored = asyncio.run(_fetch(database, "SELECT status FROM inbound_messages WHERE user_id = $1", resident))

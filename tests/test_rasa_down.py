@@ -24,7 +24,8 @@ def gateway_behind_proxy(stack, tmp_path) -> Iterator[tuple[str, TcpProxy]]:
         [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
         f"http://127.0.0.1:{port}/healthz",
         tmp_path / "gateway-b.log",
-        {"GATEWAY_PORT": str(port), "RASA_URL": f"http://127.0.0.1:{proxy.listen_port}",
+        {**stack.settings.as_env(), "GATEWAY_PORT": str(port),
+         "RASA_URL": f"http://127.0.0.1:{proxy.listen_port}",
          "HAIZHU_VAR_DIR": str(tmp_path), "RETRY_INTERVAL_S": "0.5", "RASA_TIMEOUT_S": "5"},
     )
     service.start()
