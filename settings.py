@@ -78,6 +78,10 @@ class Settings:
     embedding_cache: Path = field(
         default_factory=lambda: Path(_env("EMBEDDING_CACHE", str(ROOT / "var" / "embedding-cache.sqlite")))
     )
+    # the directory of services (who handles what, where, how to reach them); operator-edited
+    services_file: Path = field(
+        default_factory=lambda: Path(_env("SERVICES_FILE", str(ROOT / "knowledge_base" / "services.yml")))
+    )
     knowledge_dir: Path = field(
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
@@ -94,6 +98,7 @@ class Settings:
             "MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
+            "SERVICES_FILE": str(self.services_file),
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
             "CASE_DIRS": ":".join(map(str, self.case_dirs)), "LAWSDB_LAWS": self.lawsdb_laws,
             "EMBEDDING_MODEL": self.embedding_model, "INDEX_DIR": str(self.index_dir),
