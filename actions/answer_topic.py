@@ -15,9 +15,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.cards import OFFER_BUTTONS, card_query, topic_reply
+from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import NEEDS_A_PERSON, Grounded, ground, is_follow_up, needs_a_person
 from actions.grounding import grounding
+from actions.referral import referral
+from actions.routing import decide
+from actions.tracker_views import earlier_user_texts, previous_bot_action
 from knowledge_base.index import encode
 from nlu.taxonomy import load as load_taxonomy
 
@@ -28,19 +31,12 @@ MIN_QUESTION_CHARS = 2   # fewer Chinese characters than this is no question to 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _earlier_user_texts(tracker: Tracker) -> list[str]:
-    """What the resident wrote before this message, newest first (button payloads left out)."""
-    texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
-    return [t for t in reversed(texts[:-1]) if t and not t.startswith("/")]
-
-
 def question_for(tracker: Tracker, intent: str, category: Optional[str]) -> tuple[str, str]:
     """(what to search with, the question to remember for follow-ups)."""
     text = (tracker.latest_message.get("text") or "").strip()
     if not text or text.startswith("/") or len(_CJK.findall(text)) < MIN_QUESTION_CHARS:
-        earlier = _earlier_user_texts(tracker)
-        asked_to_clarify = any(e.get("event") == "action" and e.get("name") == "action_clarify"
-                               for e in tracker.events[-6:])
+        earlier = earlier_user_texts(tracker)
+        asked_to_clarify = previous_bot_action(tracker) == "action_clarify"
         base = earlier[0] if earlier and asked_to_clarify else card_query(intent)
         return base, base
     previous = tracker.get_slot("last_question")
@@ -75,24 +71,37 @@ class ActionAnswerTopic(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         category = taxonomy.category_of(intent)
         query, remembered = question_for(tracker, intent, category)
+        text = tracker.latest_message.get("text") or ""
+        street = tracker.get_slot("street")
+        decision = decide(intent, category, text, street)
+        events: List[Dict[Text, Any]] = []
+        if decision.route == "handoff":  # a legal question, but the dispute is escalating
+            escalation = human_reply(escalating=True)
+            dispatcher.utter_message(text=escalation.text, buttons=escalation.buttons)
+        referral_lines: list[str] = []
+        if decision.suggests_mediation and decision.body:
+            ask = decision.ask_street and not tracker.get_slot("street_asked")
+            referral_lines = mediation_suggestion(referral(decision.body, street).line(), ask)
+            if ask:
+                events.append(SlotSet("street_asked", True))
         grounded = retrieve(query, category if category in taxonomy.dispute_categories else None)
-        for_a_person = needs_a_person(tracker.latest_message.get("text") or "")
-        reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), tracker.get_slot("street"),
+        for_a_person = needs_a_person(text)
+        reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), street,
                             statutes=grounded.lines(), cases=grounded.case_lines(),
-                            extra_buttons=grounded.buttons())
+                            extra_buttons=grounded.buttons(), referral=referral_lines)
         if reply is None:
             dispatcher.utter_message(text=NO_CARD, buttons=[OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]])
             return []
         text, buttons = reply.text, reply.buttons
         if for_a_person:
             text = text.replace("\n", f"\n{NEEDS_A_PERSON}\n", 1)
-        if for_a_person or not grounded.confident:
+        if for_a_person or not grounded.confident or decision.suggests_mediation:
             # weak retrieval or a judgement call: a person is the better next step
             offered = [OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]]
             buttons = [b for b in buttons if b not in offered]
             buttons = (offered + buttons) if for_a_person else (buttons + offered)
         dispatcher.utter_message(text=text, buttons=buttons)
-        return [
+        return events + [
             SlotSet("dispute_category", category),
             SlotSet("last_topic", intent),
             SlotSet("last_question", remembered),

@@ -71,7 +71,8 @@ def _local_body(body: str, street: str | None) -> str:
 
 def topic_reply(intent: str, title: str, street: str | None = None,
                 statutes: Sequence[str] = (), cases: Sequence[str] = (),
-                extra_buttons: Sequence[dict[str, str]] = ()) -> Reply | None:
+                extra_buttons: Sequence[dict[str, str]] = (),
+                referral: Sequence[str] = ()) -> Reply | None:
     """The answer to a topic: the card's plain-language summary, then the
     statute block (quotes from the index), then what to do and where to go,
     then any typical case."""
@@ -85,6 +86,7 @@ def topic_reply(intent: str, title: str, street: str | None = None,
     lines += [f"{n}. {step}" for n, step in enumerate(card["steps"], 1)]
     if card.get("where"):
         lines += ["", "可以找：" + "；".join(_local_body(w, street) for w in card["where"])]
+    lines += list(referral)
     if card.get("evidence"):
         lines += ["建议保存：" + "；".join(card["evidence"])]
     if card.get("time_limit"):
@@ -103,32 +105,34 @@ def card_query(intent: str) -> str:
     return re.split(r"(?<=。)", card.get("summary", ""), maxsplit=1)[0]
 
 
-def legal_aid_reply(category: str | None) -> Reply:
+def legal_aid_reply(category: str | None, contact: str = "") -> Reply:
     card = request_cards()["legal_aid"]
     lines = ["【申请法律援助】", card["summary"].strip()]
     specific = card["by_category"].get(category or "other_legal")
     if specific:
         lines.append(specific)
-    lines += [card["how"], card["note"]]
+    lines += [card["how"]] + ([f"联系方式：{contact}。"] if contact else []) + [card["note"]]
     return Reply("\n".join(lines), [OFFER_BUTTONS["mediation"]])
 
 
-def mediation_body(category: str | None, topic: str | None) -> str:
+def mediation_reply(body_line: str, ask_street: bool) -> Reply:
+    """`body_line`: the referral the routing policy chose (actions/referral.py)."""
     card = request_cards()["mediation"]
-    if topic and topic in card["by_topic"]:
-        return card["by_topic"][topic]
-    return card["by_category"].get(category or "", card["default_body"])
-
-
-def mediation_reply(category: str | None, topic: str | None, street: str | None) -> Reply:
-    card = request_cards()["mediation"]
-    body = _local_body(mediation_body(category, topic), street)
-    lines = ["【找调解员】", f"建议您找：{body}。", card["summary"].strip(), card["contact"]]
-    if STREET_BODY in body and not street:
+    lines = ["【找调解员】", f"建议您找：{body_line}", card["summary"].strip()]
+    if ask_street:
         lines.append(card["ask_street"])
     return Reply("\n".join(lines), [OFFER_BUTTONS["legal_aid"]])
 
 
-def human_reply() -> Reply:
+def human_reply(escalating: bool = False) -> Reply:
     card = request_cards()["human"]
-    return Reply("\n".join(["【人工服务】", card["summary"].strip(), card["note"]]), [])
+    lines = ["【人工服务】"] + ([card["escalating"].strip()] if escalating else []) + [card["summary"].strip(), card["note"]]
+    return Reply("\n".join(lines), [])
+
+
+def mediation_suggestion(body_line: str, ask_street: bool) -> list[str]:
+    """The lines an answer adds when the routing policy suggests mediation."""
+    lines = [f"建议调解：{body_line}"]
+    if ask_street:
+        lines.append(request_cards()["mediation"]["ask_street"])
+    return lines

@@ -10,9 +10,13 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.cards import human_reply
+from actions.routing import decide
+from actions.tracker_views import previous_bot_action
 from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
 
 MAX_CHOICES = 3
+STILL_UNSURE = "抱歉，我还是没能理解您的问题。为免耽误您，建议由工作人员来帮您。"
 NOT_OFFERED = {FALLBACK_INTENT, "affirm", "deny", "greet", "thank", "goodbye", "out_of_scope"}
 
 
@@ -32,6 +36,14 @@ class ActionClarify(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         taxonomy = load_taxonomy()
+        decision = decide(FALLBACK_INTENT, tracker.latest_message.get("category"),
+                          tracker.latest_message.get("text") or "",
+                          after_clarification=previous_bot_action(tracker) == "action_clarify")
+        if decision.route == "handoff":
+            # still not understood after asking once: a person, not a second guess
+            reply = human_reply()
+            dispatcher.utter_message(text=STILL_UNSURE + "\n" + reply.text, buttons=reply.buttons)
+            return []
         topics = likely_topics(tracker.latest_message.get("intent_ranking") or [])
         buttons = [{"title": taxonomy.intent_title[t], "payload": f"/{t}"} for t in topics]
         buttons.append({"title": "都不是，转人工", "payload": "/request_human"})

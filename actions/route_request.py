@@ -14,6 +14,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import human_reply, legal_aid_reply, mediation_reply
+from actions.referral import referral
+from actions.routing import decide
 from nlu.taxonomy import load as load_taxonomy
 
 
@@ -33,15 +35,22 @@ class ActionRouteRequest(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         category, topic = dispute_context(tracker)
-        if intent == "request_legal_aid":
-            reply = legal_aid_reply(category)
-        elif intent == "request_mediation":
-            reply = mediation_reply(category, topic, tracker.get_slot("street"))
+        street = tracker.get_slot("street")
+        decision = decide(intent, category, tracker.latest_message.get("text") or "", street, topic=topic)
+        events: List[Dict[Text, Any]] = []
+        if decision.route == "offer_legal_aid":
+            reply = legal_aid_reply(category, referral("legal_aid", street).contact)
+        elif decision.route == "answer_suggest_mediation" and decision.body:
+            # asked once: after that the generic committee is named and the resident can still say the street
+            ask = decision.ask_street and not tracker.get_slot("street_asked")
+            reply = mediation_reply(referral(decision.body, street).line(), ask)
+            if ask:
+                events.append(SlotSet("street_asked", True))
         else:
             reply = human_reply()
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
         if category and category != tracker.get_slot("dispute_category"):
-            return [SlotSet("dispute_category", category)]
-        return []
+            events.append(SlotSet("dispute_category", category))
+        return events

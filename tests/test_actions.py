@@ -6,7 +6,7 @@ import re
 import httpx
 import yaml
 
-from actions.cards import request_cards, topic_cards, topic_reply
+from actions.cards import topic_cards, topic_reply
 from nlu.taxonomy import load
 from settings import ROOT
 
@@ -40,13 +40,6 @@ def test_cards_invent_no_numbers_and_quote_no_articles() -> None:
 def test_street_named_when_known() -> None:
     reply = topic_reply("elevator_objection", "加装电梯", street="沙园")
     assert reply is not None and "沙园街道人民调解委员会" in reply.text
-
-
-def test_request_cards_name_the_bureaus_bodies() -> None:
-    mediation = request_cards()["mediation"]
-    assert "新业态用工保障联盟调解中心" in mediation["by_category"]["gig_work"]
-    assert "琶洲商事调解室" in mediation["by_topic"]["other_contract"]
-    assert "社会保险费争议联合处置中心" in mediation["by_topic"]["labour_social_insurance"]
 
 
 def tracker(intent: str, slots: dict | None = None, category: str | None = None) -> dict:
