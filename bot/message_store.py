@@ -12,46 +12,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Float, Integer, String, Text, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.migrate import upgrade
+from bot.models import HeldReply, InboundMessage
 
 PENDING = "pending"
 ANSWERED = "answered"
 UNANSWERED = "unanswered"  # Rasa answered with nothing: kept for a person to follow up
 HELD = "held"              # a reply failed the citation guard: the resident was told, staff review it
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class InboundMessage(Base):
-    __tablename__ = "inbound_messages"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
-    user_id: Mapped[str] = mapped_column(String(128), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    truncated: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(16), index=True, default=PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[float] = mapped_column(Float)
-
-
-class HeldReply(Base):
-    """A reply the citation guard stopped: kept for staff, never shown to the resident."""
-
-    __tablename__ = "held_replies"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(32), index=True)
-    user_id: Mapped[str] = mapped_column(String(128), index=True)
-    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
-    reasons: Mapped[list[str]] = mapped_column(JSON)
-    created_at: Mapped[float] = mapped_column(Float)
+HANDED_OFF = "handed_off"  # went to the resident's open case (a mediator), not to Rasa
 
 
 @dataclass(frozen=True)
@@ -63,10 +34,12 @@ class StoredMessage:
     status: str
     attempts: int
     result: Optional[dict[str, Any]]
+    created_at: float = 0.0
 
     @classmethod
     def of(cls, row: InboundMessage) -> "StoredMessage":
-        return cls(row.public_id, row.user_id, row.text, row.truncated, row.status, row.attempts, row.result)
+        return cls(row.public_id, row.user_id, row.text, row.truncated, row.status, row.attempts, row.result,
+                   row.created_at)
 
 
 class MessageStore:
@@ -75,8 +48,8 @@ class MessageStore:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def open(self) -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        """Create or upgrade the schema (Alembic migrations in bot/migrations)."""
+        await upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -140,3 +113,10 @@ class MessageStore:
         async with self._sessions() as session:
             rows = (await session.execute(query.order_by(InboundMessage.seq).limit(limit))).scalars()
             return [StoredMessage.of(r) for r in rows]
+
+    async def history(self, user_id: str, limit: int = 50) -> list[StoredMessage]:
+        """The resident's latest messages with the replies they got, oldest first (a case's transcript)."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(InboundMessage).where(InboundMessage.user_id == user_id)
+                                          .order_by(InboundMessage.seq.desc()).limit(limit))).scalars()
+            return [StoredMessage.of(r) for r in reversed(list(rows))]

@@ -1,0 +1,194 @@
+"""The case store: residents handed to a person, what they and the mediator
+said, every status change, and an audit log of staff views and actions.
+
+Claiming is one conditional UPDATE (status must still be `waiting`), so two
+mediators can never both hold a case, on SQLite or PostgreSQL alike.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.models import AuditEntry, Case, CaseEvent, CaseMessage
+
+WAITING, CLAIMED, CLOSED, RETURNED = "waiting", "claimed", "closed", "returned"
+OPEN = (WAITING, CLAIMED)
+OUTCOMES = ("调解成功", "调解未成功", "转仲裁", "转法律援助", "转诉讼", "已解答", "其他")
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    public_id: str
+    resident_id: str
+    channel: str
+    status: str
+    reason: str
+    category: Optional[str]
+    intent: Optional[str]
+    street: Optional[str]
+    summary: dict[str, Any]
+    assigned_to: Optional[int]
+    outcome: Optional[str]
+    created_at: float
+    claimed_at: Optional[float]
+    closed_at: Optional[float]
+
+    @classmethod
+    def of(cls, row: Case) -> "CaseView":
+        return cls(row.id, row.public_id, row.resident_id, row.channel, row.status, row.reason, row.category,
+                   row.intent, row.street, row.summary, row.assigned_to, row.outcome, row.created_at,
+                   row.claimed_at, row.closed_at)
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    case_id: int
+    sender: str
+    text: str
+    created_at: float
+
+
+class CaseStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def open_case_of(self, resident_id: str) -> Optional[CaseView]:
+        async with self._sessions() as session:
+            row = (await session.execute(
+                select(Case).where(Case.resident_id == resident_id, Case.status.in_(OPEN))
+                .order_by(Case.id.desc()).limit(1))).scalar_one_or_none()
+            return CaseView.of(row) if row else None
+
+    async def create(self, resident_id: str, reason: str, summary: dict[str, Any], channel: str = "api",
+                     category: Optional[str] = None, intent: Optional[str] = None,
+                     street: Optional[str] = None) -> CaseView:
+        now = time.time()
+        row = Case(public_id=uuid.uuid4().hex, resident_id=resident_id, channel=channel, status=WAITING,
+                   reason=reason, category=category, intent=intent, street=street, summary=summary,
+                   created_at=now, updated_at=now)
+        async with self._sessions.begin() as session:
+            session.add(row)
+            await session.flush()
+            session.add(CaseEvent(case_id=row.id, from_status=None, to_status=WAITING, actor="resident",
+                                  note=reason, at=now))
+        return CaseView.of(row)
+
+    async def get(self, case_id: int) -> Optional[CaseView]:
+        async with self._sessions() as session:
+            row = await session.get(Case, case_id)
+            return CaseView.of(row) if row else None
+
+    async def queue_position(self, case: CaseView) -> int:
+        """1 for the first waiting case, counting only cases still waiting."""
+        async with self._sessions() as session:
+            ahead = (await session.execute(select(func.count()).select_from(Case).where(
+                Case.status == WAITING, Case.created_at <= case.created_at, Case.id <= case.id))).scalar_one()
+            return int(ahead)
+
+    async def queue(self, category: Optional[str] = None, street: Optional[str] = None) -> list[CaseView]:
+        query = select(Case).where(Case.status == WAITING)
+        if category:
+            query = query.where(Case.category == category)
+        if street:
+            query = query.where(Case.street == street)
+        async with self._sessions() as session:
+            rows = (await session.execute(query.order_by(Case.created_at, Case.id))).scalars()
+            return [CaseView.of(r) for r in rows]
+
+    async def overdue(self, older_than_s: float) -> list[CaseView]:
+        """Waiting cases nobody claimed for `older_than_s` whose resident has not been told yet."""
+        limit = time.time() - older_than_s
+        async with self._sessions.begin() as session:
+            rows = list((await session.execute(
+                select(Case).where(Case.status == WAITING, Case.created_at <= limit, Case.wait_notice_at.is_(None))
+                .with_for_update(skip_locked=True)  # several gateways: each case is told once
+            )).scalars())
+            for row in rows:
+                row.wait_notice_at = time.time()
+            return [CaseView.of(r) for r in rows]
+
+    async def assigned_to(self, staff_id: int) -> list[CaseView]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(Case).where(Case.assigned_to == staff_id, Case.status == CLAIMED)
+                                          .order_by(Case.claimed_at))).scalars()
+            return [CaseView.of(r) for r in rows]
+
+    async def _transition(self, case_id: int, allowed: tuple[str, ...], to: str, actor: str,
+                          note: Optional[str] = None, **values: Any) -> bool:
+        """Move a case only if it is in one of `allowed`; False when someone else got there first."""
+        now = time.time()
+        async with self._sessions.begin() as session:
+            current = (await session.execute(select(Case.status).where(Case.id == case_id))).scalar_one_or_none()
+            result = await session.execute(
+                update(Case).where(Case.id == case_id, Case.status.in_(allowed))
+                .values(status=to, updated_at=now, **values))
+            if result.rowcount != 1:
+                return False
+            session.add(CaseEvent(case_id=case_id, from_status=current, to_status=to, actor=actor,
+                                  note=note, at=now))
+            return True
+
+    async def claim(self, case_id: int, staff_id: int, actor: str) -> bool:
+        return await self._transition(case_id, (WAITING,), CLAIMED, actor, assigned_to=staff_id,
+                                      claimed_at=time.time())
+
+    async def return_to_bot(self, case_id: int, actor: str) -> bool:
+        return await self._transition(case_id, OPEN, RETURNED, actor, closed_at=time.time())
+
+    async def close(self, case_id: int, actor: str, outcome: str) -> bool:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}")
+        return await self._transition(case_id, (CLAIMED,), CLOSED, actor, note=outcome, outcome=outcome,
+                                      closed_at=time.time())
+
+    async def add_message(self, case_id: int, sender: str, text: str, staff_id: Optional[int] = None) -> MessageView:
+        row = CaseMessage(case_id=case_id, sender=sender, text=text, staff_id=staff_id, created_at=time.time())
+        async with self._sessions.begin() as session:
+            session.add(row)
+            await session.flush()
+            await session.execute(update(Case).where(Case.id == case_id).values(updated_at=row.created_at))
+        return MessageView(row.id, row.case_id, row.sender, row.text, row.created_at)
+
+    async def messages(self, case_id: int) -> list[MessageView]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(CaseMessage).where(CaseMessage.case_id == case_id)
+                                          .order_by(CaseMessage.id))).scalars()
+            return [MessageView(r.id, r.case_id, r.sender, r.text, r.created_at) for r in rows]
+
+    async def messages_for_resident(self, resident_id: str, after: int = 0) -> list[MessageView]:
+        """What mediators (and the system) said to this resident, after message id `after`."""
+        async with self._sessions() as session:
+            rows = (await session.execute(
+                select(CaseMessage).join(Case, Case.id == CaseMessage.case_id)
+                .where(Case.resident_id == resident_id, CaseMessage.sender != "resident", CaseMessage.id > after)
+                .order_by(CaseMessage.id))).scalars()
+            return [MessageView(r.id, r.case_id, r.sender, r.text, r.created_at) for r in rows]
+
+    async def history(self, case_id: int) -> list[dict[str, Any]]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                          .order_by(CaseEvent.id))).scalars()
+            return [{"from": r.from_status, "to": r.to_status, "actor": r.actor, "note": r.note, "at": r.at}
+                    for r in rows]
+
+    async def audit(self, staff_id: Optional[int], action: str, case_id: Optional[int] = None,
+                    detail: Optional[dict[str, Any]] = None) -> None:
+        async with self._sessions.begin() as session:
+            session.add(AuditEntry(staff_id=staff_id, action=action, case_id=case_id, detail=detail,
+                                   at=time.time()))
+
+    async def audit_log(self, case_id: Optional[int] = None) -> list[dict[str, Any]]:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        if case_id is not None:
+            query = query.where(AuditEntry.case_id == case_id)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).scalars()
+            return [{"staff_id": r.staff_id, "action": r.action, "case_id": r.case_id, "detail": r.detail,
+                     "at": r.at} for r in rows]
