@@ -34,7 +34,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services clean clean-cache
+.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -114,6 +114,10 @@ eval-retrieval: index
 validate: venvs check-services
 	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \
 		--data nlu/data data --config config.yml
+
+# create or upgrade the gateway database (GATEWAY_DB_URL) to the newest schema
+migrate: venvs
+	.venv/bin/python -m bot.migrate
 
 # the directory of services the operator edits (knowledge_base/services.yml)
 check-services: venvs

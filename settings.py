@@ -82,6 +82,14 @@ class Settings:
     services_file: Path = field(
         default_factory=lambda: Path(_env("SERVICES_FILE", str(ROOT / "knowledge_base" / "services.yml")))
     )
+    # a resident whose case nobody claimed for this long is told so and offered 12348
+    handoff_wait_notice_s: float = field(default_factory=lambda: float(_env("HANDOFF_WAIT_NOTICE_S", "600")))
+    # signs mediator console sessions; set it in production (default: a random key kept in var/)
+    console_secret: str = field(default_factory=lambda: _env("CONSOLE_SECRET", ""))
+    # console sessions end after this many seconds
+    console_session_max_age_s: int = field(default_factory=lambda: int(_env("CONSOLE_SESSION_MAX_AGE_S", "28800")))
+    # send the console cookie over HTTPS only (set 1 behind TLS)
+    console_https_only: bool = field(default_factory=lambda: _env("CONSOLE_HTTPS_ONLY", "0") == "1")
     knowledge_dir: Path = field(
         default_factory=lambda: Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge_base")))
     )
@@ -98,7 +106,9 @@ class Settings:
             "MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
-            "SERVICES_FILE": str(self.services_file),
+            "SERVICES_FILE": str(self.services_file), "HANDOFF_WAIT_NOTICE_S": str(self.handoff_wait_notice_s), "CONSOLE_SECRET": self.console_secret,
+            "CONSOLE_SESSION_MAX_AGE_S": str(self.console_session_max_age_s),
+            "CONSOLE_HTTPS_ONLY": "1" if self.console_https_only else "0",
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
             "CASE_DIRS": ":".join(map(str, self.case_dirs)), "LAWSDB_LAWS": self.lawsdb_laws,
             "EMBEDDING_MODEL": self.embedding_model, "INDEX_DIR": str(self.index_dir),
@@ -116,6 +126,19 @@ class Settings:
         from knowledge_base.statutes import normalise_law_name
 
         return True, frozenset(normalise_law_name(n) for n in value.split(":") if n.strip())
+
+    def console_signing_key(self) -> str:
+        """CONSOLE_SECRET, else a random key generated once and kept (0600) under var/."""
+        if self.console_secret:
+            return self.console_secret
+        path = self.var_dir / "console-secret"
+        if not path.exists():
+            import secrets
+
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
 
     @property
     def rasa_base_url(self) -> str:

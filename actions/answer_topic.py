@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import NEEDS_A_PERSON, Grounded, ground, is_follow_up, needs_a_person
 from actions.grounding import grounding
+from actions.handoff import request_handoff
 from actions.referral import referral
 from actions.routing import decide
 from actions.tracker_views import earlier_user_texts, previous_bot_action
@@ -78,6 +79,7 @@ class ActionAnswerTopic(Action):
         if decision.route == "handoff":  # a legal question, but the dispute is escalating
             escalation = human_reply(escalating=True)
             dispatcher.utter_message(text=escalation.text, buttons=escalation.buttons)
+            request_handoff(dispatcher, tracker, decision.situation, category)
         referral_lines: list[str] = []
         if decision.suggests_mediation and decision.body:
             ask = decision.ask_street and not tracker.get_slot("street_asked")

@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import human_reply
+from actions.handoff import request_handoff
 from actions.routing import decide
 from actions.tracker_views import previous_bot_action
 from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
@@ -43,6 +44,7 @@ class ActionClarify(Action):
             # still not understood after asking once: a person, not a second guess
             reply = human_reply()
             dispatcher.utter_message(text=STILL_UNSURE + "\n" + reply.text, buttons=reply.buttons)
+            request_handoff(dispatcher, tracker, decision.situation)
             return []
         topics = likely_topics(tracker.latest_message.get("intent_ranking") or [])
         buttons = [{"title": taxonomy.intent_title[t], "payload": f"/{t}"} for t in topics]

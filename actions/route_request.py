@@ -14,6 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import human_reply, legal_aid_reply, mediation_reply
+from actions.handoff import request_handoff
 from actions.referral import referral
 from actions.routing import decide
 from nlu.taxonomy import load as load_taxonomy
@@ -51,6 +52,8 @@ class ActionRouteRequest(Action):
         else:
             reply = human_reply()
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
+        if decision.route == "handoff":
+            request_handoff(dispatcher, tracker, decision.situation, category)
         if category and category != tracker.get_slot("dispute_category"):
             events.append(SlotSet("dispute_category", category))
         return events

@@ -17,12 +17,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from bot import privacy
+from bot.case_store import CaseStore
+from bot.console_api import ConsoleError, router as console_router
 from bot.citation_guard import CitationGuard
 from bot.conversation import Conversations
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
+from bot.staff import StaffStore
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class MessageOut(BaseModel):
     confidence: float
     entities: list[dict[str, Any]] = []
     truncated: bool = False
+    case_id: str | None = Field(None, description="Set while a mediator has the conversation (intent `handoff`)")
 
 
 class ErrorBody(BaseModel):
@@ -98,8 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.open()
         rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
         app.state.conversations = Conversations(store, rasa, settings.max_message_chars,
-                                                 CitationGuard(settings.index_dir))
-        worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s))
+                                                 CitationGuard(settings.index_dir), CaseStore(store.engine))
+        app.state.staff = StaffStore(store.engine)
+        worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
+                                                                        settings.handoff_wait_notice_s))
         try:
             yield
         finally:
@@ -115,6 +122,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Residents' messages in, the assistant's replies out.",
         lifespan=lifespan,
     )
+
+    app.add_middleware(SessionMiddleware, secret_key=settings.console_signing_key(),
+                       session_cookie="haizhu_console", max_age=settings.console_session_max_age_s,
+                       same_site="strict", https_only=settings.console_https_only)
+    app.include_router(console_router(settings.console_session_max_age_s))
+
+    @app.exception_handler(ConsoleError)
+    async def _console(request: Request, exc: ConsoleError) -> JSONResponse:
+        return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -178,6 +194,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if stored is None or stored.user_id != user_id:
             return error(404, "not_found", "找不到这条消息。")
         return {"message_id": stored.public_id, "status": stored.status, **(stored.result or {})}
+
+    @app.get("/api/v1/conversations/{user_id}/messages")
+    async def mediator_messages(user_id: str, after: int = 0) -> Any:
+        """What mediators (and the handoff system) said to this resident since message `after`."""
+        found = await app.state.conversations.cases.messages_for_resident(user_id, after)
+        return {"messages": [{"id": m.id, "from": m.sender, "text": m.text, "at": m.created_at} for m in found]}
 
     return app
 

@@ -12,13 +12,22 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from bot.case_store import WAITING, CaseStore, CaseView
 from bot.citation_guard import CitationGuard
-from bot.message_store import ANSWERED, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
+from bot.message_store import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
 
 TRUNCATION_NOTICE = "您的消息超过{limit}字，我只读取了前{limit}字。如果重要内容在后面，请分几次发送。"
+END_HANDOFF = {"结束人工", "结束人工服务", "退出人工", "返回智能助手", "/end_handoff"}
+QUEUED_TEXT = ("已为您转接人工调解员，目前排在第{position}位。调解员接手后会在这里回复您，您可以继续留言；"
+               "发送「结束人工」可以回到智能助手。")
+FORWARDED_WAITING = "您的留言已记下，会转给接手的调解员（目前排在第{position}位）。发送「结束人工」可以回到智能助手。"
+FORWARDED_CLAIMED = "您的留言已送达调解员，请稍候回复。发送「结束人工」可以回到智能助手。"
+WAIT_NOTICE = ("抱歉，调解员暂时都在忙，您的案件还没有人接手。您可以继续等待，我们会尽快回复；"
+               "着急的话请拨打12348公共法律服务热线。")
+ENDED_TEXT = "已结束人工服务，智能助手继续为您服务。请直接说说您的问题。"
 NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，我们会尽快跟进；急事请拨打12348公共法律服务热线。"
 
 
@@ -29,10 +38,12 @@ class Outcome:
 
 
 class Conversations:
-    def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard) -> None:
+    def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard,
+                 cases: CaseStore) -> None:
         self.store = store
         self.rasa = rasa
         self.guard = guard
+        self.cases = cases
         self.max_chars = max_chars
         # one lock per resident with messages in flight; dropped when unused
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -67,6 +78,9 @@ class Conversations:
             return Outcome(stored, await self._deliver(stored))
 
     async def _deliver(self, message: StoredMessage) -> dict[str, Any] | None:
+        case = await self.cases.open_case_of(message.user_id)
+        if case is not None:  # a person has the conversation: Rasa is not asked
+            return await self._to_case(message, case)
         try:
             turn = await self.rasa.send(message.user_id, message.text)
         except RasaUnavailable as exc:
@@ -86,8 +100,44 @@ class Conversations:
         elif blocked:
             status = HELD
         result["truncated"] = message.truncated
+        if turn.handoff is not None:
+            case = await self._open_case(message, turn.handoff, result)
+            position = await self.cases.queue_position(case)
+            result["replies"].append({"text": QUEUED_TEXT.format(position=position), "buttons": []})
+            result["case_id"] = case.public_id
         await self.store.finish(message.public_id, status, result)
         log.info("message %s %s intent=%s category=%s", message.public_id, status, turn.intent, turn.category)
+        return result
+
+    async def _open_case(self, message: StoredMessage, handoff: dict[str, Any],
+                         result: dict[str, Any]) -> CaseView:
+        """A case with what the mediator needs: the structured summary the action sent and the transcript."""
+        transcript = []
+        for earlier in await self.store.history(message.user_id):
+            transcript.append({"from": "resident", "text": earlier.text, "at": earlier.created_at})
+            replies = (result if earlier.public_id == message.public_id else earlier.result or {}).get("replies", [])
+            transcript += [{"from": "assistant", "text": r.get("text", ""), "at": earlier.created_at} for r in replies]
+        summary = {**handoff, "entities_last_message": result.get("entities", []), "transcript": transcript}
+        case = await self.cases.create(message.user_id, str(handoff.get("reason") or "asks_for_person"), summary,
+                                       category=handoff.get("category") or result.get("category"),
+                                       intent=handoff.get("intent"), street=handoff.get("street"))
+        log.info("message %s opened case %s (%s)", message.public_id, case.public_id, case.reason)
+        return case
+
+    async def _to_case(self, message: StoredMessage, case: CaseView) -> dict[str, Any]:
+        if message.text.strip().strip("。.!！ ") in END_HANDOFF:
+            await self.cases.return_to_bot(case.id, actor="resident")
+            text = ENDED_TEXT
+        else:
+            await self.cases.add_message(case.id, "resident", message.text)
+            if case.status == WAITING:
+                text = FORWARDED_WAITING.format(position=await self.cases.queue_position(case))
+            else:
+                text = FORWARDED_CLAIMED
+        result = {"replies": [{"text": text, "buttons": []}], "intent": "handoff", "category": case.category or "other_legal",
+                  "confidence": 1.0, "entities": [], "truncated": message.truncated, "case_id": case.public_id}
+        await self.store.finish(message.public_id, HANDED_OFF, result)
+        log.info("message %s went to case %s", message.public_id, case.public_id)
         return result
 
     async def retry_pending(self) -> int:
@@ -105,12 +155,21 @@ class Conversations:
                 delivered += 1
         return delivered
 
-    async def retry_forever(self, interval_s: float) -> None:
+    async def notify_overdue(self, wait_notice_s: float) -> int:
+        """Tell residents whose case nobody claimed in time, once, and offer 12348."""
+        cases = await self.cases.overdue(wait_notice_s)
+        for case in cases:
+            await self.cases.add_message(case.id, "system", WAIT_NOTICE)
+            log.info("case %s unclaimed for %.0f s: resident told", case.public_id, wait_notice_s)
+        return len(cases)
+
+    async def retry_forever(self, interval_s: float, wait_notice_s: float = 600.0) -> None:
         while True:
             try:
                 count = await self.retry_pending()
                 if count:
                     log.info("delivered %d kept message(s)", count)
+                await self.notify_overdue(wait_notice_s)
             except Exception:  # the worker must outlive any single bad round
                 log.exception("retry round failed")
             await asyncio.sleep(interval_s)

@@ -21,6 +21,8 @@ class RasaTurn:
     category: str
     confidence: float
     entities: list[dict[str, Any]] = field(default_factory=list)
+    # set when an action asked for a person (custom message {"handoff": {...}}); the gateway opens a case
+    handoff: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,10 +87,14 @@ class RasaClient:
         intent = intent_info.get("name") or "nlu_fallback"
         category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
+        handoff = next((m["custom"]["handoff"] for m in messages if isinstance(m, dict)
+                        and isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("handoff"), dict)),
+                       None)
         return RasaTurn(
             replies=replies,
             intent=intent,
             category=category,
             confidence=float(intent_info.get("confidence") or 0.0),
             entities=_entities(parse),
+            handoff=handoff,
         )

@@ -23,6 +23,36 @@ from ops.stack import RASA_PROCESS_ENV, Stack  # noqa: E402
 from settings import Settings  # noqa: E402
 
 
+PG = "postgresql://postgres@127.0.0.1:5432"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(f"{PG}/postgres")
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    """A throwaway PostgreSQL database on the local server, dropped afterwards."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"haizhu_test_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required: {exc}")
+    yield name
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Iterator
 
 import asyncpg
 import httpx
 import pytest
 
 from ops.stack import Stack
-from tests.conftest import stack_settings
-
-PG = "postgresql://postgres@127.0.0.1:5432"
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+from tests.conftest import PG, stack_settings
 
 
 async def _fetch(database: str, sql: str, *args: object) -> list:
@@ -30,17 +19,6 @@ async def _fetch(database: str, sql: str, *args: object) -> list:
         return await connection.fetch(sql, *args)
     finally:
         await connection.close()
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    name = f"haizhu_test_{uuid.uuid4().hex[:8]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required: {exc}")
-    yield name
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_stack_on_postgres_and_redis(database: str, tmp_path) -> None:

@@ -1,0 +1,163 @@
+"""The mediator console's JSON API (/console/api): log in, the queue, claim,
+read a case, reply, hand back to the bot, close with an outcome.
+
+Sessions are signed cookies (Starlette's SessionMiddleware) that expire
+after CONSOLE_SESSION_MAX_AGE_S; every state-changing request must carry the
+session's CSRF token in the X-CSRF-Token header. Only the mediator a case is
+assigned to, or an admin, reads its transcript; every view and action is in
+the audit log.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from bot.case_store import CLAIMED, OUTCOMES, CaseStore, CaseView
+from bot.staff import StaffStore, StaffView
+
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+
+
+class ConsoleError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status, self.code, self.message = status, code, message
+
+
+class Login(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class Reply(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Close(BaseModel):
+    outcome: str
+
+
+def router(max_age_s: int) -> APIRouter:
+    api = APIRouter(prefix="/console/api")
+
+    def cases(request: Request) -> CaseStore:
+        return request.app.state.conversations.cases
+
+    def staff_store(request: Request) -> StaffStore:
+        return request.app.state.staff
+
+    async def current(request: Request) -> StaffView:
+        session = request.session
+        issued = session.get("issued", 0)
+        if not session.get("staff_id") or time.time() - issued > max_age_s:
+            session.clear()
+            raise ConsoleError(401, "not_logged_in", "请先登录。")
+        staff = await staff_store(request).get(int(session["staff_id"]))
+        if staff is None:
+            session.clear()
+            raise ConsoleError(401, "not_logged_in", "请先登录。")
+        if request.method not in ("GET", "HEAD") and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), session.get("csrf", "")):
+            raise ConsoleError(403, "csrf", "请求缺少有效的CSRF令牌，请刷新页面后重试。")
+        return staff
+
+    async def visible_case(request: Request, case_id: int, staff: StaffView) -> CaseView:
+        case = await cases(request).get(case_id)
+        if case is None:
+            raise ConsoleError(404, "not_found", "找不到这个案件。")
+        if staff.role != "admin" and case.assigned_to != staff.id:
+            await cases(request).audit(staff.id, "denied_view", case_id)
+            raise ConsoleError(403, "forbidden", "只有接手的调解员和管理员可以查看这个案件。")
+        return case
+
+    def listing(case: CaseView) -> dict[str, Any]:
+        """What any mediator may see in a list: no transcript, no personal data."""
+        return {"id": case.id, "status": case.status, "category": case.category, "street": case.street,
+                "reason": case.reason, "intent": case.intent, "waiting_s": round(time.time() - case.created_at),
+                "assigned_to": case.assigned_to}
+
+    @api.post("/login")
+    async def login(request: Request, body: Login) -> Any:
+        staff = await staff_store(request).authenticate(body.username, body.password)
+        if staff is None:
+            await cases(request).audit(None, "login_failed", detail={"username": body.username[:64]})
+            return error(401, "bad_credentials", "用户名或密码不正确。")
+        request.session.clear()
+        request.session.update({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32), "issued": time.time()})
+        await cases(request).audit(staff.id, "login")
+        return {"username": staff.username, "display_name": staff.display_name, "role": staff.role,
+                "csrf_token": request.session["csrf"]}
+
+    @api.post("/logout")
+    async def logout(request: Request, staff: StaffView = Depends(current)) -> Any:
+        await cases(request).audit(staff.id, "logout")
+        request.session.clear()
+        return {"ok": True}
+
+    @api.get("/queue")
+    async def queue(request: Request, category: Optional[str] = None, street: Optional[str] = None,
+                    staff: StaffView = Depends(current)) -> Any:
+        await cases(request).audit(staff.id, "view_queue", detail={"category": category, "street": street})
+        waiting = await cases(request).queue(category, street)
+        mine = await cases(request).assigned_to(staff.id)
+        return {"waiting": [listing(c) for c in waiting], "mine": [listing(c) for c in mine]}
+
+    @api.post("/cases/{case_id}/claim")
+    async def claim(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
+        if not await cases(request).claim(case_id, staff.id, actor=f"staff:{staff.username}"):
+            return error(409, "already_claimed", "这个案件已被其他调解员接手，或已结束。")
+        await cases(request).audit(staff.id, "claim", case_id)
+        await cases(request).add_message(case_id, "system", f"调解员{staff.display_name}已接手，会在这里回复您。")
+        return {"ok": True}
+
+    @api.get("/cases/{case_id}")
+    async def read(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
+        case = await visible_case(request, case_id, staff)
+        await cases(request).audit(staff.id, "view_case", case_id)
+        messages = await cases(request).messages(case_id)
+        return {**listing(case), "public_id": case.public_id, "summary": case.summary, "outcome": case.outcome,
+                "messages": [{"id": m.id, "sender": m.sender, "text": m.text, "at": m.created_at} for m in messages],
+                "history": await cases(request).history(case_id), "outcomes": list(OUTCOMES)}
+
+    @api.post("/cases/{case_id}/messages")
+    async def reply(request: Request, case_id: int, body: Reply, staff: StaffView = Depends(current)) -> Any:
+        case = await visible_case(request, case_id, staff)
+        if case.status != CLAIMED or case.assigned_to != staff.id:
+            return error(409, "not_yours", "只能回复自己接手、尚未结束的案件。")
+        message = await cases(request).add_message(case_id, "mediator", body.text.strip(), staff.id)
+        await cases(request).audit(staff.id, "reply", case_id, {"chars": len(body.text)})
+        return {"id": message.id}
+
+    @api.post("/cases/{case_id}/return")
+    async def give_back(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
+        await visible_case(request, case_id, staff)
+        if not await cases(request).return_to_bot(case_id, actor=f"staff:{staff.username}"):
+            return error(409, "not_open", "案件已经结束。")
+        await cases(request).add_message(case_id, "system", "调解员已结束人工服务，智能助手继续为您服务。")
+        await cases(request).audit(staff.id, "return_to_bot", case_id)
+        return {"ok": True}
+
+    @api.post("/cases/{case_id}/close")
+    async def close(request: Request, case_id: int, body: Close, staff: StaffView = Depends(current)) -> Any:
+        case = await visible_case(request, case_id, staff)
+        if body.outcome not in OUTCOMES:
+            return error(422, "bad_outcome", "结案结果必须是：" + "、".join(OUTCOMES))
+        if case.assigned_to != staff.id and staff.role != "admin":
+            return error(403, "forbidden", "只能结束自己接手的案件。")
+        if not await cases(request).close(case_id, f"staff:{staff.username}", body.outcome):
+            return error(409, "not_claimed", "只有已接手、未结束的案件可以结案。")
+        await cases(request).add_message(case_id, "system", f"本次人工服务已结束（{body.outcome}）。智能助手继续为您服务。")
+        await cases(request).audit(staff.id, "close", case_id, {"outcome": body.outcome})
+        return {"ok": True}
+
+    return api
+

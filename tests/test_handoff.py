@@ -1,0 +1,225 @@
+"""Handoff to a mediator through the real gateway, Rasa and action server, and
+the mediator console's API: queue, claim, read, reply (reaching the
+resident), CSRF, hand back, close; migrations; concurrent claims."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.case_store import CaseStore
+from bot.conversation import ENDED_TEXT
+from bot.migrate import upgrade
+from bot.staff import StaffStore
+from settings import ROOT
+
+PASSWORD = "correct horse battery"
+
+
+def add_staff(settings, username: str, role: str = "mediator") -> None:
+    env = {**os.environ, **settings.as_env(), "STAFF_PASSWORD": PASSWORD}
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "bot.staff", "add", username,
+                             "--role", role, "--name", f"{username}调解员"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def say(client: httpx.Client, user: str, text: str) -> dict[str, Any]:
+    response = client.post("/api/v1/messages", json={"user_id": user, "text": text})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class Console:
+    def __init__(self, base_url: str, username: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        body = self.http.post("/console/api/login", json={"username": username, "password": PASSWORD})
+        assert body.status_code == 200, body.text
+        self.csrf = body.json()["csrf_token"]
+
+    def post(self, path: str, json: dict | None = None, csrf: bool = True) -> httpx.Response:
+        return self.http.post(path, json=json or {}, headers={"X-CSRF-Token": self.csrf} if csrf else {})
+
+
+@pytest.fixture(scope="module")
+def mediators(stack) -> tuple[str, str, str]:
+    names = (f"med-a-{uuid.uuid4().hex[:6]}", f"med-b-{uuid.uuid4().hex[:6]}", f"admin-{uuid.uuid4().hex[:6]}")
+    add_staff(stack.settings, names[0])
+    add_staff(stack.settings, names[1])
+    add_staff(stack.settings, names[2], role="admin")
+    return names
+
+
+def test_handoff_both_ways_and_back_to_the_bot(client, gateway_url, mediators) -> None:
+    resident = f"res-{uuid.uuid4().hex[:8]}"
+    say(client, resident, "老板拖欠我三个月工资，一共9000元")
+    first = say(client, resident, "我要转人工")
+    assert first["intent"] == "request_human" and first["case_id"]
+    assert "排在第" in first["replies"][-1]["text"]
+    waiting = say(client, resident, "我的电话是13812345678，麻烦尽快")
+    assert waiting["intent"] == "handoff" and "留言已记下" in waiting["replies"][0]["text"]
+
+    a, b = Console(gateway_url, mediators[0]), Console(gateway_url, mediators[1])
+    queue = a.http.get("/console/api/queue").json()
+    case = next(c for c in queue["waiting"] if c["reason"] == "asks_for_person" and c["category"] == "labour")
+    assert "summary" not in case and "13812345678" not in str(queue)
+    assert a.http.get(f"/console/api/cases/{case['id']}").status_code == 403  # not claimed yet
+    assert a.post(f"/console/api/cases/{case['id']}/claim", csrf=False).status_code == 403
+    assert a.post(f"/console/api/cases/{case['id']}/claim").status_code == 200
+    assert b.post(f"/console/api/cases/{case['id']}/claim").status_code == 409
+    assert b.http.get(f"/console/api/cases/{case['id']}").status_code == 403
+
+    detail = a.http.get(f"/console/api/cases/{case['id']}").json()
+    transcript = " ".join(t["text"] for t in detail["summary"]["transcript"])
+    assert "老板拖欠我三个月工资" in transcript and "我要转人工" in transcript
+    assert "9000元" in detail["summary"]["entities"].get("money", [])
+    assert any(m["sender"] == "resident" and "13812345678" in m["text"] for m in detail["messages"])
+
+    assert a.post(f"/console/api/cases/{case['id']}/messages", {"text": "您好，我是调解员，请问单位名称？"}).status_code == 200
+    inbox = client.get(f"/api/v1/conversations/{resident}/messages").json()["messages"]
+    assert inbox[-1]["from"] == "mediator" and "请问单位名称" in inbox[-1]["text"]
+    later = client.get(f"/api/v1/conversations/{resident}/messages", params={"after": inbox[-1]["id"]}).json()
+    assert later["messages"] == []
+    claimed = say(client, resident, "是某某物流有限公司")
+    assert claimed["intent"] == "handoff" and "已送达调解员" in claimed["replies"][0]["text"]
+
+    ended = say(client, resident, "结束人工")
+    assert ended["replies"][0]["text"] == ENDED_TEXT
+    back = say(client, resident, "你好")
+    assert back["intent"] == "greet" and not back.get("case_id")
+    assert a.post(f"/console/api/cases/{case['id']}/messages", {"text": "还在吗"}).status_code == 409
+
+
+def test_mediator_closes_with_an_outcome_and_admin_sees_the_audit(client, gateway_url, mediators, stack) -> None:
+    resident = f"res-{uuid.uuid4().hex[:8]}"
+    opened = say(client, resident, "我要找人工客服")
+    assert opened["case_id"]
+    a, admin = Console(gateway_url, mediators[0]), Console(gateway_url, mediators[2])
+    case = next(c for c in a.http.get("/console/api/queue").json()["waiting"])
+    assert a.post(f"/console/api/cases/{case['id']}/claim").status_code == 200
+    assert a.post(f"/console/api/cases/{case['id']}/close", {"outcome": "随便写"}).status_code == 422
+    assert a.post(f"/console/api/cases/{case['id']}/close", {"outcome": "调解成功"}).status_code == 200
+    inbox = client.get(f"/api/v1/conversations/{resident}/messages").json()["messages"]
+    assert "调解成功" in inbox[-1]["text"]
+    assert say(client, resident, "谢谢")["intent"] == "thank"
+    detail = admin.http.get(f"/console/api/cases/{case['id']}").json()
+    assert detail["status"] == "closed" and detail["outcome"] == "调解成功"
+    assert [h["to"] for h in detail["history"]] == ["waiting", "claimed", "closed"]
+
+    async def audit() -> list[dict]:
+        engine = create_async_engine(stack.settings.gateway_database_url)
+        try:
+            return await CaseStore(engine).audit_log(case["id"])
+        finally:
+            await engine.dispose()
+    actions = [e["action"] for e in asyncio.run(audit())]
+    assert {"claim", "close", "view_case"} <= set(actions)
+
+
+def test_console_rejects_strangers_and_bad_passwords(gateway_url, mediators) -> None:
+    with httpx.Client(base_url=gateway_url, timeout=30) as http:
+        assert http.get("/console/api/queue").status_code == 401
+        bad = http.post("/console/api/login", json={"username": mediators[0], "password": "wrong password!"})
+        assert bad.status_code == 401 and bad.json()["error"]["code"] == "bad_credentials"
+
+
+def test_sessions_expire(stack, mediators, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+    import dataclasses
+
+    settings = dataclasses.replace(stack.settings, console_session_max_age_s=1)
+    with TestClient(create_app(settings)) as http:
+        assert http.post("/console/api/login", json={"username": mediators[0], "password": PASSWORD}).status_code == 200
+        assert http.get("/console/api/queue").status_code == 200
+        time.sleep(2.1)
+        assert http.get("/console/api/queue").status_code == 401
+
+
+def test_migrations_adopt_a_database_made_before_them(tmp_path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE inbound_messages (seq INTEGER PRIMARY KEY, public_id VARCHAR(32), user_id VARCHAR(128),"
+                   " text TEXT, truncated BOOLEAN, status VARCHAR(16), attempts INTEGER, result JSON,"
+                   " created_at FLOAT, updated_at FLOAT)")
+        db.execute("INSERT INTO inbound_messages VALUES (1, 'abc', 'u', '你好', 0, 'pending', 0, NULL, 1, 1)")
+        db.execute("CREATE TABLE held_replies (id INTEGER PRIMARY KEY, message_id VARCHAR(32), user_id VARCHAR(128),"
+                   " reply JSON, reasons JSON, created_at FLOAT)")
+
+    async def migrate() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+    asyncio.run(migrate())
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT text FROM inbound_messages").fetchall() == [("你好",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+        assert db.execute("SELECT count(*) FROM cases").fetchone() == (0,)
+
+
+def test_two_mediators_never_both_claim_a_case_on_postgres(database) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+
+    async def race() -> list[bool]:
+        engine = create_async_engine(url, pool_size=12)
+        try:
+            await upgrade(engine)
+            staff = StaffStore(engine)
+            ids = [(await staff.upsert(f"m{i}", PASSWORD, "mediator", f"调解员{i}")).id for i in range(10)]
+            store = CaseStore(engine)
+            case = await store.create("resident-x", "asks_for_person", {"transcript": []}, category="labour")
+            results = await asyncio.gather(*(store.claim(case.id, sid, f"staff:m{i}") for i, sid in enumerate(ids)))
+            claimed = await store.get(case.id)
+            assert claimed.assigned_to == ids[results.index(True)]
+            assert [h["to"] for h in await store.history(case.id)] == ["waiting", "claimed"]
+            return list(results)
+        finally:
+            await engine.dispose()
+    for _ in range(5):
+        assert sorted(asyncio.run(race()), reverse=True) == [True] + [False] * 9
+        # a fresh case each round; the staff are upserted
+
+
+def test_unclaimed_case_tells_the_resident_once(stack, tmp_path) -> None:
+    """A gateway with a 1 s notice time: the waiting resident is told, once, and offered 12348."""
+    from bot.conversation import WAIT_NOTICE
+    from ops.stack import Service
+    from tests.conftest import free_port
+
+    port = free_port()
+    service = Service("gateway-wait", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
+                      f"http://127.0.0.1:{port}/healthz", tmp_path / "gateway.log",
+                      {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(tmp_path),
+                       "HANDOFF_WAIT_NOTICE_S": "1", "RETRY_INTERVAL_S": "0.3"})
+    service.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not service.healthy():
+            assert service.exited() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            resident = f"res-{uuid.uuid4().hex[:8]}"
+            assert say(http, resident, "转人工")["case_id"]
+            deadline = time.monotonic() + 20
+            notices: list = []
+            while time.monotonic() < deadline and not notices:
+                time.sleep(0.5)
+                notices = [m for m in http.get(f"/api/v1/conversations/{resident}/messages").json()["messages"]
+                           if m["text"] == WAIT_NOTICE]
+            assert len(notices) == 1 and "12348" in notices[0]["text"]
+            time.sleep(1.5)
+            again = http.get(f"/api/v1/conversations/{resident}/messages").json()["messages"]
+            assert [m["text"] for m in again].count(WAIT_NOTICE) == 1
+    finally:
+        service.stop()
