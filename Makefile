@@ -34,7 +34,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate clean clean-cache
+.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -118,6 +118,10 @@ validate: venvs check-services
 # create or upgrade the gateway database (GATEWAY_DB_URL) to the newest schema
 migrate: venvs
 	.venv/bin/python -m bot.migrate
+
+# remove personal data past CASE_RETENTION_DAYS (run daily from cron)
+purge: venvs
+	.venv/bin/python -m bot.retention
 
 # the directory of services the operator edits (knowledge_base/services.yml)
 check-services: venvs

@@ -84,6 +84,8 @@ class Settings:
     )
     # a resident whose case nobody claimed for this long is told so and offered 12348
     handoff_wait_notice_s: float = field(default_factory=lambda: float(_env("HANDOFF_WAIT_NOTICE_S", "600")))
+    # closed cases and residents' messages keep personal data this many days (python -m bot.retention)
+    case_retention_days: float = field(default_factory=lambda: float(_env("CASE_RETENTION_DAYS", "180")))
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
     console_secret: str = field(default_factory=lambda: _env("CONSOLE_SECRET", ""))
     # console sessions end after this many seconds
@@ -106,7 +108,8 @@ class Settings:
             "MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
-            "SERVICES_FILE": str(self.services_file), "HANDOFF_WAIT_NOTICE_S": str(self.handoff_wait_notice_s), "CONSOLE_SECRET": self.console_secret,
+            "SERVICES_FILE": str(self.services_file), "HANDOFF_WAIT_NOTICE_S": str(self.handoff_wait_notice_s),
+            "CASE_RETENTION_DAYS": str(self.case_retention_days), "CONSOLE_SECRET": self.console_secret,
             "CONSOLE_SESSION_MAX_AGE_S": str(self.console_session_max_age_s),
             "CONSOLE_HTTPS_ONLY": "1" if self.console_https_only else "0",
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),

@@ -178,6 +178,31 @@ class CaseStore:
             return [{"from": r.from_status, "to": r.to_status, "actor": r.actor, "note": r.note, "at": r.at}
                     for r in rows]
 
+    async def statistics(self, days: int = 30) -> dict[str, Any]:
+        """For the admin page: counts by category, street, status and outcome, claim delays, cases per day."""
+        since = time.time() - days * 86400
+        async with self._sessions() as session:
+            rows = list((await session.execute(select(
+                Case.category, Case.street, Case.status, Case.outcome, Case.created_at, Case.claimed_at)
+                .where(Case.created_at >= since))).all())
+        def count(values) -> dict[str, int]:
+            counted: dict[str, int] = {}
+            for value in values:
+                counted[value or "未知"] = counted.get(value or "未知", 0) + 1
+            return dict(sorted(counted.items(), key=lambda kv: -kv[1]))
+        delays = sorted(r.claimed_at - r.created_at for r in rows if r.claimed_at)
+        per_day = count(time.strftime("%Y-%m-%d", time.localtime(r.created_at)) for r in rows)
+        return {
+            "days": days, "cases": len(rows),
+            "by_category": count(r.category for r in rows), "by_street": count(r.street for r in rows),
+            "by_status": count(r.status for r in rows),
+            "by_outcome": count(r.outcome for r in rows if r.outcome),
+            "claim_delay_s": {"n": len(delays),
+                              "median": delays[len(delays) // 2] if delays else None,
+                              "max": delays[-1] if delays else None},
+            "per_day": dict(sorted(per_day.items())),
+        }
+
     async def audit(self, staff_id: Optional[int], action: str, case_id: Optional[int] = None,
                     detail: Optional[dict[str, Any]] = None) -> None:
         async with self._sessions.begin() as session:

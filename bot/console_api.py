@@ -111,6 +111,13 @@ def router(max_age_s: int) -> APIRouter:
         mine = await cases(request).assigned_to(staff.id)
         return {"waiting": [listing(c) for c in waiting], "mine": [listing(c) for c in mine]}
 
+    @api.get("/stats")
+    async def stats(request: Request, days: int = 30, staff: StaffView = Depends(current)) -> Any:
+        if staff.role != "admin":
+            raise ConsoleError(403, "forbidden", "只有管理员可以查看统计。")
+        await cases(request).audit(staff.id, "view_stats")
+        return await cases(request).statistics(max(1, min(days, 366)))
+
     @api.post("/cases/{case_id}/claim")
     async def claim(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
         if not await cases(request).claim(case_id, staff.id, actor=f"staff:{staff.username}"):

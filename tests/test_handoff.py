@@ -223,3 +223,46 @@ def test_unclaimed_case_tells_the_resident_once(stack, tmp_path) -> None:
             assert [m["text"] for m in again].count(WAIT_NOTICE) == 1
     finally:
         service.stop()
+
+
+def test_admin_statistics_and_mediators_kept_out(client, gateway_url, mediators) -> None:
+    admin, mediator = Console(gateway_url, mediators[2]), Console(gateway_url, mediators[0])
+    assert say(client, f"res-{uuid.uuid4().hex[:8]}", "我要转人工")["case_id"]
+    case = mediator.http.get("/console/api/queue").json()["waiting"][0]
+    assert mediator.post(f"/console/api/cases/{case['id']}/claim").status_code == 200
+    assert mediator.post(f"/console/api/cases/{case['id']}/close", {"outcome": "调解成功"}).status_code == 200
+    assert mediator.http.get("/console/api/stats").status_code == 403
+    stats = admin.http.get("/console/api/stats").json()
+    assert stats["cases"] >= 1 and stats["by_outcome"].get("调解成功", 0) >= 1
+    assert sum(stats["per_day"].values()) == stats["cases"] and stats["claim_delay_s"]["n"] >= 1
+
+
+def test_retention_purges_personal_data_of_old_closed_cases(tmp_path) -> None:
+    from bot.retention import PURGED_TEXT, purge
+
+    async def scenario() -> tuple:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+        try:
+            await upgrade(engine)
+            staff = await StaffStore(engine).upsert("m", PASSWORD, "mediator", "调解员")
+            store = CaseStore(engine)
+            old = await store.create("tg-42", "asks_for_person",
+                                     {"reason": "asks_for_person", "category": "labour",
+                                      "transcript": [{"from": "resident", "text": "我叫张三，电话13812345678"}],
+                                      "entities": {"money": ["3000元"]}}, category="labour")
+            await store.add_message(old.id, "resident", "我叫张三，电话13812345678")
+            await store.claim(old.id, staff.id, "staff:m")
+            await store.close(old.id, "staff:m", "调解成功")
+            open_case = await store.create("tg-43", "asks_for_person", {"transcript": [{"text": "李四"}]})
+            first = await purge(engine, retention_days=30, now=time.time() + 31 * 86400)
+            second = await purge(engine, retention_days=30, now=time.time() + 31 * 86400)
+            return (first, second, await store.get(old.id), await store.messages(old.id),
+                    await store.get(open_case.id))
+        finally:
+            await engine.dispose()
+    first, second, old, messages, still_open = asyncio.run(scenario())
+    assert first.cases == 1 and second.cases == 0
+    assert old.resident_id.startswith("purged-") and "transcript" not in old.summary
+    assert old.category == "labour" and old.outcome == "调解成功"
+    assert [m.text for m in messages] == [PURGED_TEXT]
+    assert still_open.summary["transcript"]  # open cases are never purged

@@ -1,0 +1,70 @@
+"""Purges personal data past its retention period (run daily from cron):
+`python -m bot.retention` (`make purge`).
+
+Closed or handed-back cases older than CASE_RETENTION_DAYS lose their
+transcript, messages, entities and the resident's channel id; their category,
+street, outcome, timings and history stay for the bureau's statistics.
+Residents' messages in the gateway store older than the same period lose
+their text and replies, and held replies are deleted.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from bot.case_store import CLOSED, RETURNED
+from bot.migrate import upgrade
+from bot.models import Case, CaseMessage, HeldReply, InboundMessage
+
+PURGED_TEXT = "[已按保存期限清除]"
+
+
+@dataclass(frozen=True)
+class Purged:
+    cases: int
+    messages: int
+    held: int
+
+
+async def purge(engine: AsyncEngine, retention_days: float, now: float | None = None) -> Purged:
+    limit = (now or time.time()) - retention_days * 86400
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions.begin() as session:
+        old = list((await session.execute(select(Case).where(
+            Case.status.in_((CLOSED, RETURNED)), Case.closed_at <= limit, Case.purged_at.is_(None)))).scalars())
+        for case in old:
+            keep = {k: case.summary.get(k) for k in ("reason", "category", "intent", "topic", "street")}
+            case.summary = {**keep, "purged": True}
+            case.resident_id = f"purged-{case.id}"
+            case.purged_at = time.time()
+        if old:
+            await session.execute(update(CaseMessage).where(CaseMessage.case_id.in_([c.id for c in old]))
+                                  .values(text=PURGED_TEXT))
+        messages = await session.execute(
+            update(InboundMessage).where(InboundMessage.created_at <= limit, InboundMessage.text != PURGED_TEXT)
+            .values(text=PURGED_TEXT, result=None))
+        held = await session.execute(delete(HeldReply).where(HeldReply.created_at <= limit))
+    return Purged(len(old), messages.rowcount or 0, held.rowcount or 0)
+
+
+async def _main() -> Purged:
+    from settings import get_settings
+
+    settings = get_settings()
+    engine = create_async_engine(settings.gateway_database_url)
+    try:
+        await upgrade(engine)
+        return await purge(engine, settings.case_retention_days)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    done = asyncio.run(_main())
+    print(f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies")
+    sys.exit(0)
