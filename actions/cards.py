@@ -17,6 +17,7 @@ import yaml
 from settings import get_settings
 
 OFFER_BUTTONS: Mapping[str, dict[str, str]] = {
+    "intake": {"title": "在线申请法律援助", "payload": "/start_intake"},
     "legal_aid": {"title": "申请法律援助", "payload": "/request_legal_aid"},
     "mediation": {"title": "找调解员", "payload": "/request_mediation"},
     "human": {"title": "转人工", "payload": "/request_human"},
@@ -112,7 +113,7 @@ def legal_aid_reply(category: str | None, contact: str = "") -> Reply:
     if specific:
         lines.append(specific)
     lines += [card["how"]] + ([f"联系方式：{contact}。"] if contact else []) + [card["note"]]
-    return Reply("\n".join(lines), [OFFER_BUTTONS["mediation"]])
+    return Reply("\n".join(lines), [OFFER_BUTTONS["intake"], OFFER_BUTTONS["mediation"]])
 
 
 def mediation_reply(body_line: str, ask_street: bool) -> Reply:

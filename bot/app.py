@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from bot import privacy
 from bot.case_store import CaseStore
+from bot.legal_aid import ApplicationStore
 from bot.console_api import ConsoleError, router as console_router
 from bot.citation_guard import CitationGuard
 from bot.conversation import Conversations
@@ -59,6 +60,7 @@ class MessageOut(BaseModel):
     entities: list[dict[str, Any]] = []
     truncated: bool = False
     case_id: str | None = Field(None, description="Set while a mediator has the conversation (intent `handoff`)")
+    application_id: str | None = Field(None, description="Set when this message submitted a legal-aid application")
 
 
 class ErrorBody(BaseModel):
@@ -103,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.open()
         rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
         app.state.conversations = Conversations(store, rasa, settings.max_message_chars,
-                                                 CitationGuard(settings.index_dir), CaseStore(store.engine))
+                                                 CitationGuard(settings.index_dir), CaseStore(store.engine),
+                                                 ApplicationStore(store.engine))
         app.state.staff = StaffStore(store.engine)
         worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
                                                                         settings.handoff_wait_notice_s))

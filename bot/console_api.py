@@ -15,10 +15,11 @@ import time
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.case_store import CLAIMED, OUTCOMES, CaseStore, CaseView
+from bot.legal_aid import render_html, render_pdf
 from bot.staff import StaffStore, StaffView
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -117,6 +118,28 @@ def router(max_age_s: int) -> APIRouter:
             raise ConsoleError(403, "forbidden", "只有管理员可以查看统计。")
         await cases(request).audit(staff.id, "view_stats")
         return await cases(request).statistics(max(1, min(days, 366)))
+
+    @api.get("/applications")
+    async def applications(request: Request, staff: StaffView = Depends(current)) -> Any:
+        await cases(request).audit(staff.id, "view_applications")
+        found = await request.app.state.conversations.applications.recent()
+        return {"applications": [a.listing() for a in found]}
+
+    @api.get("/applications/{application_id}")
+    async def application(request: Request, application_id: int, format: str = "json",
+                          staff: StaffView = Depends(current)) -> Any:
+        found = await request.app.state.conversations.applications.get(application_id)
+        if found is None:
+            return error(404, "not_found", "找不到这份申请。")
+        await cases(request).audit(staff.id, "view_application", detail={"application": application_id,
+                                                                          "format": format})
+        if format == "html":
+            return HTMLResponse(render_html(found))
+        if format == "pdf":
+            return Response(render_pdf(found), media_type="application/pdf", headers={
+                "Content-Disposition": f'inline; filename="legal-aid-{found.public_id}.pdf"'})
+        return {"id": found.id, "public_id": found.public_id, "outcome": found.outcome, "record": found.record,
+                "created_at": found.created_at}
 
     @api.post("/cases/{case_id}/claim")
     async def claim(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:

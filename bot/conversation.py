@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.case_store import WAITING, CaseStore, CaseView
 from bot.citation_guard import CitationGuard
+from bot.legal_aid import ApplicationStore
 from bot.message_store import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 
@@ -39,8 +40,9 @@ class Outcome:
 
 class Conversations:
     def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard,
-                 cases: CaseStore) -> None:
+                 cases: CaseStore, applications: ApplicationStore) -> None:
         self.store = store
+        self.applications = applications
         self.rasa = rasa
         self.guard = guard
         self.cases = cases
@@ -100,6 +102,11 @@ class Conversations:
         elif blocked:
             status = HELD
         result["truncated"] = message.truncated
+        if turn.intake is not None:
+            application = await self.applications.create(message.user_id, turn.intake)
+            result["application_id"] = application.public_id
+            log.info("message %s submitted legal-aid application %s (%s)", message.public_id,
+                     application.public_id, application.outcome)
         if turn.handoff is not None:
             case = await self._open_case(message, turn.handoff, result)
             position = await self.cases.queue_position(case)

@@ -119,3 +119,19 @@ class AuditEntry(Base):
     case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
     detail: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     at: Mapped[float] = mapped_column(Float)
+
+
+class LegalAidApplication(Base):
+    """An application from the intake form: the answers, consent and the first view of eligibility."""
+
+    __tablename__ = "legal_aid_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    resident_id: Mapped[str] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(24))
+    category: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    street: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    purged_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)

@@ -23,6 +23,8 @@ class RasaTurn:
     entities: list[dict[str, Any]] = field(default_factory=list)
     # set when an action asked for a person (custom message {"handoff": {...}}); the gateway opens a case
     handoff: dict[str, Any] | None = None
+    # set when the legal-aid intake was submitted (custom message {"intake": {...}}); the gateway stores it
+    intake: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,9 +89,9 @@ class RasaClient:
         intent = intent_info.get("name") or "nlu_fallback"
         category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
-        handoff = next((m["custom"]["handoff"] for m in messages if isinstance(m, dict)
-                        and isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("handoff"), dict)),
-                       None)
+        handoff, intake = (next((m["custom"][key] for m in messages if isinstance(m, dict)
+                                 and isinstance(m.get("custom"), dict) and isinstance(m["custom"].get(key), dict)),
+                                None) for key in ("handoff", "intake"))
         return RasaTurn(
             replies=replies,
             intent=intent,
@@ -97,4 +99,5 @@ class RasaClient:
             confidence=float(intent_info.get("confidence") or 0.0),
             entities=_entities(parse),
             handoff=handoff,
+            intake=intake,
         )

@@ -5,7 +5,8 @@ Closed or handed-back cases older than CASE_RETENTION_DAYS lose their
 transcript, messages, entities and the resident's channel id; their category,
 street, outcome, timings and history stay for the bureau's statistics.
 Residents' messages in the gateway store older than the same period lose
-their text and replies, and held replies are deleted.
+their text and replies, held replies are deleted, and legal-aid
+applications keep only their outcome.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from bot.case_store import CLOSED, RETURNED
 from bot.migrate import upgrade
-from bot.models import Case, CaseMessage, HeldReply, InboundMessage
+from bot.models import Case, CaseMessage, HeldReply, InboundMessage, LegalAidApplication
 
 PURGED_TEXT = "[已按保存期限清除]"
 
@@ -29,6 +30,7 @@ class Purged:
     cases: int
     messages: int
     held: int
+    applications: int = 0
 
 
 async def purge(engine: AsyncEngine, retention_days: float, now: float | None = None) -> Purged:
@@ -49,7 +51,13 @@ async def purge(engine: AsyncEngine, retention_days: float, now: float | None = 
             update(InboundMessage).where(InboundMessage.created_at <= limit, InboundMessage.text != PURGED_TEXT)
             .values(text=PURGED_TEXT, result=None))
         held = await session.execute(delete(HeldReply).where(HeldReply.created_at <= limit))
-    return Purged(len(old), messages.rowcount or 0, held.rowcount or 0)
+        applications = list((await session.execute(select(LegalAidApplication).where(
+            LegalAidApplication.created_at <= limit, LegalAidApplication.purged_at.is_(None)))).scalars())
+        for application in applications:
+            application.record = {"outcome": application.outcome, "purged": True}
+            application.resident_id = f"purged-{application.id}"
+            application.purged_at = time.time()
+    return Purged(len(old), messages.rowcount or 0, held.rowcount or 0, len(applications))
 
 
 async def _main() -> Purged:
@@ -66,5 +74,6 @@ async def _main() -> Purged:
 
 if __name__ == "__main__":
     done = asyncio.run(_main())
-    print(f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies")
+    print(f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies, "
+          f"{done.applications} legal-aid applications")
     sys.exit(0)
