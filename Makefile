@@ -34,7 +34,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge clean clean-cache
+.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -93,8 +93,15 @@ embedding-model: venvs $(EMBED_CACHE)/modules.json
 run: venvs model embedding-model
 	.venv/bin/python -m ops.stack
 
-test: venvs model embedding-model
+test: venvs model embedding-model browser
 	.venv/bin/python -m pytest
+
+# Debian's chromium (Playwright drives it; no browser download) and a Chinese font for its screenshots
+browser:
+	@if ! command -v chromium >/dev/null || ! fc-list :lang=zh | grep -q .; then \
+		echo "Installing Debian's chromium and a Chinese font for the browser tests…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	fi
 
 chat: venvs
 	@.venv/bin/python -m bot.terminal_chat

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from bot import privacy
 from bot.case_store import CaseStore
 from bot.legal_aid import ApplicationStore
-from bot.console_api import ConsoleError, router as console_router
+from bot.console_api import ConsoleError, pages as console_pages, router as console_router
 from bot.citation_guard import CitationGuard
 from bot.conversation import Conversations
 from bot.message_store import MessageStore
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        session_cookie="haizhu_console", max_age=settings.console_session_max_age_s,
                        same_site="strict", https_only=settings.console_https_only)
     app.include_router(console_router(settings.console_session_max_age_s))
+    app.include_router(console_pages())
 
     @app.exception_handler(ConsoleError)
     async def _console(request: Request, exc: ConsoleError) -> JSONResponse:

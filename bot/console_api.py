@@ -12,10 +12,12 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from pathlib import Path
 from typing import Any, Optional
 
+import yaml
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.case_store import CLAIMED, OUTCOMES, CaseStore, CaseView
@@ -23,6 +25,40 @@ from bot.legal_aid import render_html, render_pdf
 from bot.staff import StaffStore, StaffView
 
 CSRF_HEADER = "X-CSRF-Token"
+QUICK_REPLIES = Path(__file__).resolve().parents[1] / "knowledge_base" / "quick_replies.yml"
+WEB = Path(__file__).with_name("console_web")
+# the console pages load only their own scripts and styles: no inline code, no other origin
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+                "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def load_quick_replies() -> list[str]:
+    try:
+        data = yaml.safe_load(QUICK_REPLIES.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError):
+        return []
+    return [str(r) for r in data if isinstance(r, str)][:30]
+
+
+def pages() -> APIRouter:
+    """The console's pages (static files under bot/console_web)."""
+    web = APIRouter(include_in_schema=False)
+
+    @web.get("/console")
+    async def console_page() -> FileResponse:
+        return FileResponse(WEB / "index.html", headers=PAGE_HEADERS)
+
+    @web.get("/console/admin")
+    async def admin_page() -> FileResponse:
+        return FileResponse(WEB / "admin.html", headers=PAGE_HEADERS)
+
+    @web.get("/console/static/{name}")
+    async def static(name: str) -> Any:
+        if name not in {"console.js", "admin.js", "console.css"}:
+            return error(404, "http_404", "没有这个地址。")
+        return FileResponse(WEB / name, headers=PAGE_HEADERS)
+
+    return web
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -111,6 +147,10 @@ def router(max_age_s: int) -> APIRouter:
         waiting = await cases(request).queue(category, street)
         mine = await cases(request).assigned_to(staff.id)
         return {"waiting": [listing(c) for c in waiting], "mine": [listing(c) for c in mine]}
+
+    @api.get("/quick-replies")
+    async def quick_replies(request: Request, staff: StaffView = Depends(current)) -> Any:
+        return {"replies": load_quick_replies()}
 
     @api.get("/stats")
     async def stats(request: Request, days: int = 30, staff: StaffView = Depends(current)) -> Any:
