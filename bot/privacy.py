@@ -31,6 +31,28 @@ class PersonalDataFilter(logging.Filter):
         return True
 
 
+LONG_RECORD = 1500  # characters; Rasa logs whole trackers (residents' text) when an action fails
+
+
+class LongRecordFilter(logging.Filter):
+    """Cuts records that dump request bodies or trackers down to their first line.
+
+    Rasa's error records quote the whole request to the action server, with
+    every message of the conversation (\\u-escaped, so no pattern can mask
+    names in it); the first part says what failed, which is what operators need.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        if len(message) > LONG_RECORD:
+            head = message[:300].split("request_body", 1)[0]
+            record.msg, record.args = f"{head} […{len(message)} characters withheld: may hold residents' text]", None
+        return True
+
+
 def install(logger: logging.Logger | None = None) -> None:
     """Attach the filter to every handler of the root logger (and uvicorn's)."""
     targets = [logger] if logger else [logging.getLogger(), logging.getLogger("uvicorn"),

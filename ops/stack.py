@@ -94,7 +94,8 @@ class Stack:
                 "rasa",
                 [str(s.rasa_venv / "bin" / "rasa"), "run", "--enable-api", "-i", s.host,
                  "-p", str(s.rasa_port), "--model", str(s.rasa_model),
-                 "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")],
+                 "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
+                 "--logging-config-file", str(ROOT / "ops" / "rasa_logging.yml")],
                 f"{base}:{s.rasa_port}/status", logs / "rasa.log", rasa_env,
             ),
             Service(

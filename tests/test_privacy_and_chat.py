@@ -39,3 +39,23 @@ def test_terminal_chat_in_chinese(gateway_url: str, stack) -> None:
     assert done.returncode == 0, done.stderr
     assert "助手> 您好" in done.stdout
     assert "【拖欠工资】" in done.stdout  # button 1 of the greeting was pressed
+
+
+def test_rasa_logging_withholds_tracker_dumps_and_masks_numbers() -> None:
+    """Rasa logs the whole request to the action server when an action fails;
+    its logging configuration (ops/rasa_logging.yml, as `rasa run` applies it) cuts that."""
+    from tests.conftest import rasa_python
+
+    script = (
+        "import logging, json\n"
+        "from rasa.utils.common import configure_logging_and_warnings\n"
+        "configure_logging_and_warnings(logging_config_file='ops/rasa_logging.yml')\n"
+        "body = json.dumps({'text': '我叫张三' * 400})\n"
+        "logging.getLogger('rasa.core.processor').error('action failed, request_body=' + body)\n"
+        "logging.getLogger('rasa.core.processor').error('call me on 13812345678')\n"
+    )
+    result = rasa_python("-c", script, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "action failed" in result.stderr and "withheld" in result.stderr
+    assert "\\u6211" not in result.stderr and "我叫张三" not in result.stderr
+    assert "13812345678" not in result.stderr and "手机号已隐去" in result.stderr
