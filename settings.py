@@ -86,6 +86,17 @@ class Settings:
     handoff_wait_notice_s: float = field(default_factory=lambda: float(_env("HANDOFF_WAIT_NOTICE_S", "600")))
     # closed cases and residents' messages keep personal data this many days (python -m bot.retention)
     case_retention_days: float = field(default_factory=lambda: float(_env("CASE_RETENTION_DAYS", "180")))
+    # Telegram: without a token the channel is off; the API base is configurable so tests use a local fake
+    telegram_bot_token: str = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN", ""))
+    telegram_api_base_url: str = field(
+        default_factory=lambda: _env("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot"))
+    # webhook mode when set (the public https URL Telegram calls), else long polling
+    telegram_webhook_url: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_URL", ""))
+    telegram_webhook_secret: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET", ""))
+    # messages a chat may send per minute before a polite notice
+    telegram_rate_per_minute: int = field(default_factory=lambda: int(_env("TELEGRAM_RATE_PER_MINUTE", "20")))
+    # how often mediators' replies are pushed to channels
+    push_interval_s: float = field(default_factory=lambda: float(_env("PUSH_INTERVAL_S", "0.5")))
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
     console_secret: str = field(default_factory=lambda: _env("CONSOLE_SECRET", ""))
     # console sessions end after this many seconds
@@ -109,7 +120,12 @@ class Settings:
             "MAIN_VENV": str(self.main_venv), "RASA_VENV": str(self.rasa_venv),
             "RASA_MODEL": str(self.rasa_model), "KNOWLEDGE_DIR": str(self.knowledge_dir),
             "SERVICES_FILE": str(self.services_file), "HANDOFF_WAIT_NOTICE_S": str(self.handoff_wait_notice_s),
-            "CASE_RETENTION_DAYS": str(self.case_retention_days), "CONSOLE_SECRET": self.console_secret,
+            "CASE_RETENTION_DAYS": str(self.case_retention_days),
+            "TELEGRAM_BOT_TOKEN": self.telegram_bot_token, "TELEGRAM_API_BASE_URL": self.telegram_api_base_url,
+            "TELEGRAM_WEBHOOK_URL": self.telegram_webhook_url,
+            "TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
+            "TELEGRAM_RATE_PER_MINUTE": str(self.telegram_rate_per_minute),
+            "PUSH_INTERVAL_S": str(self.push_interval_s), "CONSOLE_SECRET": self.console_secret,
             "CONSOLE_SESSION_MAX_AGE_S": str(self.console_session_max_age_s),
             "CONSOLE_HTTPS_ONLY": "1" if self.console_https_only else "0",
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 from typing import Any, AsyncIterator
@@ -110,9 +111,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.staff = StaffStore(store.engine)
         worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
                                                                         settings.handoff_wait_notice_s))
+        app.state.telegram = None
+        if settings.telegram_bot_token:
+            from bot.telegram_channel import TelegramChannel
+
+            app.state.telegram = TelegramChannel(settings, app.state.conversations)
+            try:
+                await app.state.telegram.start()
+            except Exception as exc:  # the other channels still serve residents
+                log.error("telegram channel could not start (%s); it is off", type(exc).__name__)
+                app.state.telegram = None
+        else:
+            log.info("telegram channel off (no TELEGRAM_BOT_TOKEN)")
         try:
             yield
         finally:
+            if app.state.telegram is not None:
+                await app.state.telegram.stop()
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
@@ -198,6 +213,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if stored is None or stored.user_id != user_id:
             return error(404, "not_found", "找不到这条消息。")
         return {"message_id": stored.public_id, "status": stored.status, **(stored.result or {})}
+
+    @app.post("/telegram/webhook", include_in_schema=False)
+    async def telegram_webhook(request: Request) -> Any:
+        """Updates from Telegram in webhook mode; only with the secret token set at setWebhook."""
+        channel = getattr(app.state, "telegram", None)
+        if channel is None or not settings.telegram_webhook_url:
+            return error(404, "http_404", "没有这个地址。")
+        if not hmac.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""),
+                                   settings.telegram_webhook_secret) or not settings.telegram_webhook_secret:
+            return error(403, "forbidden", "拒绝访问。")
+        try:
+            data = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error(400, "invalid_json", "请求体不是合法的JSON。")
+        await channel.feed(data)
+        return {"ok": True}
 
     @app.get("/api/v1/conversations/{user_id}/messages")
     async def mediator_messages(user_id: str, after: int = 0) -> Any:

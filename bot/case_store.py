@@ -156,6 +156,24 @@ class CaseStore:
             await session.execute(update(Case).where(Case.id == case_id).values(updated_at=row.created_at))
         return MessageView(row.id, row.case_id, row.sender, row.text, row.created_at)
 
+    async def take_undelivered(self, channel: str, limit: int = 50) -> list[tuple[str, MessageView]]:
+        """(resident id, message) for mediator and system messages not yet pushed to `channel`,
+        marked delivered in the same transaction (SKIP LOCKED: several gateways push each once)."""
+        now = time.time()
+        async with self._sessions.begin() as session:
+            rows = list((await session.execute(
+                select(CaseMessage, Case.resident_id).join(Case, Case.id == CaseMessage.case_id)
+                .where(Case.channel == channel, CaseMessage.sender != "resident", CaseMessage.delivered_at.is_(None))
+                .order_by(CaseMessage.id).limit(limit).with_for_update(skip_locked=True, of=CaseMessage))).all())
+            for message, _ in rows:
+                message.delivered_at = now
+            return [(resident, MessageView(m.id, m.case_id, m.sender, m.text, m.created_at)) for m, resident in rows]
+
+    async def undeliver(self, message_id: int) -> None:
+        """The push failed: leave it for the next round."""
+        async with self._sessions.begin() as session:
+            await session.execute(update(CaseMessage).where(CaseMessage.id == message_id).values(delivered_at=None))
+
     async def messages(self, case_id: int) -> list[MessageView]:
         async with self._sessions() as session:
             rows = (await session.execute(select(CaseMessage).where(CaseMessage.case_id == case_id)

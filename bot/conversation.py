@@ -32,6 +32,12 @@ ENDED_TEXT = "已结束人工服务，智能助手继续为您服务。请直接
 NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，我们会尽快跟进；急事请拨打12348公共法律服务热线。"
 
 
+def channel_of(user_id: str) -> str:
+    """Channels prefix their residents' ids (tg:123, wx:abc); plain ids came through the HTTP API."""
+    prefix = user_id.split(":", 1)[0] if ":" in user_id else ""
+    return {"tg": "telegram", "wx": "wechat", "web": "web"}.get(prefix, "api")
+
+
 @dataclass
 class Outcome:
     message: StoredMessage
@@ -46,6 +52,8 @@ class Conversations:
         self.rasa = rasa
         self.guard = guard
         self.cases = cases
+        # channel -> coroutine(user_id, result) that delivers a reply produced after the request ended
+        self.late_reply_handlers: dict[str, Any] = {}
         self.max_chars = max_chars
         # one lock per resident with messages in flight; dropped when unused
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -126,6 +134,7 @@ class Conversations:
             transcript += [{"from": "assistant", "text": r.get("text", ""), "at": earlier.created_at} for r in replies]
         summary = {**handoff, "entities_last_message": result.get("entities", []), "transcript": transcript}
         case = await self.cases.create(message.user_id, str(handoff.get("reason") or "asks_for_person"), summary,
+                                       channel=channel_of(message.user_id),
                                        category=handoff.get("category") or result.get("category"),
                                        intent=handoff.get("intent"), street=handoff.get("street"))
         log.info("message %s opened case %s (%s)", message.public_id, case.public_id, case.reason)
@@ -157,9 +166,16 @@ class Conversations:
                 current = await self.store.get(message.public_id)
                 if current is None or current.status != PENDING:
                     continue
-                if await self._deliver(current) is None:
+                result = await self._deliver(current)
+                if result is None:
                     return delivered
                 delivered += 1
+                handler = self.late_reply_handlers.get(channel_of(current.user_id))
+                if handler is not None:
+                    try:
+                        await handler(current.user_id, result)
+                    except Exception:  # the reply is stored; the resident can still fetch it
+                        log.exception("late reply to message %s could not be pushed", current.public_id)
         return delivered
 
     async def notify_overdue(self, wait_notice_s: float) -> int:

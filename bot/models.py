@@ -92,6 +92,8 @@ class CaseMessage(Base):
     staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"), nullable=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
+    # pushed to the resident's channel (Telegram …); None: not yet, or the channel is polled
+    delivered_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True, index=True)
 
 
 class CaseEvent(Base):

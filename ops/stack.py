@@ -187,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Rasa server     http://{s.host}:{s.rasa_port}")
     print(f"  action server   http://{s.host}:{s.action_port}/webhook")
     print(f"  gateway API     http://{s.host}:{s.gateway_port}/api/v1/messages  (docs: /docs)")
+    if s.telegram_bot_token:
+        mode = "webhook " + s.telegram_webhook_url if s.telegram_webhook_url else "long polling"
+        print(f"  Telegram        on ({mode})")
+    else:
+        print("  Telegram        off (set TELEGRAM_BOT_TOKEN to turn it on)")
+    print(f"  mediator console http://{s.host}:{s.gateway_port}/console")
     print("Chat in a terminal with `make chat`. Ctrl-C stops all three.", flush=True)
     try:
         while not stopping:
