@@ -95,6 +95,16 @@ class Settings:
     telegram_webhook_secret: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET", ""))
     # messages a chat may send per minute before a polite notice
     telegram_rate_per_minute: int = field(default_factory=lambda: int(_env("TELEGRAM_RATE_PER_MINUTE", "20")))
+    # WeChat: the mini-program's AppID and AppSecret (login, customer-service messages) and the
+    # message-push Token and EncodingAESKey (安全模式); the API base is configurable for tests
+    wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID", ""))
+    wechat_secret: str = field(default_factory=lambda: _env("WECHAT_SECRET", ""))
+    wechat_token: str = field(default_factory=lambda: _env("WECHAT_TOKEN", ""))
+    wechat_encoding_aes_key: str = field(default_factory=lambda: _env("WECHAT_ENCODING_AES_KEY", ""))
+    wechat_api_base: str = field(default_factory=lambda: _env("WECHAT_API_BASE", "https://api.weixin.qq.com"))
+    # WeChat waits 5 s for a push's answer; past this the answer goes by customer-service message
+    wechat_passive_reply_s: float = field(default_factory=lambda: float(_env("WECHAT_PASSIVE_REPLY_S", "4.5")))
+    wechat_session_max_age_s: int = field(default_factory=lambda: int(_env("WECHAT_SESSION_MAX_AGE_S", "604800")))
     # how often mediators' replies are pushed to channels
     push_interval_s: float = field(default_factory=lambda: float(_env("PUSH_INTERVAL_S", "0.5")))
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
@@ -125,7 +135,11 @@ class Settings:
             "TELEGRAM_WEBHOOK_URL": self.telegram_webhook_url,
             "TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
             "TELEGRAM_RATE_PER_MINUTE": str(self.telegram_rate_per_minute),
-            "PUSH_INTERVAL_S": str(self.push_interval_s), "CONSOLE_SECRET": self.console_secret,
+            "PUSH_INTERVAL_S": str(self.push_interval_s),
+            "WECHAT_APPID": self.wechat_appid, "WECHAT_SECRET": self.wechat_secret,
+            "WECHAT_TOKEN": self.wechat_token, "WECHAT_ENCODING_AES_KEY": self.wechat_encoding_aes_key,
+            "WECHAT_API_BASE": self.wechat_api_base, "WECHAT_PASSIVE_REPLY_S": str(self.wechat_passive_reply_s),
+            "WECHAT_SESSION_MAX_AGE_S": str(self.wechat_session_max_age_s), "CONSOLE_SECRET": self.console_secret,
             "CONSOLE_SESSION_MAX_AGE_S": str(self.console_session_max_age_s),
             "CONSOLE_HTTPS_ONLY": "1" if self.console_https_only else "0",
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from bot import privacy
+from bot.http_common import check_text, error, read_json
 from bot.case_store import CaseStore
 from bot.legal_aid import ApplicationStore
 from bot.console_api import ConsoleError, pages as console_pages, router as console_router
@@ -28,12 +29,12 @@ from bot.citation_guard import CitationGuard
 from bot.conversation import Conversations
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
+from bot.wechat_channel import router as wechat_router
 from bot.staff import StaffStore
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1_000_000
 MAX_USER_ID = 128
 
 
@@ -74,25 +75,16 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(status_code=status, content={"error": body})
-
-
 def _validate(payload: Any) -> tuple[str, str] | JSONResponse:
     if not isinstance(payload, dict):
         return error(422, "invalid_request", "请求体必须是JSON对象，包含 user_id 和 text 两个字段。")
-    user_id, text = payload.get("user_id"), payload.get("text")
+    user_id = payload.get("user_id")
     if not isinstance(user_id, str) or not user_id.strip():
         return error(422, "invalid_user_id", "缺少 user_id，或 user_id 不是非空字符串。")
     if len(user_id) > MAX_USER_ID or not user_id.isprintable():
         return error(422, "invalid_user_id", f"user_id 不能超过{MAX_USER_ID}个字符，且不能包含控制字符。")
-    if not isinstance(text, str):
-        return error(422, "invalid_text", "缺少 text，或 text 不是字符串。")
-    if not text.strip():
-        return error(422, "empty_text", "消息内容是空的，请输入您想咨询的问题。")
-    return user_id, text
+    text = check_text(payload.get("text"))
+    return text if isinstance(text, JSONResponse) else (user_id, text)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,11 +115,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.telegram = None
         else:
             log.info("telegram channel off (no TELEGRAM_BOT_TOKEN)")
+        app.state.wechat = None
+        if settings.wechat_appid or settings.wechat_token:
+            from bot.wechat_channel import WeChatChannel
+
+            app.state.wechat = WeChatChannel(settings, app.state.conversations)
+            await app.state.wechat.start()
         try:
             yield
         finally:
             if app.state.telegram is not None:
                 await app.state.telegram.stop()
+            if app.state.wechat is not None:
+                await app.state.wechat.stop()
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        same_site="strict", https_only=settings.console_https_only)
     app.include_router(console_router(settings.console_session_max_age_s))
     app.include_router(console_pages())
+    app.include_router(wechat_router(lambda request: getattr(request.app.state, "wechat", None)))
 
     @app.exception_handler(ConsoleError)
     async def _console(request: Request, exc: ConsoleError) -> JSONResponse:
@@ -179,20 +180,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def post_message(request: Request) -> Any:
         """Send a resident's message to the assistant and get its replies."""
-        content_type = request.headers.get("content-type", "")
-        if "json" not in content_type.lower():
-            return error(415, "unsupported_media_type", "请以 application/json 格式发送消息。")
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            return error(413, "payload_too_large", "消息太长了，请分几次发送。")
-        try:
-            decoded = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return error(400, "invalid_encoding", "消息必须是UTF-8编码。")
-        try:
-            payload = json.loads(decoded)
-        except json.JSONDecodeError:
-            return error(400, "invalid_json", "请求体不是合法的JSON。")
+        payload = await read_json(request)
+        if isinstance(payload, JSONResponse):
+            return payload
         checked = _validate(payload)
         if isinstance(checked, JSONResponse):
             return checked

@@ -10,6 +10,11 @@ import httpx
 from nlu.taxonomy import load as load_taxonomy
 
 
+# Rasa's HTTP server does not percent-decode the conversation id in the tracker
+# path, so characters legal in a path segment (channel prefixes like "tg:") go raw
+PATH_SAFE = ":@!$&'()*+,;=-._~"
+
+
 class RasaUnavailable(Exception):
     """Rasa could not be reached or failed; the message must be kept and retried."""
 
@@ -77,7 +82,7 @@ class RasaClient:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             messages = response.json()
             tracker = await self._http.get(
-                f"/conversations/{quote(sender, safe='')}/tracker", params={"include_events": "NONE"}
+                f"/conversations/{quote(sender, safe=PATH_SAFE)}/tracker", params={"include_events": "NONE"}
             )
             if tracker.status_code != 200:
                 raise RasaUnavailable(f"tracker answered {tracker.status_code}")
