@@ -11,11 +11,12 @@ import contextlib
 import hmac
 import json
 import logging
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -24,8 +25,8 @@ from bot import privacy
 from bot.http_common import check_text, error, read_json
 from bot.case_store import CaseStore
 from bot.legal_aid import ApplicationStore
-from bot.console_api import ConsoleError, pages as console_pages, router as console_router
-from bot.citation_guard import CitationGuard
+from bot.console_api import PAGE_HEADERS, ConsoleError, pages as console_pages, router as console_router
+from bot.citation_guard import ArticleLookup, CitationGuard
 from bot.conversation import Conversations
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
@@ -34,6 +35,8 @@ from bot.staff import StaffStore
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+WEB_CHAT = Path(__file__).with_name("web_chat")
 
 MAX_USER_ID = 128
 
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                  CitationGuard(settings.index_dir), CaseStore(store.engine),
                                                  ApplicationStore(store.engine))
         app.state.staff = StaffStore(store.engine)
+        app.state.articles = ArticleLookup(settings.index_dir)
         worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
                                                                         settings.handoff_wait_notice_s))
         app.state.telegram = None
@@ -219,6 +223,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error(400, "invalid_json", "请求体不是合法的JSON。")
         await channel.feed(data)
         return {"ok": True}
+
+    @app.get("/api/v1/articles", responses={404: {"model": ErrorOut}})
+    async def article(law: str, label: str) -> Any:
+        """The whole in-force text of an article the assistant quoted (for citation cards)."""
+        found = app.state.articles.find(law, label)
+        if found is None:
+            return error(404, "not_found", "找不到这一条。")
+        return {"citation": found.citation, "status": found.status, "version_date": found.version_date,
+                "chapter": found.chapter, "section": found.section, "text": found.text}
+
+    @app.get("/chat", include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(WEB_CHAT / "index.html", headers=PAGE_HEADERS)
+
+    @app.get("/chat/static/{name}", include_in_schema=False)
+    async def chat_static(name: str) -> Any:
+        if name not in {"chat.js", "chat.css"}:
+            return error(404, "http_404", "没有这个地址。")
+        return FileResponse(WEB_CHAT / name, headers=PAGE_HEADERS)
 
     @app.get("/api/v1/conversations/{user_id}/messages")
     async def mediator_messages(user_id: str, after: int = 0) -> Any:

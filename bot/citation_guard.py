@@ -10,11 +10,13 @@ personal data).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any, Optional
 
 from knowledge_base.article_store import ArticleStore
+from knowledge_base.chinese_numerals import NUMERAL_CHARS, parse_chinese_number
 from knowledge_base.citations import CITATION, problems
 
 log = logging.getLogger(__name__)
@@ -54,3 +56,23 @@ class CitationGuard:
             else:
                 send.append(reply)
         return send, blocked
+
+
+class ArticleLookup:
+    """In-force articles by law and printed label, for the web page's citation cards."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.guard = CitationGuard(index_dir)
+
+    def find(self, law: str, label: str):
+        match = re.fullmatch(rf"第([{NUMERAL_CHARS}\d]+)条(之[{NUMERAL_CHARS}]+)?", label or "")
+        if not match:
+            return None
+        try:
+            number = parse_chinese_number(match.group(1))
+        except ValueError:
+            return None
+        for article in self.guard._lookup(law, number):
+            if article.status == "现行有效" and article.label == label:
+                return article
+        return None

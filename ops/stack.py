@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Telegram        on ({mode})")
     else:
         print("  Telegram        off (set TELEGRAM_BOT_TOKEN to turn it on)")
+    print(f"  web chat        http://{s.host}:{s.gateway_port}/chat")
     print(f"  mediator console http://{s.host}:{s.gateway_port}/console")
     print("Chat in a terminal with `make chat`. Ctrl-C stops all three.", flush=True)
     try:

@@ -110,7 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the bot stopped mid long-poll
+            pass
 
     def do_GET(self) -> None:  # noqa: N802
         self.do_POST()
