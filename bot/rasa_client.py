@@ -1,9 +1,10 @@
 """Talks to Rasa's REST channel and reads back what NLU made of the message."""
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -11,8 +12,17 @@ from nlu.taxonomy import load as load_taxonomy
 
 
 # Rasa's HTTP server does not percent-decode the conversation id in the tracker
-# path, so characters legal in a path segment (channel prefixes like "tg:") go raw
+# path, so the id Rasa knows a resident by must need no encoding: ids made of
+# path-safe ASCII (channel prefixes like "tg:" included) are used as they are,
+# any other id by a stable digest of it.
 PATH_SAFE = ":@!$&'()*+,;=-._~"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9" + re.escape(PATH_SAFE) + r"]{1,128}$")
+
+
+def rasa_sender(user_id: str) -> str:
+    if _SAFE_ID.match(user_id):
+        return user_id
+    return "h-" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:40]
 
 
 class RasaUnavailable(Exception):
@@ -73,7 +83,8 @@ class RasaClient:
         except (httpx.HTTPError, ValueError):
             return False
 
-    async def send(self, sender: str, text: str) -> RasaTurn:
+    async def send(self, user_id: str, text: str) -> RasaTurn:
+        sender = rasa_sender(user_id)
         try:
             response = await self._http.post(
                 "/webhooks/rest/webhook", json={"sender": sender, "message": text}
@@ -82,7 +93,7 @@ class RasaClient:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             messages = response.json()
             tracker = await self._http.get(
-                f"/conversations/{quote(sender, safe=PATH_SAFE)}/tracker", params={"include_events": "NONE"}
+                f"/conversations/{sender}/tracker", params={"include_events": "NONE"}
             )
             if tracker.status_code != 200:
                 raise RasaUnavailable(f"tracker answered {tracker.status_code}")
