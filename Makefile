@@ -34,7 +34,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser clean clean-cache
+.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -121,6 +121,10 @@ eval-retrieval: index
 validate: venvs check-services
 	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \
 		--data nlu/data data --config config.yml
+
+# start the whole stack on the full corpus and measure (reports/bench/report.md; last line JSON)
+bench: venvs model embedding-model
+	.venv/bin/python -m ops.bench
 
 # create or upgrade the gateway database (GATEWAY_DB_URL) to the newest schema
 migrate: venvs

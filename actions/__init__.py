@@ -1,15 +1,17 @@
 """Rasa SDK custom actions: grounded answers, full article text, routing,
-clarification.
+clarification, the legal-aid intake and handoff.
 
 The action server imports every module of this package
-(`python -m rasa_sdk --actions actions`). When it is that server importing
-us (not a test or a script), the statute index starts loading in the
-background so the first resident's answer does not wait for it.
+(`python -m rasa_sdk --actions actions`). Its web server (Sanic) runs a
+manager process and a worker process that serves the requests, and both
+import this package; the statute index (1.3 GB with the embedding model)
+starts loading in the background only in the worker, so the first resident's
+answer does not wait for it and the manager does not hold a second copy
+(found with `make bench`: 2.7 GB before, the model loaded twice).
 """
-import sys
+import os
 
 from actions.grounding import warm_up_in_background
 
-_main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-if _main_spec is not None and _main_spec.name == "rasa_sdk.__main__":
+if os.environ.get("SANIC_WORKER_NAME"):
     warm_up_in_background()
