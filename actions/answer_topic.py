@@ -8,6 +8,7 @@ own summary.
 """
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Dict, List, Optional, Text
 
@@ -65,7 +66,7 @@ class ActionAnswerTopic(Action):
     def name(self) -> Text:
         return "action_answer_topic"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         taxonomy = load_taxonomy()
@@ -86,7 +87,9 @@ class ActionAnswerTopic(Action):
             referral_lines = mediation_suggestion(referral(decision.body, street).line(), ask)
             if ask:
                 events.append(SlotSet("street_asked", True))
-        grounded = retrieve(query, category if category in taxonomy.dispute_categories else None)
+        # embedding and search release the GIL: in a thread, the server takes other residents meanwhile
+        grounded = await asyncio.to_thread(retrieve, query,
+                                           category if category in taxonomy.dispute_categories else None)
         for_a_person = needs_a_person(text)
         reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), street,
                             statutes=grounded.lines(), cases=grounded.case_lines(),
