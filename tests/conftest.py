@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -106,6 +107,26 @@ def gateway_url(stack: Stack) -> str:
 def client(gateway_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway_url, timeout=30) as c:
         yield c
+
+
+def start_gateway(stack: Stack, var_dir: Path, **env: str) -> tuple[str, "Service"]:
+    """A second real gateway process beside the test stack (its own port and state
+    directory, the stack's Rasa and index), with `env` overriding settings; ready on return."""
+    from ops.stack import Service
+
+    port = free_port()
+    service = Service(
+        "gateway-extra", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
+        f"http://127.0.0.1:{port}/healthz", var_dir / "gateway.log",
+        {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(var_dir), **env},
+    )
+    service.start()
+    deadline = time.monotonic() + 60
+    while not service.healthy():
+        assert service.exited() is None, service.log_path.read_text("utf-8", errors="replace")
+        assert time.monotonic() < deadline, "gateway not ready in 60 s"
+        time.sleep(0.2)
+    return f"http://127.0.0.1:{port}", service
 
 
 def _in_rasa_venv(program: str, args: tuple[str, ...], timeout: int) -> subprocess.CompletedProcess:

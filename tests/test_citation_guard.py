@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
@@ -17,7 +16,7 @@ import pytest
 
 from bot.citation_guard import BLOCKED_TEXT
 from ops.stack import Service
-from tests.conftest import free_port
+from tests.conftest import free_port, start_gateway
 
 
 class ScriptedRasa(ThreadingHTTPServer):
@@ -54,20 +53,8 @@ class Handler(BaseHTTPRequestHandler):
 def guarded_gateway(stack, tmp_path) -> Iterator[tuple[str, ScriptedRasa, Service]]:
     rasa = ScriptedRasa(("127.0.0.1", free_port()), Handler)
     threading.Thread(target=rasa.serve_forever, daemon=True).start()
-    port = free_port()
-    service = Service(
-        "gateway-guarded", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
-        f"http://127.0.0.1:{port}/healthz", tmp_path / "gateway.log",
-        {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(tmp_path),
-         "RASA_URL": f"http://127.0.0.1:{rasa.server_address[1]}"},
-    )
-    service.start()
-    deadline = time.monotonic() + 60
-    while not service.healthy():
-        assert service.exited() is None, (tmp_path / "gateway.log").read_text()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", rasa, service
+    url, service = start_gateway(stack, tmp_path, RASA_URL=f"http://127.0.0.1:{rasa.server_address[1]}")
+    yield url, rasa, service
     service.stop()
     rasa.shutdown()
 

@@ -205,21 +205,11 @@ def test_two_mediators_never_both_claim_a_case_on_postgres(database) -> None:
 def test_unclaimed_case_tells_the_resident_once(stack, tmp_path) -> None:
     """A gateway with a 1 s notice time: the waiting resident is told, once, and offered 12348."""
     from bot.conversation import WAIT_NOTICE
-    from ops.stack import Service
-    from tests.conftest import free_port
+    from tests.conftest import start_gateway
 
-    port = free_port()
-    service = Service("gateway-wait", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
-                      f"http://127.0.0.1:{port}/healthz", tmp_path / "gateway.log",
-                      {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(tmp_path),
-                       "HANDOFF_WAIT_NOTICE_S": "1", "RETRY_INTERVAL_S": "0.3"})
-    service.start()
+    url, service = start_gateway(stack, tmp_path, HANDOFF_WAIT_NOTICE_S="1", RETRY_INTERVAL_S="0.3")
     try:
-        deadline = time.monotonic() + 60
-        while not service.healthy():
-            assert service.exited() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        with httpx.Client(base_url=url, timeout=30) as http:
             resident = f"res-{uuid.uuid4().hex[:8]}"
             assert say(http, resident, "转人工")["case_id"]
             deadline = time.monotonic() + 20

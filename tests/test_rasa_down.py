@@ -9,32 +9,16 @@ from typing import Iterator
 import httpx
 import pytest
 
-from ops.stack import Service
-from settings import ROOT
-from tests.conftest import free_port
+from tests.conftest import free_port, start_gateway
 from tests.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
 def gateway_behind_proxy(stack, tmp_path) -> Iterator[tuple[str, TcpProxy]]:
     proxy = TcpProxy(free_port(), stack.settings.rasa_port)
-    port = free_port()
-    service = Service(
-        "gateway-b",
-        [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
-        f"http://127.0.0.1:{port}/healthz",
-        tmp_path / "gateway-b.log",
-        {**stack.settings.as_env(), "GATEWAY_PORT": str(port),
-         "RASA_URL": f"http://127.0.0.1:{proxy.listen_port}",
-         "HAIZHU_VAR_DIR": str(tmp_path), "RETRY_INTERVAL_S": "0.5", "RASA_TIMEOUT_S": "5"},
-    )
-    service.start()
-    deadline = time.monotonic() + 60
-    while not service.healthy():
-        assert service.exited() is None, (tmp_path / "gateway-b.log").read_text()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", proxy
+    url, service = start_gateway(stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}",
+                                 RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5")
+    yield url, proxy
     service.stop()
     proxy.close()
 

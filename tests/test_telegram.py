@@ -14,32 +14,20 @@ import pytest
 from bot.conversation import ENDED_TEXT
 from bot.telegram_channel import EDITED, ONLY_TEXT, TOO_FAST, split_text
 from ops.stack import Service
-from tests.conftest import free_port
+from tests.conftest import free_port, start_gateway
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.test_handoff import Console, add_staff
 
 
-def start_gateway(stack, tmp_path, telegram: FakeTelegram, **extra: str) -> tuple[str, Service]:
-    port = free_port()
-    service = Service(
-        "gateway-telegram", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
-        f"http://127.0.0.1:{port}/healthz", tmp_path / "gateway.log",
-        {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(tmp_path),
-         "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.base_url,
-         "TELEGRAM_RATE_PER_MINUTE": "6", "PUSH_INTERVAL_S": "0.3", **extra})
-    service.start()
-    deadline = time.monotonic() + 60
-    while not service.healthy():
-        assert service.exited() is None, service.log_path.read_text()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    return f"http://127.0.0.1:{port}", service
+def telegram_gateway(stack, tmp_path, telegram: FakeTelegram, **extra: str) -> tuple[str, Service]:
+    return start_gateway(stack, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url,
+                         TELEGRAM_RATE_PER_MINUTE="6", PUSH_INTERVAL_S="0.3", **extra)
 
 
 @pytest.fixture(scope="module")
 def polling(stack, tmp_path_factory) -> Iterator[tuple[FakeTelegram, str, Service]]:
     telegram = FakeTelegram(free_port())
-    url, service = start_gateway(stack, tmp_path_factory.mktemp("tg"), telegram)
+    url, service = telegram_gateway(stack, tmp_path_factory.mktemp("tg"), telegram)
     yield telegram, url, service
     service.stop()
     telegram.shutdown()
@@ -128,7 +116,7 @@ def test_handoff_both_ways_in_telegram(polling, stack) -> None:
 
 def test_webhook_needs_the_secret_token(stack, tmp_path) -> None:
     telegram = FakeTelegram(free_port())
-    url, service = start_gateway(stack, tmp_path, telegram, TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook",
+    url, service = telegram_gateway(stack, tmp_path, telegram, TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook",
                                  TELEGRAM_WEBHOOK_SECRET="s3cret-token")
     try:
         hook = telegram.called("setWebhook")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import json
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 from ops.stack import Service
-from tests.conftest import free_port
+from tests.conftest import free_port, start_gateway
 from tests.fake_wechat import APPID, SECRET, FakeWeChat
 from tests.test_handoff import Console, add_staff
 
@@ -29,20 +28,9 @@ AES_KEY = base64.b64encode(hashlib.sha256(b"haizhu").digest()).decode()[:43]
 
 
 def gateway(stack, tmp_path, wechat: FakeWeChat, **extra: str) -> tuple[str, Service]:
-    port = free_port()
-    service = Service("gateway-wechat", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
-                      f"http://127.0.0.1:{port}/healthz", tmp_path / "gateway.log",
-                      {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(tmp_path),
-                       "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET, "WECHAT_TOKEN": TOKEN,
-                       "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_API_BASE": wechat.base_url,
-                       "PUSH_INTERVAL_S": "0.3", **extra})
-    service.start()
-    deadline = time.monotonic() + 60
-    while not service.healthy():
-        assert service.exited() is None, service.log_path.read_text()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    return f"http://127.0.0.1:{port}", service
+    return start_gateway(stack, tmp_path, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_TOKEN=TOKEN,
+                         WECHAT_ENCODING_AES_KEY=AES_KEY, WECHAT_API_BASE=wechat.base_url,
+                         PUSH_INTERVAL_S="0.3", **extra)
 
 
 @pytest.fixture(scope="module")
