@@ -100,11 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = MessageStore(settings.gateway_database_url)
         await store.open()
         rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        app.state.articles = ArticleLookup(settings.index_dir)
         app.state.conversations = Conversations(store, rasa, settings.max_message_chars,
-                                                 CitationGuard(settings.index_dir), CaseStore(store.engine),
+                                                 CitationGuard(app.state.articles), CaseStore(store.engine),
                                                  ApplicationStore(store.engine))
         app.state.staff = StaffStore(store.engine)
-        app.state.articles = ArticleLookup(settings.index_dir)
         worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
                                                                         settings.handoff_wait_notice_s))
         app.state.telegram = None
@@ -247,7 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def mediator_messages(user_id: str, after: int = 0) -> Any:
         """What mediators (and the handoff system) said to this resident since message `after`."""
         found = await app.state.conversations.cases.messages_for_resident(user_id, after)
-        return {"messages": [{"id": m.id, "from": m.sender, "text": m.text, "at": m.created_at} for m in found]}
+        return {"messages": [m.for_resident() for m in found]}
 
     return app
 

@@ -54,6 +54,10 @@ class MessageView:
     text: str
     created_at: float
 
+    def for_resident(self) -> dict[str, Any]:
+        """How channels that poll show it to the resident."""
+        return {"id": self.id, "from": self.sender, "text": self.text, "at": self.created_at}
+
 
 class CaseStore:
     def __init__(self, engine: AsyncEngine) -> None:

@@ -10,9 +10,9 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
-from bot.case_store import WAITING, CaseStore, CaseView
+from bot.case_store import WAITING, CaseStore, CaseView, MessageView
 from bot.citation_guard import CitationGuard
 from bot.legal_aid import ApplicationStore
 from bot.message_store import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
@@ -185,6 +185,25 @@ class Conversations:
             await self.cases.add_message(case.id, "system", WAIT_NOTICE)
             log.info("case %s unclaimed for %.0f s: resident told", case.public_id, wait_notice_s)
         return len(cases)
+
+    async def push_forever(self, channel: str, send: Callable[[str, MessageView], Awaitable[None]],
+                           interval_s: float) -> None:
+        """Push mediators' and system messages of `channel`'s cases with `send(resident_id, message)`.
+
+        Each message is marked delivered as it is taken (once, however many gateways
+        run); a send that fails puts it back for the next round."""
+        while True:
+            try:
+                for resident, message in await self.cases.take_undelivered(channel):
+                    try:
+                        await send(resident, message)
+                    except Exception as exc:  # the channel's API failed: keep it for the next round
+                        log.warning("push of case message %s to %s failed (%s); retrying", message.id, channel,
+                                    type(exc).__name__)
+                        await self.cases.undeliver(message.id)
+            except Exception:  # the pusher must outlive any single bad round
+                log.exception("%s push round failed", channel)
+            await asyncio.sleep(interval_s)
 
     async def retry_forever(self, interval_s: float, wait_notice_s: float = 600.0) -> None:
         while True:

@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
                           MessageHandler, filters)
 
+from bot.case_store import MessageView
 from bot.conversation import Conversations
 from settings import Settings
 
@@ -129,7 +130,8 @@ class TelegramChannel:
         else:
             await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
             mode = "polling"
-        self._pusher = asyncio.create_task(self.push_forever())
+        self._pusher = asyncio.create_task(
+            self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s))
         log.info("telegram channel on (%s)", mode)
         return mode
 
@@ -176,19 +178,9 @@ class TelegramChannel:
         """A kept message answered once Rasa was back."""
         await self.send_replies(int(user_id[len(PREFIX):]), result["replies"])
 
-    async def push_forever(self) -> None:
-        while True:
-            try:
-                for resident, message in await self.conversations.cases.take_undelivered(CHANNEL):
-                    try:
-                        await self.app.bot.send_message(int(resident[len(PREFIX):]),
-                                                        FROM_MEDIATOR.get(message.sender, "") + message.text)
-                    except (TelegramError, ValueError) as exc:
-                        log.warning("push of case message %s failed (%s); retrying", message.id, type(exc).__name__)
-                        await self.conversations.cases.undeliver(message.id)
-            except Exception:  # the pusher must outlive any single bad round
-                log.exception("push round failed")
-            await asyncio.sleep(self.settings.push_interval_s)
+    async def push(self, resident: str, message: MessageView) -> None:
+        """A mediator's (or the system's) message to the resident's chat."""
+        await self.app.bot.send_message(int(resident[len(PREFIX):]), FROM_MEDIATOR.get(message.sender, "") + message.text)
 
     # -- handlers ------------------------------------------------------------------
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -28,6 +28,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot.case_store import MessageView
 from bot.conversation import Conversations
 from bot.http_common import check_text, error, read_json
 from settings import Settings
@@ -93,7 +94,9 @@ class WeChatChannel:
         conversations.late_reply_handlers[CHANNEL] = self.late_reply
 
     async def start(self) -> None:
-        self._pusher = asyncio.create_task(self.push_forever())
+        if self.settings.wechat_token:  # push residents; mini-program users long-poll instead
+            self._pusher = asyncio.create_task(
+                self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s))
 
     async def stop(self) -> None:
         if self._pusher:
@@ -111,19 +114,9 @@ class WeChatChannel:
         if self.settings.wechat_token:  # residents of the push channel; mini-program users poll
             await self.send_replies(user_id[len(PREFIX):], result["replies"])
 
-    async def push_forever(self) -> None:
-        while True:
-            try:
-                if self.settings.wechat_token:
-                    for resident, message in await self.conversations.cases.take_undelivered(CHANNEL):
-                        try:
-                            await self.client.send_text(resident[len(PREFIX):], message.text)
-                        except (httpx.HTTPError, RuntimeError, ValueError) as exc:
-                            log.warning("push of case message %s failed (%s)", message.id, type(exc).__name__)
-                            await self.conversations.cases.undeliver(message.id)
-            except Exception:
-                log.exception("wechat push round failed")
-            await asyncio.sleep(self.settings.push_interval_s)
+    async def push(self, resident: str, message: MessageView) -> None:
+        """A mediator's (or the system's) message by customer-service message."""
+        await self.client.send_text(resident[len(PREFIX):], message.text)
 
     # -- mini-program sessions -----------------------------------------------------------
     def session_token(self, openid: str) -> str:
@@ -169,6 +162,27 @@ def router(get_channel) -> APIRouter:
     def channel(request: Request) -> Optional[WeChatChannel]:
         return get_channel(request)
 
+    def logged_in(request: Request) -> tuple[WeChatChannel, str] | JSONResponse:
+        """The channel and the resident's openid from the session token, or the error to send."""
+        wx = channel(request)
+        if wx is None:
+            return error(404, "wechat_off", "未启用微信小程序接入。")
+        openid = wx.openid_of(request)
+        if openid is None:
+            return error(401, "not_logged_in", "请先登录小程序。")
+        return wx, openid
+
+    def signed_push(request: Request, signature: str, timestamp: str, nonce: str) -> WeChatChannel | Response:
+        """The channel when push is on and the request carries WeChat's signature, else the response to send."""
+        wx = channel(request)
+        if wx is None or not wx.settings.wechat_token:
+            return error(404, "wechat_off", "未启用微信消息推送。")
+        try:
+            check_signature(wx.settings.wechat_token, signature, timestamp, nonce)
+        except InvalidSignatureException:
+            return PlainTextResponse("invalid signature", status_code=403)
+        return wx
+
     @api.post("/api/v1/wechat/login", tags=["wechat"])
     async def login(request: Request) -> Any:
         """Exchange a `wx.login` code for a session token (Authorization: Bearer <token>)."""
@@ -192,12 +206,10 @@ def router(get_channel) -> APIRouter:
     @api.post("/api/v1/wechat/messages", tags=["wechat"])
     async def send(request: Request) -> Any:
         """A resident's message from the mini-program; same validation and errors as /api/v1/messages."""
-        wx = channel(request)
-        if wx is None:
-            return error(404, "wechat_off", "未启用微信小程序接入。")
-        openid = wx.openid_of(request)
-        if openid is None:
-            return error(401, "not_logged_in", "请先登录小程序。")
+        resident = logged_in(request)
+        if isinstance(resident, JSONResponse):
+            return resident
+        wx, openid = resident
         payload = await read_json(request)
         if isinstance(payload, JSONResponse):
             return payload
@@ -214,41 +226,29 @@ def router(get_channel) -> APIRouter:
     @api.get("/api/v1/wechat/updates", tags=["wechat"])
     async def updates(request: Request, after: int = 0, wait: float = LONG_POLL_S) -> Any:
         """Mediators' and system messages after id `after`; waits up to `wait` seconds for one (long poll)."""
-        wx = channel(request)
-        if wx is None:
-            return error(404, "wechat_off", "未启用微信小程序接入。")
-        openid = wx.openid_of(request)
-        if openid is None:
-            return error(401, "not_logged_in", "请先登录小程序。")
+        resident = logged_in(request)
+        if isinstance(resident, JSONResponse):
+            return resident
+        wx, openid = resident
         deadline = time.monotonic() + max(0.0, min(wait, LONG_POLL_S))
         while True:
             found = await wx.conversations.cases.messages_for_resident(PREFIX + openid, after)
             if found or time.monotonic() >= deadline or await request.is_disconnected():
-                return {"messages": [{"id": m.id, "from": m.sender, "text": m.text, "at": m.created_at} for m in found]}
+                return {"messages": [m.for_resident() for m in found]}
             await asyncio.sleep(0.3)
 
     @api.get("/wechat/push", include_in_schema=False)
     async def verify(request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
                      echostr: str = "") -> Any:
-        wx = channel(request)
-        if wx is None or not wx.settings.wechat_token:
-            return error(404, "wechat_off", "未启用微信消息推送。")
-        try:
-            check_signature(wx.settings.wechat_token, signature, timestamp, nonce)
-        except InvalidSignatureException:
-            return PlainTextResponse("invalid signature", status_code=403)
-        return PlainTextResponse(echostr)
+        wx = signed_push(request, signature, timestamp, nonce)
+        return wx if isinstance(wx, Response) else PlainTextResponse(echostr)
 
     @api.post("/wechat/push", include_in_schema=False)
     async def push(request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
                    encrypt_type: str = "raw", msg_signature: str = "") -> Any:
-        wx = channel(request)
-        if wx is None or not wx.settings.wechat_token:
-            return error(404, "wechat_off", "未启用微信消息推送。")
-        try:
-            check_signature(wx.settings.wechat_token, signature, timestamp, nonce)
-        except InvalidSignatureException:
-            return PlainTextResponse("invalid signature", status_code=403)
+        wx = signed_push(request, signature, timestamp, nonce)
+        if isinstance(wx, Response):
+            return wx
         raw = (await request.body()).decode("utf-8", errors="replace")
         is_json = raw.lstrip().startswith("{")
         try:
