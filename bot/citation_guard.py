@@ -25,29 +25,48 @@ BLOCKED_TEXT = ("抱歉，这条回答引用的法条未能通过核对，为避
                 "您可以换个说法再问，或拨打12348公共法律服务热线咨询。")
 
 
-class CitationGuard:
+class ArticleLookup:
+    """The index's article store, opened on first use (the index may be built after
+    the gateway starts); shared by the citation guard and the web page's citation cards."""
+
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = Path(index_dir)
         self._store: Optional[ArticleStore] = None
         self._lock = threading.Lock()
 
-    def _lookup(self, law: str, number: int):
+    def versions(self, law: str, number: int) -> list:
+        """Every stored version of 《law》第number条; none while there is no index."""
         with self._lock:
             if self._store is None:
                 try:
                     self._store = ArticleStore(self.index_dir)
                 except FileNotFoundError:
-                    log.error("citation guard: no article store at %s; every citation is blocked",
-                              self.index_dir)
+                    log.error("no article store at %s: every citation is blocked", self.index_dir)
                     return []
         return self._store.versions(law, number)
+
+    def find(self, law: str, label: str):
+        """The in-force article printed as `label` (第三十条, 第六十七条之一), or None."""
+        match = re.fullmatch(rf"第([{NUMERAL_CHARS}\d]+)条(之[{NUMERAL_CHARS}]+)?", label or "")
+        if not match:
+            return None
+        try:
+            number = parse_chinese_number(match.group(1))
+        except ValueError:
+            return None
+        return next((a for a in self.versions(law, number) if a.status == "现行有效" and a.label == label), None)
+
+
+class CitationGuard:
+    def __init__(self, articles: ArticleLookup) -> None:
+        self.articles = articles
 
     def screen(self, replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(replies to send, replies blocked with the reasons)."""
         send, blocked = [], []
         for reply in replies:
             text = reply.get("text") or ""
-            found = problems(text, self._lookup) if CITATION.search(text) else []
+            found = problems(text, self.articles.versions) if CITATION.search(text) else []
             if found:
                 log.error("citation guard blocked a reply: %s", "; ".join(found))
                 blocked.append({**reply, "blocked_because": found})
@@ -56,23 +75,3 @@ class CitationGuard:
             else:
                 send.append(reply)
         return send, blocked
-
-
-class ArticleLookup:
-    """In-force articles by law and printed label, for the web page's citation cards."""
-
-    def __init__(self, index_dir: Path) -> None:
-        self.guard = CitationGuard(index_dir)
-
-    def find(self, law: str, label: str):
-        match = re.fullmatch(rf"第([{NUMERAL_CHARS}\d]+)条(之[{NUMERAL_CHARS}]+)?", label or "")
-        if not match:
-            return None
-        try:
-            number = parse_chinese_number(match.group(1))
-        except ValueError:
-            return None
-        for article in self.guard._lookup(law, number):
-            if article.status == "现行有效" and article.label == label:
-                return article
-        return None
