@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from knowledge_base.chinese_numerals import parse_chinese_number
+from knowledge_base.chinese_numerals import parse_chinese_number, to_chinese_number
 from knowledge_base.services import haizhu_streets
 from nlu.text_normaliser import fold_for_matching
 
@@ -127,16 +127,12 @@ def assess(art31: int, art32: int, hardship: Optional[bool]) -> Outcome:
                        "是否属于法律援助范围，需要工作人员根据具体法律规定审查。")
     if waived:
         return Outcome("likely_eligible", "初步看符合申请条件",
-                       f"属于《法律援助法》第三十一条（现行有效）第（{_cn(art31)}）项所列事项，且属于第三十二条"
-                       f"（现行有效）第（{_cn(art32)}）项情形，不受经济困难条件限制。")
+                       f"属于《法律援助法》第三十一条（现行有效）第（{to_chinese_number(art31)}）项所列事项，且属于第三十二条"
+                       f"（现行有效）第（{to_chinese_number(art32)}）项情形，不受经济困难条件限制。")
     if hardship:
         return Outcome("likely_eligible", "初步看符合申请条件",
-                       f"属于《法律援助法》第三十一条（现行有效）第（{_cn(art31)}）项所列事项，"
+                       f"属于《法律援助法》第三十一条（现行有效）第（{to_chinese_number(art31)}）项所列事项，"
                        "且您已按告知承诺制承诺经济困难。")
     return Outcome("needs_review", "需要工作人员审查",
-                   f"属于《法律援助法》第三十一条（现行有效）第（{_cn(art31)}）项所列事项，"
+                   f"属于《法律援助法》第三十一条（现行有效）第（{to_chinese_number(art31)}）项所列事项，"
                    "但没有作经济困难承诺，需要工作人员审查经济状况。")
-
-
-def _cn(number: int) -> str:
-    return "零一二三四五六七八九十"[number] if 0 <= number <= 10 else str(number)

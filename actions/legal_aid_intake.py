@@ -23,6 +23,7 @@ from actions.grounding import grounding
 from actions.referral import referral
 from actions.routing import mediation_body
 from knowledge_base.article_store import ArticleStore
+from knowledge_base.chinese_numerals import to_chinese_number
 from knowledge_base.quotes import citation_line
 from settings import get_settings
 
@@ -130,7 +131,7 @@ class _AskArticleItem(Action, metaclass=ABCMeta):
             return []
         items = rules.article_items(article.text)
         lines = [citation_line(article), article.text, "", self.question]
-        buttons = [{"title": f"（{rules._cn(n)}）{wording[:18]}", "payload": f"第（{rules._cn(n)}）项"}
+        buttons = [{"title": f"（{to_chinese_number(n)}）{wording[:18]}", "payload": f"第（{to_chinese_number(n)}）项"}
                    for n, wording in items]
         buttons.append({"title": self.none_title, "payload": "都不是"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
@@ -164,7 +165,7 @@ def summary_lines(slots: Dict[str, Any]) -> list[str]:
         f"情况：{slots.get('intake_description') or '—'}",
         f"对方：{slots.get('intake_other_party') or '—'}",
         f"金额：{slots.get('intake_amount') or '—'}",
-        f"事项：{'第三十一条第（' + rules._cn(art31) + '）项' if art31 else '不在第三十一条列明事项中'}",
+        f"事项：{'第三十一条第（' + to_chinese_number(art31) + '）项' if art31 else '不在第三十一条列明事项中'}",
     ]
 
 

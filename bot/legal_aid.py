@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.models import LegalAidApplication
 from bot.privacy import mask_personal_data
+from knowledge_base.chinese_numerals import to_chinese_number
 
 CATEGORY_NAMES = {"labour": "劳动", "lease": "租房", "gig_work": "平台用工", "elevator": "加装电梯",
                   "other_legal": "其他"}
@@ -56,7 +57,7 @@ class Application:
         rows[3] = ("纠纷类别", CATEGORY_NAMES.get(record.get("intake_category") or "", "—"))
         art31 = int(record.get("art31") or 0)
         rows += [
-            ("法律援助法第三十一条", f"第（{'零一二三四五六七八九'[art31]}）项" if art31 else "不在列明事项中"),
+            ("法律援助法第三十一条", f"第（{to_chinese_number(art31)}）项" if art31 else "不在列明事项中"),
             ("经济困难", "不受经济困难条件限制（第三十二条）" if int(record.get("art32") or 0) in (1, 2, 3, 4)
              else ("已按告知承诺制承诺" if record.get("intake_hardship") else "未承诺，需审查")),
             ("个人信息处理", "申请人已同意" if record.get("consent") else "未同意"),
