@@ -76,23 +76,29 @@ class Grounded:
 
 def choose(hits: Sequence[Hit], limit: int = MAX_QUOTES) -> list[Hit]:
     """The best hit, and up to two more that score close to it and that the
-    dense retriever also ranks near the top (a word overlap alone, such as
-    工资 in an article on disability pay, is not enough to quote an article)."""
+    dense retriever also ranks near the top or that are key provisions of the
+    issue spotted (a word overlap alone, such as 工资 in an article on
+    disability pay, is not enough to quote an article)."""
     if not hits:
         return []
     best = hits[0].score
     return [hits[0]] + [h for h in hits[1:limit]
-                        if h.score >= RELATIVE_SCORE * best and h.dense_rank and h.dense_rank <= AGREEMENT_RANK]
+                        if h.score >= RELATIVE_SCORE * best
+                        and (h.issue_rank or (h.dense_rank and h.dense_rank <= AGREEMENT_RANK))]
 
 
 def confident(hits: Sequence[Hit], category: Optional[str]) -> bool:
     """Sure enough to present the quotes without a caveat: both retrievers put
-    the best article near the top, or it is from a law that governs the
-    question's category and the dense retriever ranks it among its first few."""
+    the best article near the top; or it is a key provision of the issue the
+    question raises and a retriever found it too; or it is from a law that
+    governs the question's category and the dense retriever ranks it among its
+    first few."""
     if not hits:
         return False
     top = hits[0]
     if top.dense_rank and top.lexical_rank and max(top.dense_rank, top.lexical_rank) <= AGREEMENT_RANK:
+        return True
+    if top.issue_rank and (top.dense_rank or top.lexical_rank):
         return True
     return bool(category and governs(category, top.article) and top.dense_rank
                 and top.dense_rank <= DENSE_SURE_RANK)

@@ -1,10 +1,11 @@
 """`make eval-retrieval DATA=file.jsonl`: how well retrieval finds the gold articles.
 
 Reads lines ``{"question": str, "gold": [{"law": str, "article": int}], "category"?: str}``
-and prints BM25 alone, dense alone and the hybrid, each as recall@1/5/10 and
-MRR@10, then as its LAST line one JSON object for the hybrid:
+and prints each part alone (BM25, dense, the legal-issue table), dense + BM25
+fused without the table ("search") and the full hybrid, each as recall@1/5/10
+and MRR@10, then as its LAST line one JSON object for the hybrid:
 ``{"n", "recall@1", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"}``
-(plus "bm25" and "dense" with the same figures). recall@k is the share of a
+(plus "bm25", "dense", "issues" and "search" with the same figures). recall@k is the share of a
 question's gold articles in the top k, averaged over questions; latencies are
 per question end to end (normalise, embed, search, fuse). A question's
 category, when given, steers the category boost as the NLU's would.
@@ -25,8 +26,8 @@ from knowledge_base.statutes import normalise_law_name
 from settings import get_settings
 
 KS = (1, 5, 10)
-MODES = ("bm25", "dense", "hybrid")
-_MODE_ARG = {"bm25": "lexical", "dense": "dense", "hybrid": "hybrid"}
+MODES = ("bm25", "dense", "issues", "search", "hybrid")
+_MODE_ARG = {"bm25": "lexical", "dense": "dense", "issues": "issues", "search": "search", "hybrid": "hybrid"}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -78,7 +79,7 @@ def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> tuple[dict[str
     result = {"n": n, **figures["hybrid"],
               "p50_ms": round(float(np.percentile(latencies, 50)), 2),
               "p95_ms": round(float(np.percentile(latencies, 95)), 2),
-              "bm25": figures["bm25"], "dense": figures["dense"]}
+              **{m: figures[m] for m in MODES if m != "hybrid"}}
     return result, misses
 
 

@@ -1,6 +1,7 @@
-"""Hybrid retrieval: dense (faiss) and lexical (BM25) fused by reciprocal rank,
-deduplicated to articles, optionally boosted toward the laws that govern the
-question's category.
+"""Hybrid retrieval: dense (faiss) and lexical (BM25) fused by reciprocal rank
+with the key provisions of the legal issues the question raises
+(knowledge_base/legal_issues.yml), deduplicated to articles, optionally
+boosted toward the laws that govern the question's category.
 
 Why both: dense vectors carry meaning across colloquial phrasing (「炒鱿鱼」 ~
 解除劳动合同); BM25 anchors exact legal terms and numbers (押金, 二倍工资)
@@ -20,6 +21,7 @@ import yaml
 from knowledge_base.article_store import ArticleStore
 from knowledge_base.colloquial import expand_for_dense
 from knowledge_base.index import encode, load_embedder, read_manifest
+from knowledge_base.legal_issues import key_provisions
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.statutes import Article, normalise_law_name
 
@@ -34,6 +36,7 @@ class Hit:
     score: float
     dense_rank: Optional[int]
     lexical_rank: Optional[int]
+    issue_rank: Optional[int] = None   # place among the key provisions of the issues spotted
 
 
 @lru_cache(maxsize=1)
@@ -73,6 +76,10 @@ class Retriever:
         self.lexical = LexicalIndex.load(directory / "bm25")
         self.store = ArticleStore(directory)
         self.articles = self.store.indexed()
+        self._position: dict[tuple[str, int], int] = {}
+        for position, article in enumerate(self.articles):  # 第N条 before 第N条之一
+            if "之" not in article.label:
+                self._position.setdefault((article.law, article.number), position)
 
     # -- search ---------------------------------------------------------------
     def _ranked_articles(self, passage_ids: list[int]) -> list[int]:
@@ -94,21 +101,31 @@ class Retriever:
     def lexical_articles(self, text: str, depth: int = DEPTH) -> list[int]:
         return self._ranked_articles([p for p, _ in self.lexical.search(text, depth)])
 
+    def issue_articles(self, text: str, category: Optional[str]) -> list[int]:
+        """The indexed articles among the key provisions of the issues `text` raises."""
+        found = (self._position.get(p) for p in key_provisions(text, category))
+        return [a for a in found if a is not None]
+
     def search(self, text: str, category: Optional[str] = None, k: int = 5,
                mode: str = "hybrid", query_vector: Optional[np.ndarray] = None) -> list[Hit]:
-        dense = self.dense_articles(text, vector=query_vector) if mode in ("hybrid", "dense") else []
-        lexical = self.lexical_articles(text) if mode in ("hybrid", "lexical") else []
+        """Modes: hybrid (all three lists), search (dense + BM25 only), dense,
+        lexical, issues: the parts alone, so evaluation can show what each adds."""
+        dense = self.dense_articles(text, vector=query_vector) if mode in ("hybrid", "search", "dense") else []
+        lexical = self.lexical_articles(text) if mode in ("hybrid", "search", "lexical") else []
+        issues = self.issue_articles(text, category) if mode in ("hybrid", "issues") else []
         dense_rank = {a: r for r, a in enumerate(dense, 1)}
         lexical_rank = {a: r for r, a in enumerate(lexical, 1)}
+        issue_rank = {a: r for r, a in enumerate(issues, 1)}
         scores: dict[int, float] = {}
-        for ranks in (dense_rank, lexical_rank):
+        for ranks in (dense_rank, lexical_rank, issue_rank):
             for article, rank in ranks.items():
                 scores[article] = scores.get(article, 0.0) + 1.0 / (RRF_K + rank)
         if category:
             for article in scores:
                 scores[article] *= law_weight(category, self.articles[article])
         best = sorted(scores, key=lambda a: -scores[a])[:k]
-        return [Hit(self.articles[a], scores[a], dense_rank.get(a), lexical_rank.get(a)) for a in best]
+        return [Hit(self.articles[a], scores[a], dense_rank.get(a), lexical_rank.get(a), issue_rank.get(a))
+                for a in best]
 
     # -- citations ------------------------------------------------------------
     def versions(self, law: str, number: int) -> list[Article]:

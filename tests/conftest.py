@@ -37,6 +37,16 @@ async def _pg_admin(sql: str) -> None:
         await connection.close()
 
 
+@pytest.fixture(scope="session")
+def full_corpus_in_force() -> frozenset[tuple[str, int]]:
+    """(law, article) of every in-force article of the default corpus: what
+    evaluation golds and hand-written tables may cite."""
+    from knowledge_base.statutes import load_corpus
+    from settings import get_settings
+
+    return frozenset((a.law, a.number) for a in load_corpus(get_settings().statute_dirs).in_force())
+
+
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A throwaway PostgreSQL database on the local server, dropped afterwards."""
