@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 
 from bot.case_store import WAITING, CaseStore, CaseView, MessageView
 from bot.citation_guard import CitationGuard
+from bot.http_common import storable_text
 from bot.legal_aid import ApplicationStore
 from bot.message_store import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
@@ -66,8 +67,9 @@ class Conversations:
         return lock
 
     def prepare(self, text: str) -> tuple[str, bool]:
-        """Normalise line endings and cut over-long text (with a notice later)."""
-        text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+        """Normalise line endings, drop what no store can hold (every channel comes
+        through here) and cut over-long text (with a notice later)."""
+        text = storable_text(text.replace("\r\n", "\n").replace("\r", "\n")).strip() or "\ufffd"
         if len(text) > self.max_chars:
             return text[: self.max_chars], True
         return text, False

@@ -4,6 +4,7 @@ reading of a request body, so each channel answers bad input the same way
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import Request
@@ -31,13 +32,24 @@ async def read_json(request: Request) -> Any:
         return error(400, "invalid_encoding", "消息必须是UTF-8编码。")
     try:
         return json.loads(decoded)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: [[[[…]]]] nested too deep
         return error(400, "invalid_json", "请求体不是合法的JSON。")
+
+
+# control characters (tabs and line breaks kept) and lone surrogates (valid in JSON
+# escapes, not in UTF-8: no database or log could store them)
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """What the resident wrote, less what no store can hold (surrogates become U+FFFD)."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group(0) < "\ud800" else "\ufffd", text)
 
 
 def check_text(text: Any) -> str | JSONResponse:
     if not isinstance(text, str):
         return error(422, "invalid_text", "缺少 text，或 text 不是字符串。")
+    text = storable_text(text)
     if not text.strip():
         return error(422, "empty_text", "消息内容是空的，请输入您想咨询的问题。")
     return text

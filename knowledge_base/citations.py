@@ -77,6 +77,11 @@ def problems(text: str, lookup: Lookup) -> list[str]:
     so that a resident never takes old law for current law.
     """
     found: list[str] = []
+    for match in CITATION.finditer(text):  # 「第1十条」: looks like a citation, names no article
+        try:
+            parse_chinese_number(match.group(2))
+        except ValueError:
+            found.append(f"malformed citation {match.group(0)}")
     report = check(text, lookup)
     for citation in report.citations:
         if citation.article is None:
