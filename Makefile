@@ -16,6 +16,7 @@ MAIN_REQS := requirements.txt requirements/main-nodeps.txt
 RASA_REQS := requirements/rasa.txt requirements/rasa-constraints.txt requirements/rasa-nodeps.txt
 MAIN_VENV_DIR := $(CACHE_DIR)/venv-main-$(call hash,$(MAIN_REQS))
 RASA_VENV_DIR := $(CACHE_DIR)/venv-rasa-$(call hash,$(RASA_REQS))
+AUDIT_VENV_DIR := $(CACHE_DIR)/venv-audit-$(call hash,requirements/audit.txt)
 
 # everything a trained model depends on
 TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml nlu/data/*.yml nlu/dictionary/*) \
@@ -34,7 +35,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench clean clean-cache
+.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -43,6 +44,9 @@ help:
 	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
 	@echo "make index      build the statute index (faiss + BM25), only when corpus or model changed"
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
+	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
+	@echo "make fuzz       10,000 hostile requests through every public endpoint (FUZZ_N=…)"
+	@echo "make audit      known vulnerabilities of both environments (pip-audit; needs the internet)"
 
 $(MAIN_VENV_DIR)/.ready:
 	rm -rf "$(MAIN_VENV_DIR)"
@@ -125,6 +129,20 @@ validate: venvs check-services
 # start the whole stack on the full corpus and measure (reports/bench/report.md; last line JSON)
 bench: venvs model embedding-model
 	.venv/bin/python -m ops.bench
+
+# 10,000 hostile requests through every public endpoint of a real stack (tests/test_fuzz_endpoints.py)
+fuzz: venvs model embedding-model
+	FUZZ_N=$${FUZZ_N:-10000} .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz_endpoints.py
+
+$(AUDIT_VENV_DIR)/.ready:
+	rm -rf "$(AUDIT_VENV_DIR)"
+	$(PYTHON) -m venv "$(AUDIT_VENV_DIR)"
+	"$(AUDIT_VENV_DIR)/bin/pip" install -q --disable-pip-version-check -r requirements/audit.txt
+	touch "$@"
+
+# known vulnerabilities of both runtime environments (ops/audit.py); needs the internet
+audit: venvs $(AUDIT_VENV_DIR)/.ready
+	.venv/bin/python -m ops.audit --pip-audit "$(AUDIT_VENV_DIR)/bin/pip-audit"
 
 # create or upgrade the gateway database (GATEWAY_DB_URL) to the newest schema
 migrate: venvs

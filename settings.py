@@ -39,6 +39,9 @@ class Settings:
     gateway_port: int = field(default_factory=lambda: int(_env("GATEWAY_PORT", "8000")))
     # the gateway's Rasa REST endpoint (defaults to the locally started server)
     rasa_url: str = field(default_factory=lambda: _env("RASA_URL", ""))
+    # the action server (Rasa calls its /webhook; the gateway checks its /health);
+    # defaults to the locally started one
+    action_url: str = field(default_factory=lambda: _env("ACTION_URL", ""))
     # gateway message store: SQLAlchemy async URL; SQLite under var/ by default
     gateway_db_url: str = field(default_factory=lambda: _env("GATEWAY_DB_URL", ""))
     # Rasa tracker store: empty = SQLite under var/, or postgresql://user:pw@host:port/db
@@ -107,6 +110,13 @@ class Settings:
     wechat_session_max_age_s: int = field(default_factory=lambda: int(_env("WECHAT_SESSION_MAX_AGE_S", "604800")))
     # how often mediators' replies are pushed to channels
     push_interval_s: float = field(default_factory=lambda: float(_env("PUSH_INTERVAL_S", "0.5")))
+    # rate limits ("N/second|minute|hour", bot/rate_limits.py): requests per client address on
+    # every public endpoint, messages per resident, console and WeChat logins per address and name
+    rate_limit_per_address: str = field(default_factory=lambda: _env("RATE_LIMIT_PER_ADDRESS", "600/minute"))
+    rate_limit_per_resident: str = field(default_factory=lambda: _env("RATE_LIMIT_PER_RESIDENT", "20/minute"))
+    rate_limit_login: str = field(default_factory=lambda: _env("RATE_LIMIT_LOGIN", "10/minute"))
+    # Rasa's HTTP API token (rasa run --auth-token); default: generated once under var/
+    rasa_auth_token: str = field(default_factory=lambda: _env("RASA_AUTH_TOKEN", ""))
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
     console_secret: str = field(default_factory=lambda: _env("CONSOLE_SECRET", ""))
     # console sessions end after this many seconds
@@ -122,7 +132,7 @@ class Settings:
         return {
             "HAIZHU_VAR_DIR": str(self.var_dir), "HAIZHU_HOST": self.host,
             "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
-            "GATEWAY_PORT": str(self.gateway_port), "RASA_URL": self.rasa_url,
+            "GATEWAY_PORT": str(self.gateway_port), "RASA_URL": self.rasa_url, "ACTION_URL": self.action_url, "RASA_AUTH_TOKEN": self.rasa_token(),
             "GATEWAY_DB_URL": self.gateway_db_url, "TRACKER_STORE_URL": self.tracker_store_url,
             "LOCK_STORE_URL": self.lock_store_url, "RASA_TIMEOUT_S": str(self.rasa_timeout_s),
             "RETRY_INTERVAL_S": str(self.retry_interval_s),
@@ -140,6 +150,8 @@ class Settings:
             "WECHAT_TOKEN": self.wechat_token, "WECHAT_ENCODING_AES_KEY": self.wechat_encoding_aes_key,
             "WECHAT_API_BASE": self.wechat_api_base, "WECHAT_PASSIVE_REPLY_S": str(self.wechat_passive_reply_s),
             "WECHAT_SESSION_MAX_AGE_S": str(self.wechat_session_max_age_s), "CONSOLE_SECRET": self.console_secret,
+            "RATE_LIMIT_PER_ADDRESS": self.rate_limit_per_address,
+            "RATE_LIMIT_PER_RESIDENT": self.rate_limit_per_resident, "RATE_LIMIT_LOGIN": self.rate_limit_login,
             "CONSOLE_SESSION_MAX_AGE_S": str(self.console_session_max_age_s),
             "CONSOLE_HTTPS_ONLY": "1" if self.console_https_only else "0",
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),
@@ -162,9 +174,15 @@ class Settings:
 
     def console_signing_key(self) -> str:
         """CONSOLE_SECRET, else a random key generated once and kept (0600) under var/."""
-        if self.console_secret:
-            return self.console_secret
-        path = self.var_dir / "console-secret"
+        return self.console_secret or self._kept_secret("console-secret")
+
+    def rasa_token(self) -> str:
+        """RASA_AUTH_TOKEN, else one generated once under var/: Rasa's HTTP API
+        (trackers: residents' transcripts) answers only requests that carry it."""
+        return self.rasa_auth_token or self._kept_secret("rasa-token")
+
+    def _kept_secret(self, name: str) -> str:
+        path = self.var_dir / name
         if not path.exists():
             import secrets
 
@@ -176,6 +194,10 @@ class Settings:
     @property
     def rasa_base_url(self) -> str:
         return self.rasa_url or f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def action_base_url(self) -> str:
+        return self.action_url or f"http://{self.host}:{self.action_port}"
 
     @property
     def gateway_database_url(self) -> str:

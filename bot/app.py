@@ -14,10 +14,11 @@ import logging
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -30,6 +31,7 @@ from bot.citation_guard import ArticleLookup, CitationGuard
 from bot.conversation import Conversations
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
+from bot.rate_limits import AddressLimitMiddleware, RateLimits
 from bot.wechat_channel import router as wechat_router
 from bot.staff import StaffStore
 from settings import Settings, get_settings
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 WEB_CHAT = Path(__file__).with_name("web_chat")
 
 MAX_USER_ID = 128
+MAX_ID = 2**63 - 1  # message ids are 64-bit; a larger `after` is refused (422), not passed to the database
 
 
 class Button(BaseModel):
@@ -99,7 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         privacy.install()
         store = MessageStore(settings.gateway_database_url)
         await store.open()
-        rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s, settings.action_base_url,
+                          settings.rasa_token())
         app.state.articles = ArticleLookup(settings.index_dir)
         app.state.conversations = Conversations(store, rasa, settings.max_message_chars,
                                                  CitationGuard(app.state.articles), CaseStore(store.engine),
@@ -145,6 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    app.state.rate_limits = RateLimits(settings.rate_limit_per_address, settings.rate_limit_per_resident,
+                                       settings.rate_limit_login)
+    app.add_middleware(AddressLimitMiddleware, limits=lambda: app.state.rate_limits)
     app.add_middleware(SessionMiddleware, secret_key=settings.console_signing_key(),
                        session_cookie="haizhu_console", max_age=settings.console_session_max_age_s,
                        same_site="strict", https_only=settings.console_https_only)
@@ -165,6 +172,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         messages = {404: "没有这个地址。", 405: "不支持这种请求方法。"}
         return error(exc.status_code, f"http_{exc.status_code}", messages.get(exc.status_code, "请求无法处理。"))
 
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(OSError)  # a refused connection reaches us unwrapped (asyncpg's connect)
+    async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+        # the database is unreachable or refused the write: each write is one
+        # transaction, so nothing half-written stays behind; the caller must resend
+        log.error("database unavailable on %s (%s)", request.url.path, type(exc).__name__)
+        return error(503, "store_unavailable",
+                     "系统暂时无法保存消息，这条消息没有收到，请稍后重新发送；急事请拨打12348公共法律服务热线。")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
@@ -178,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/api/v1/messages",
         response_model=MessageOut,
         responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
-                   422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+                   422: {"model": ErrorOut}, 429: {"model": ErrorOut}, 503: {"model": ErrorOut}},
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": MessageIn.model_json_schema()}}}},
     )
@@ -191,6 +207,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(checked, JSONResponse):
             return checked
         user_id, text = checked
+        refused = request.app.state.rate_limits.resident(user_id)
+        if refused is not None:
+            return refused
         outcome = await request.app.state.conversations.handle(user_id, text)
         if outcome.result is None:
             return error(
@@ -219,9 +238,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error(403, "forbidden", "拒绝访问。")
         try:
             data = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             return error(400, "invalid_json", "请求体不是合法的JSON。")
-        await channel.feed(data)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return error(400, "invalid_update", "不是Telegram的更新。")
+        try:
+            await channel.feed(data)
+        except (TypeError, KeyError, ValueError) as exc:  # fields missing or of the wrong type
+            log.warning("telegram update refused (%s)", type(exc).__name__)
+            return error(400, "invalid_update", "不是Telegram的更新。")
         return {"ok": True}
 
     @app.get("/api/v1/articles", responses={404: {"model": ErrorOut}})
@@ -244,7 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(WEB_CHAT / name, headers=PAGE_HEADERS)
 
     @app.get("/api/v1/conversations/{user_id}/messages")
-    async def mediator_messages(user_id: str, after: int = 0) -> Any:
+    async def mediator_messages(user_id: str, after: int = Query(0, ge=0, le=MAX_ID)) -> Any:
         """What mediators (and the handoff system) said to this resident since message `after`."""
         found = await app.state.conversations.cases.messages_for_resident(user_id, after)
         return {"messages": [m.for_resident() for m in found]}

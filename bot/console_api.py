@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from bot.case_store import CLAIMED, OUTCOMES, CaseStore, CaseView
 from bot.legal_aid import render_html, render_pdf
+from bot.rate_limits import client_host
 from bot.staff import StaffStore, StaffView
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -124,6 +125,9 @@ def router(max_age_s: int) -> APIRouter:
 
     @api.post("/login")
     async def login(request: Request, body: Login) -> Any:
+        refused = request.app.state.rate_limits.login(client_host(request), body.username)
+        if refused is not None:
+            return refused
         staff = await staff_store(request).authenticate(body.username, body.password)
         if staff is None:
             await cases(request).audit(None, "login_failed", detail={"username": body.username[:64]})

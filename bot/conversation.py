@@ -12,6 +12,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.case_store import WAITING, CaseStore, CaseView, MessageView
 from bot.citation_guard import CitationGuard
 from bot.http_common import storable_text
@@ -20,6 +22,9 @@ from bot.message_store import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, M
 from bot.rasa_client import RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
+
+# the database unreachable: asyncpg's refused connection arrives as a bare OSError
+STORE_DOWN = (SQLAlchemyError, OSError)
 
 TRUNCATION_NOTICE = "您的消息超过{limit}字，我只读取了前{limit}字。如果重要内容在后面，请分几次发送。"
 END_HANDOFF = {"结束人工", "结束人工服务", "退出人工", "返回智能助手", "/end_handoff"}
@@ -203,6 +208,8 @@ class Conversations:
                         log.warning("push of case message %s to %s failed (%s); retrying", message.id, channel,
                                     type(exc).__name__)
                         await self.cases.undeliver(message.id)
+            except STORE_DOWN as exc:  # an outage is not a bug: one line, no traceback every round
+                log.warning("%s push round skipped: database unavailable (%s)", channel, type(exc).__name__)
             except Exception:  # the pusher must outlive any single bad round
                 log.exception("%s push round failed", channel)
             await asyncio.sleep(interval_s)
@@ -214,6 +221,8 @@ class Conversations:
                 if count:
                     log.info("delivered %d kept message(s)", count)
                 await self.notify_overdue(wait_notice_s)
+            except STORE_DOWN as exc:
+                log.warning("retry round skipped: database unavailable (%s)", type(exc).__name__)
             except Exception:  # the worker must outlive any single bad round
                 log.exception("retry round failed")
             await asyncio.sleep(interval_s)

@@ -44,7 +44,8 @@ class StoredMessage:
 
 class MessageStore:
     def __init__(self, url: str) -> None:
-        self.engine: AsyncEngine = create_async_engine(url)
+        # pre-ping: after a database outage, stale pooled connections are replaced, not handed out
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def open(self) -> None:

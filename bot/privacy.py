@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Callable
 
 # Bounded by digits only: 「ID110101199003071234A栋」 must be masked too (a
 # letter beside the number does not make it something else; found by
@@ -22,15 +23,33 @@ def mask_personal_data(text: str) -> str:
     return _MOBILE.sub("[手机号已隐去]", text)
 
 
+def _rewrite_parts(record: logging.LogRecord, rewrite: Callable[[str], str]) -> None:
+    """Apply `rewrite` to the message and to each string argument, keeping the
+    arguments' shape: some formatters read them (uvicorn's access log unpacks
+    five), so replacing them with None breaks the line (found by the fuzz run)."""
+    if isinstance(record.msg, str):
+        record.msg = rewrite(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(rewrite(a) if isinstance(a, str) else a for a in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {k: rewrite(v) if isinstance(v, str) else v for k, v in record.args.items()}
+
+
 class PersonalDataFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed record is still better logged than lost
             return True
-        masked = mask_personal_data(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        if mask_personal_data(message) == message:
+            return True
+        _rewrite_parts(record, mask_personal_data)
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = ""
+        if mask_personal_data(message) != message:  # a number spread over message and arguments
+            record.msg, record.args = mask_personal_data(message), ()
         return True
 
 

@@ -70,18 +70,38 @@ def _entities(parse: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    """Rasa's REST channel, and the action server's health behind it.
+
+    Rasa answers 200 even when a custom action could not run (the action
+    server down or killed mid-request): it logs the failure and goes on with no
+    reply. So a turn with no reply is checked against the action server, and
+    if that is down the turn counts as not delivered: the message is kept and
+    sent again once both are back (bot/conversation.py).
+    """
+
+    def __init__(self, base_url: str, timeout_s: float, action_url: str | None = None, token: str = "") -> None:
+        # the token goes with every call: Rasa's API (status, trackers) refuses requests without it
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, params={"token": token} if token else None)
+        self._action_health = f"{action_url.rstrip('/')}/health" if action_url else None
 
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def actions_ready(self) -> bool:
+        if self._action_health is None:
+            return True
+        try:
+            return (await self._http.get(self._action_health, timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     async def is_ready(self) -> bool:
         try:
             response = await self._http.get("/status", timeout=2.0)
-            return response.status_code == 200 and bool(response.json().get("model_file"))
+            rasa_up = response.status_code == 200 and bool(response.json().get("model_file"))
         except (httpx.HTTPError, ValueError):
             return False
+        return rasa_up and await self.actions_ready()
 
     async def send(self, user_id: str, text: str) -> RasaTurn:
         sender = rasa_sender(user_id)
@@ -105,6 +125,8 @@ class RasaClient:
         intent = intent_info.get("name") or "nlu_fallback"
         category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
+        if not replies and not await self.actions_ready():
+            raise RasaUnavailable("no reply and the action server is down")
         handoff, intake = (next((m["custom"][key] for m in messages if isinstance(m, dict)
                                  and isinstance(m.get("custom"), dict) and isinstance(m["custom"].get(key), dict)),
                                 None) for key in ("handoff", "intake"))

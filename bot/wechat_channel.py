@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import httpx
 import xmltodict
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wechatpy.crypto import WeChatCrypto
@@ -31,6 +31,7 @@ from wechatpy.utils import check_signature
 from bot.case_store import MessageView
 from bot.conversation import Conversations
 from bot.http_common import check_text, error, read_json
+from bot.rate_limits import SLOW_DOWN, client_host
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,9 @@ def router(get_channel) -> APIRouter:
         code = payload.get("code") if isinstance(payload, dict) else None
         if not isinstance(code, str) or not code.strip() or len(code) > 128:
             return error(422, "invalid_code", "缺少登录凭证 code。")
+        refused = request.app.state.rate_limits.login(client_host(request), "wechat")
+        if refused is not None:
+            return refused
         try:
             openid = await wx.client.code_to_openid(code)
         except (httpx.HTTPError, ValueError):
@@ -218,13 +222,17 @@ def router(get_channel) -> APIRouter:
         text = check_text(payload.get("text"))
         if isinstance(text, JSONResponse):
             return text
+        refused = request.app.state.rate_limits.resident(PREFIX + openid)
+        if refused is not None:
+            return refused
         outcome = await wx.conversations.handle(PREFIX + openid, text)
         if outcome.result is None:
             return error(503, "assistant_unavailable", KEPT, message_id=outcome.message.public_id)
         return {"message_id": outcome.message.public_id, **outcome.result}
 
     @api.get("/api/v1/wechat/updates", tags=["wechat"])
-    async def updates(request: Request, after: int = 0, wait: float = LONG_POLL_S) -> Any:
+    async def updates(request: Request, after: int = Query(0, ge=0, le=2**63 - 1),
+                      wait: float = Query(LONG_POLL_S, allow_inf_nan=False)) -> Any:
         """Mediators' and system messages after id `after`; waits up to `wait` seconds for one (long poll)."""
         resident = logged_in(request)
         if isinstance(resident, JSONResponse):
@@ -263,9 +271,14 @@ def router(get_channel) -> APIRouter:
                 return PlainTextResponse("invalid signature", status_code=403)
             except Exception:
                 return PlainTextResponse("invalid body", status_code=400)
-            inner = json.loads(inner_raw) if is_json else xmltodict.parse(inner_raw)["xml"]
+            try:
+                inner = json.loads(inner_raw) if is_json else xmltodict.parse(inner_raw)["xml"]
+            except Exception:
+                return PlainTextResponse("invalid body", status_code=400)
         else:
             inner = outer
+        if not isinstance(inner, dict):  # <xml>text</xml>, a JSON list: no message in it
+            return PlainTextResponse("invalid body", status_code=400)
         if wx.replayed(timestamp, nonce):
             return PlainTextResponse("success")
         openid, ours = str(inner.get("FromUserName") or ""), str(inner.get("ToUserName") or "")
@@ -274,6 +287,8 @@ def router(get_channel) -> APIRouter:
         if inner.get("MsgType") != "text" or not str(inner.get("Content") or "").strip():
             text = ONLY_TEXT if inner.get("MsgType") != "event" else None
             return passive(wx, text, openid, ours, is_json, safe, nonce, timestamp)
+        if request.app.state.rate_limits.resident(PREFIX + openid) is not None:
+            return passive(wx, SLOW_DOWN, openid, ours, is_json, safe, nonce, timestamp)
         task = asyncio.create_task(wx.conversations.handle(PREFIX + openid, str(inner["Content"])))
         wx._tasks.add(task)
         done, _ = await asyncio.wait({task}, timeout=wx.settings.wechat_passive_reply_s)

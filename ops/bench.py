@@ -46,8 +46,8 @@ def texts() -> list[str]:
     return [json.loads(line)["text"] for line in QUESTIONS.read_text("utf-8").splitlines() if line.strip()]
 
 
-async def nlu_latency(rasa_url: str, sample: list[str]) -> dict:
-    async with httpx.AsyncClient(base_url=rasa_url, timeout=30) as http:
+async def nlu_latency(rasa_url: str, token: str, sample: list[str]) -> dict:
+    async with httpx.AsyncClient(base_url=rasa_url, timeout=30, params={"token": token}) as http:
         timings = []
         for text in sample:
             began = time.perf_counter()
@@ -168,7 +168,8 @@ def charts(result: dict) -> list[str]:
 
 def report(result: dict, images: list[str]) -> None:
     lines = ["# Benchmark", "", f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores "
-             f"({psutil.virtual_memory().total // 2**30} GiB). Command: `make bench`.", "",
+             f"({psutil.virtual_memory().total // 2**30} GiB). Command: `make bench`. Rate limits are "
+             "lifted for the run (all simulated residents share one address).", "",
              "| measure | value | target |", "|---|---|---|"]
     ten = next(r for r in result["e2e"] if r["concurrency"] == 10)
     rows = [("cold start (index built)", f"{result['cold_start_s']} s", "≤ 45 s"),
@@ -189,10 +190,16 @@ def report(result: dict, images: list[str]) -> None:
     (REPORT_DIR / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+UNTHROTTLED = "1000000/minute"
+
+
 async def run() -> dict:
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     base = get_settings()
-    settings = dataclasses.replace(base, var_dir=REPORT_DIR / "var")
+    # the rate limits would throttle simulated residents who all come from this machine;
+    # the bench measures the pipeline behind them (report says so)
+    settings = dataclasses.replace(base, var_dir=REPORT_DIR / "var", rate_limit_per_address=UNTHROTTLED,
+                                   rate_limit_per_resident=UNTHROTTLED)
     began = time.monotonic()
     manifest, _, _ = ensure_index(settings, progress=True)
     stack = Stack(settings)
@@ -203,7 +210,7 @@ async def run() -> dict:
         gateway = f"http://{settings.host}:{settings.gateway_port}"
         await residents(gateway, sample, 2, messages=6)  # warm the action server's model and caches
         result = {"cold_start_s": cold_start, "index_build_s": manifest.build_seconds,
-                  "nlu": await nlu_latency(settings.rasa_base_url, sample[:150]),
+                  "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), sample[:150]),
                   "retrieval": retrieval_latency(settings.index_dir)}
         result["e2e"] = [await residents(gateway, sample, c, messages=max(60, c * 3)) for c in (1, 10, 50)]
         result["sustained"] = await residents(gateway, sample, 10,

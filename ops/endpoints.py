@@ -55,7 +55,7 @@ def lock_store(settings: Settings) -> dict[str, Any]:
 
 def write_endpoints(settings: Settings, path: Path) -> Path:
     endpoints = {
-        "action_endpoint": {"url": f"http://{settings.host}:{settings.action_port}/webhook"},
+        "action_endpoint": {"url": f"{settings.action_base_url}/webhook"},
         "tracker_store": tracker_store(settings),
         "lock_store": lock_store(settings),
     }

@@ -93,10 +93,10 @@ class Stack:
             Service(
                 "rasa",
                 [str(s.rasa_venv / "bin" / "rasa"), "run", "--enable-api", "-i", s.host,
-                 "-p", str(s.rasa_port), "--model", str(s.rasa_model),
+                 "-p", str(s.rasa_port), "--model", str(s.rasa_model), "--auth-token", s.rasa_token(),
                  "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
                  "--logging-config-file", str(ROOT / "ops" / "rasa_logging.yml")],
-                f"{base}:{s.rasa_port}/status", logs / "rasa.log", rasa_env,
+                f"{base}:{s.rasa_port}/status?token={s.rasa_token()}", logs / "rasa.log", rasa_env,
             ),
             Service(
                 "actions",

@@ -76,6 +76,7 @@ def free_port() -> int:
 TEST_LAWSDB_LAWS = ("民法典", "劳动合同法", "劳动法", "劳动争议调解仲裁法", "社会保险法",
                     "特种设备安全法", "法律援助法")
 TEST_INDEX_DIR = ROOT / "var" / "test-index"
+UNTHROTTLED = "1000000/minute"
 
 
 def stack_settings(var_dir: Path, **overrides: object) -> Settings:
@@ -88,6 +89,8 @@ def stack_settings(var_dir: Path, **overrides: object) -> Settings:
         gateway_port=free_port(), rasa_url="", gateway_db_url="", tracker_store_url="",
         lock_store_url="", retry_interval_s=0.5, index_dir=TEST_INDEX_DIR,
         lawsdb_laws=":".join(TEST_LAWSDB_LAWS),
+        # every test talks from 127.0.0.1; tests/test_rate_limits.py sets its own
+        rate_limit_per_address=UNTHROTTLED, rate_limit_per_resident=UNTHROTTLED, rate_limit_login=UNTHROTTLED,
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -1,4 +1,7 @@
-"""A switchable TCP proxy, to make a real Rasa server unreachable and back again."""
+"""A switchable TCP proxy, to make a real server (Rasa, PostgreSQL) unreachable and back again.
+
+Switching off also cuts the connections already open, as a crash or a network
+failure would: a pooled connection must not outlive an outage unnoticed."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +13,7 @@ class TcpProxy:
         self.host, self.listen_port, self.target_port = host, listen_port, target_port
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
 
@@ -29,6 +33,7 @@ class TcpProxy:
         except OSError:
             writer.close()
             return
+        self._open.update((writer, up_writer))
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 
     def _run(self, coro):  # type: ignore[no-untyped-def]
@@ -43,8 +48,10 @@ class TcpProxy:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
-                await self._server.wait_closed()
                 self._server = None
+            for writer in list(self._open):
+                writer.transport.abort()
+            self._open.clear()
         self._run(stop())
 
     def close(self) -> None:

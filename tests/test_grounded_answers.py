@@ -92,7 +92,8 @@ def test_follow_up_is_searched_with_the_earlier_question(client, stack) -> None:
     ask(client, "g-follow", "公司把我辞退了，要给经济补偿吗")
     follow = ask(client, "g-follow", "那试用期呢？")
     assert follow["category"] == "labour"
-    tracker = httpx.get(f"{stack.settings.rasa_base_url}/conversations/g-follow/tracker", timeout=30).json()
+    tracker = httpx.get(f"{stack.settings.rasa_base_url}/conversations/g-follow/tracker",
+                        params={"token": stack.settings.rasa_token()}, timeout=30).json()
     assert tracker["slots"]["last_question"] == "公司把我辞退了，要给经济补偿吗"
     assert tracker["slots"]["shown_articles"]
 

@@ -113,3 +113,17 @@ def test_text_validation_answers_every_value(value: object) -> None:
         assert checked.strip()
     else:
         assert checked.status_code == 422
+
+
+@PROFILE
+@given(MOBILE, ID_CARD, AROUND)
+def test_masked_access_log_lines_still_format(mobile: str, id_card: str, words: str) -> None:
+    """uvicorn's access formatter unpacks the record's five arguments; masking must keep them."""
+    from uvicorn.logging import AccessFormatter
+
+    path = f"/api/v1/conversations/{words}{mobile}/messages?id={id_card}"
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
+    PersonalDataFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert mobile not in line and id_card not in line and "GET" in line

@@ -103,7 +103,8 @@ def test_cancel_clears_everything(client, stack) -> None:
     say(client, user, "公司拖欠工资三个月")
     cancelled = say(client, user, "取消")
     assert "已取消" in text_of(cancelled) and not cancelled.get("application_id")
-    tracker = httpx.get(f"{stack.settings.rasa_base_url}/conversations/{user}/tracker", timeout=30).json()
+    tracker = httpx.get(f"{stack.settings.rasa_base_url}/conversations/{user}/tracker",
+                        params={"token": stack.settings.rasa_token()}, timeout=30).json()
     assert tracker["active_loop"] in ({}, None) or not tracker["active_loop"].get("name")
     assert tracker["slots"]["intake_description"] is None and tracker["slots"]["intake_consent"] is None
 

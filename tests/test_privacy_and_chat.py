@@ -29,6 +29,17 @@ def test_no_phone_or_id_number_in_logs(client: httpx.Client, stack) -> None:
         assert "张三" not in content, log.name
 
 
+def test_rasa_api_needs_the_token_and_logs_do_not_hold_it(client: httpx.Client, stack) -> None:
+    """Rasa's HTTP API serves trackers (residents' transcripts): only with the token."""
+    base, token = stack.settings.rasa_base_url, stack.settings.rasa_token()
+    assert client.post("/api/v1/messages", json={"user_id": "token-1", "text": "你好"}).status_code == 200
+    assert httpx.get(f"{base}/conversations/token-1/tracker", timeout=30).status_code == 401
+    assert httpx.get(f"{base}/conversations/token-1/tracker", params={"token": "guess"}, timeout=30).status_code == 401
+    assert httpx.get(f"{base}/conversations/token-1/tracker", params={"token": token}, timeout=30).status_code == 200
+    for log in (stack.settings.var_dir / "logs").glob("*.log"):
+        assert token not in log.read_text("utf-8", errors="replace"), log.name
+
+
 def test_terminal_chat_in_chinese(gateway_url: str, stack) -> None:
     done = subprocess.run(
         [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot.terminal_chat",

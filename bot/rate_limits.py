@@ -1,0 +1,82 @@
+"""Rate limits of the gateway's public endpoints (the `limits` library, moving windows).
+
+Three budgets, each an environment setting in `limits` notation ("20/minute"):
+per client address on every public endpoint (a flood from one machine),
+per resident on every endpoint that takes a message (one resident cannot
+drown the mediators' queue or the assistant, whichever address they use), and
+per address and user name on the logins (password guessing). Platform
+callbacks (WeChat push, Telegram webhook) come from the platforms' servers
+for all residents at once, so they are limited per resident only, after
+their signature is checked. Counts live in the gateway process's memory:
+with several gateways each keeps its own, which bounds a flood by the number
+of gateways; the client address is the one uvicorn reports (X-Forwarded-For
+only from FORWARDED_ALLOW_IPS, uvicorn's setting).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.http_common import error
+
+TOO_FAST = "您发送得太快了，请稍等{seconds}秒再试。急事请拨打12348公共法律服务热线。"
+SLOW_DOWN = "您发送得太快了，请稍等一会儿再发。急事请拨打12348公共法律服务热线。"  # where no wait can be given
+# reached by the platforms' servers for every resident, authenticated by signature/secret
+PLATFORM_CALLBACKS = ("/wechat/push", "/telegram/webhook")
+UNLIMITED = ("/healthz",)
+
+
+class RateLimits:
+    def __init__(self, per_address: str, per_resident: str, per_login: str) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.per_address: RateLimitItem = parse(per_address)
+        self.per_resident: RateLimitItem = parse(per_resident)
+        self.per_login: RateLimitItem = parse(per_login)
+
+    def _check(self, item: RateLimitItem, *key: str) -> JSONResponse | None:
+        if self._limiter.hit(item, *key):
+            return None
+        reset = self._limiter.get_window_stats(item, *key).reset_time
+        seconds = max(1, math.ceil(reset - time.time()))
+        response = error(429, "too_many_requests", TOO_FAST.format(seconds=seconds))
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
+    def address(self, host: str) -> JSONResponse | None:
+        return self._check(self.per_address, "address", host)
+
+    def resident(self, user_id: str) -> JSONResponse | None:
+        """None if the resident may send another message now, else the 429 to answer."""
+        return self._check(self.per_resident, "resident", user_id)
+
+    def login(self, host: str, username: str) -> JSONResponse | None:
+        return self._check(self.per_login, "login", host, username[:64])
+
+
+class AddressLimitMiddleware:
+    """Pure ASGI (no response buffering, long polls unaffected): the per-address budget."""
+
+    def __init__(self, app: ASGIApp, limits: Callable[[], RateLimits]) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path not in UNLIMITED and not path.startswith(PLATFORM_CALLBACKS):
+            host = (scope.get("client") or ("unknown", 0))[0]
+            refused = self.limits().address(host)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def client_host(request: Any) -> str:
+    return request.client.host if request.client else "unknown"

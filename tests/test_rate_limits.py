@@ -1,0 +1,45 @@
+"""Rate limits of the public endpoints, on a real gateway with small budgets:
+per resident on messages, per address on everything public, per address and
+name on logins; each refusal a 429 in Chinese with Retry-After."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.conftest import start_gateway
+
+
+def refused(response: httpx.Response) -> bool:
+    if response.status_code != 429:
+        return False
+    assert response.json()["error"]["code"] == "too_many_requests" and "太快" in response.json()["error"]["message"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    return True
+
+
+def test_budgets_per_resident_address_and_login(stack, tmp_path) -> None:
+    url, service = start_gateway(stack, tmp_path, RATE_LIMIT_PER_RESIDENT="3/minute",
+                                 RATE_LIMIT_PER_ADDRESS="40/minute", RATE_LIMIT_LOGIN="2/minute")
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            resident, other = (f"rl-{uuid.uuid4().hex[:6]}" for _ in range(2))
+            for _ in range(3):
+                assert http.post("/api/v1/messages", json={"user_id": resident, "text": "你好"}).status_code == 200
+            assert refused(http.post("/api/v1/messages", json={"user_id": resident, "text": "你好"}))
+            assert http.post("/api/v1/messages", json={"user_id": other, "text": "你好"}).status_code == 200
+
+            for _ in range(2):
+                assert http.post("/console/api/login", json={"username": "guess", "password": "x" * 8}).status_code == 401
+            assert refused(http.post("/console/api/login", json={"username": "guess", "password": "x" * 8}))
+
+            # 8 requests so far from this address (5 messages, 3 logins); the rest of the 40 pass, then every public path is refused
+            statuses = [http.get("/api/v1/articles", params={"law": "劳动法", "label": "第五十条"}).status_code
+                        for _ in range(32)]
+            assert statuses.count(200) == 32
+            assert refused(http.get("/api/v1/articles", params={"law": "劳动法", "label": "第五十条"}))
+            assert refused(http.get("/chat"))
+            assert refused(http.post("/api/v1/messages", json={"user_id": f"rl-{uuid.uuid4().hex}", "text": "你好"}))
+            assert http.get("/healthz").status_code == 200  # the supervisor's probe is never throttled
+    finally:
+        service.stop()
