@@ -23,7 +23,6 @@ from actions.handoff import request_handoff
 from actions.referral import referral
 from actions.routing import decide
 from actions.tracker_views import earlier_user_texts, previous_bot_action
-from knowledge_base.index import encode
 from nlu.taxonomy import load as load_taxonomy
 
 SEARCH_DEPTH = 8
@@ -52,13 +51,13 @@ def retrieve(query: str, category: Optional[str]) -> Grounded:
     if loaded is None:
         return Grounded(available=False)
     retriever = loaded.retriever
-    vector = retriever.query_vector(query)
-    hits = retriever.search(query, category=category, k=SEARCH_DEPTH, query_vector=vector)
-    grounded = ground(hits, category)
-    quoted = [(q.article.law, q.article.number) for q in grounded.quotes]
     # cases are matched on the resident's own words: the statutory terms added
     # to the search query make every labour question look alike
-    grounded.cases = loaded.cases.match(encode(retriever.model, [query], "query")[0], quoted)
+    search_vector, own_words = retriever.query_vectors(query)
+    hits = retriever.search(query, category=category, k=SEARCH_DEPTH, query_vector=search_vector)
+    grounded = ground(hits, category)
+    quoted = [(q.article.law, q.article.number) for q in grounded.quotes]
+    grounded.cases = loaded.cases.match(own_words, quoted)
     return grounded
 
 

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.migrate import upgrade
@@ -42,10 +42,24 @@ class StoredMessage:
                    row.created_at)
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Write-ahead log: one fsync per commit instead of several, and readers
+    (polls, the console) no longer wait for writers; synchronous stays FULL,
+    so an answered message survives a power cut. Waits for a lock instead of
+    failing at once when the retry worker and a request write together."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 class MessageStore:
     def __init__(self, url: str) -> None:
         # pre-ping: after a database outage, stale pooled connections are replaced, not handed out
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def open(self) -> None:

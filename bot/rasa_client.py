@@ -106,19 +106,13 @@ class RasaClient:
     async def send(self, user_id: str, text: str) -> RasaTurn:
         sender = rasa_sender(user_id)
         try:
-            response = await self._http.post(
-                "/webhooks/rest/webhook", json={"sender": sender, "message": text}
-            )
+            # nlu/gateway_channel.py: the replies and the parse in one call
+            response = await self._http.post("/webhooks/gateway/webhook", json={"sender": sender, "message": text})
             if response.status_code != 200:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
-            messages = response.json()
-            tracker = await self._http.get(
-                f"/conversations/{sender}/tracker", params={"include_events": "NONE"}
-            )
-            if tracker.status_code != 200:
-                raise RasaUnavailable(f"tracker answered {tracker.status_code}")
-            parse = tracker.json().get("latest_message") or {}
-        except (httpx.HTTPError, ValueError) as exc:
+            body = response.json()
+            messages, parse = body.get("messages") or [], body.get("parse") or {}
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         taxonomy = load_taxonomy()
         intent_info = parse.get("intent") or {}

@@ -92,6 +92,13 @@ class Retriever:
         """The dense query: statute wording plus the statutory terms of the concepts named."""
         return encode(self.model, [expand_for_dense(text)], "query")
 
+    def query_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The dense query and `text` as written, embedded in one model call: the
+        answer action needs both (typical cases are matched on the resident's own
+        words), and one batch of two costs ~35 ms here where two calls cost ~48."""
+        vectors = encode(self.model, [expand_for_dense(text), text], "query")
+        return vectors[0], vectors[1]
+
     def dense_articles(self, text: str, depth: int = DEPTH, vector: Optional[np.ndarray] = None) -> list[int]:
         if vector is None:
             vector = self.query_vector(text)

@@ -20,7 +20,7 @@ from tests.conftest import free_port, start_gateway
 
 
 class ScriptedRasa(ThreadingHTTPServer):
-    """Answers the webhook with `self.reply` and the tracker with a labour intent."""
+    """Answers the gateway channel (nlu/gateway_channel.py) with `self.reply` and a labour intent."""
 
     reply = ""
 
@@ -35,15 +35,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.startswith("/status"):
-            self._json({"model_file": "scripted.tar.gz"})
-        else:
-            self._json({"latest_message": {"intent": {"name": "labour_wage_arrears", "confidence": 0.9},
-                                           "category": "labour", "entities": []}})
+        self._json({"model_file": "scripted.tar.gz"})  # /status
 
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self._json([{"recipient_id": "x", "text": self.server.reply}])
+        self._json({"messages": [{"recipient_id": "x", "text": self.server.reply}],
+                    "parse": {"intent": {"name": "labour_wage_arrears", "confidence": 0.9},
+                              "category": "labour", "entities": []}})
 
     def log_message(self, *args: object) -> None:
         pass
