@@ -28,7 +28,7 @@ from bot.case_store import CaseStore
 from bot.legal_aid import ApplicationStore
 from bot.console_api import PAGE_HEADERS, ConsoleError, pages as console_pages, router as console_router
 from bot.citation_guard import ArticleLookup, CitationGuard
-from bot.conversation import Conversations
+from bot.conversation import Conversations, channel_of
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
 from bot.rate_limits import AddressLimitMiddleware, RateLimits
@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 WEB_CHAT = Path(__file__).with_name("web_chat")
 
 MAX_USER_ID = 128
+# Telegram chat ids are small numbers anyone can enumerate: the public API must not
+# let a caller speak or read as tg:<id> (or wx:<openid>); those residents are served,
+# and receive mediators' replies, through their own channel only
+PUSHED_CHANNELS = ("telegram", "wechat")
+RESERVED_ID = "user_id 不能以 tg: 或 wx: 开头：这两个前缀留给 Telegram 和微信渠道。"
 MAX_ID = 2**63 - 1  # message ids are 64-bit; a larger `after` is refused (422), not passed to the database
 
 
@@ -89,6 +94,8 @@ def _validate(payload: Any) -> tuple[str, str] | JSONResponse:
         return error(422, "invalid_user_id", "缺少 user_id，或 user_id 不是非空字符串。")
     if len(user_id) > MAX_USER_ID or not user_id.isprintable():
         return error(422, "invalid_user_id", f"user_id 不能超过{MAX_USER_ID}个字符，且不能包含控制字符。")
+    if channel_of(user_id) in PUSHED_CHANNELS:
+        return error(422, "invalid_user_id", RESERVED_ID)
     text = check_text(payload.get("text"))
     return text if isinstance(text, JSONResponse) else (user_id, text)
 
@@ -223,7 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def get_message(message_id: str, user_id: str) -> Any:
         """Status and replies of a kept message (only to the resident who sent it)."""
         stored = await app.state.conversations.store.get(message_id)
-        if stored is None or stored.user_id != user_id:
+        if stored is None or stored.user_id != user_id or channel_of(user_id) in PUSHED_CHANNELS:
             return error(404, "not_found", "找不到这条消息。")
         return {"message_id": stored.public_id, "status": stored.status, **(stored.result or {})}
 
@@ -271,6 +278,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/v1/conversations/{user_id}/messages")
     async def mediator_messages(user_id: str, after: int = Query(0, ge=0, le=MAX_ID)) -> Any:
         """What mediators (and the handoff system) said to this resident since message `after`."""
+        if channel_of(user_id) in PUSHED_CHANNELS:
+            return error(404, "not_found", RESERVED_ID)
         found = await app.state.conversations.cases.messages_for_resident(user_id, after)
         return {"messages": [m.for_resident() for m in found]}
 

@@ -63,7 +63,8 @@ def _message_case(rng: random.Random) -> Case:
     text = _text(rng)
     user = (rng.choice(USER_IDS) + ("" if rng.random() < 0.5 else f"-{rng.randint(0, 10**6)}"))[-128:]
     # something left once control characters and lone surrogates are set aside: it must be answered
-    valid = any(not c.isspace() and unicodedata.category(c) not in ("Cc", "Cs") for c in text)
+    valid = (any(not c.isspace() and unicodedata.category(c) not in ("Cc", "Cs") for c in text)
+             and not user.startswith(("tg:", "wx:")))  # reserved for their channels: refused with 422
     return Case("message", "POST", "/api/v1/messages", _json({"user_id": user, "text": text}),
                 {"content-type": "application/json"}, allowed=frozenset({200, 422, 429}), valid=valid)
 

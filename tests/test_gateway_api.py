@@ -93,8 +93,16 @@ def test_clarification_payload_buttons_work(client: httpx.Client) -> None:
     assert "押金" in all_text(body)
 
 
-@pytest.mark.parametrize("user_id", ["居民张三", "user with spaces/and slash", "tg:42", "a%2Fb"])
+@pytest.mark.parametrize("user_id", ["居民张三", "user with spaces/and slash", "web:42", "a%2Fb"])
 def test_any_user_id_gets_its_own_intent_and_category(client: httpx.Client, user_id: str) -> None:
     """Rasa does not percent-decode conversation ids: ids that need encoding reach it as a digest."""
     body = client.post("/api/v1/messages", json={"user_id": user_id, "text": "房东不退押金怎么办"}).json()
     assert body["intent"] == "lease_deposit" and body["category"] == "lease", body["intent"]
+
+
+@pytest.mark.parametrize("user_id", ["tg:42", "wx:o6_bmjrPTlm6"])
+def test_channel_residents_cannot_be_impersonated_or_read_through_the_api(client: httpx.Client, user_id: str) -> None:
+    """Telegram chat ids are enumerable: tg:/wx: ids belong to their channels only."""
+    sent = client.post("/api/v1/messages", json={"user_id": user_id, "text": "结束人工"})
+    assert sent.status_code == 422 and sent.json()["error"]["code"] == "invalid_user_id"
+    assert client.get(f"/api/v1/conversations/{user_id}/messages").status_code == 404
