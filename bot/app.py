@@ -28,7 +28,7 @@ from bot.case_store import CaseStore
 from bot.legal_aid import ApplicationStore
 from bot.console_api import PAGE_HEADERS, ConsoleError, pages as console_pages, router as console_router
 from bot.citation_guard import ArticleLookup, CitationGuard
-from bot.conversation import Conversations, channel_of
+from bot.conversation import NOT_SAVED_TEXT, Conversations, channel_of
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
 from bot.rate_limits import AddressLimitMiddleware, RateLimits
@@ -185,8 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the database is unreachable or refused the write: each write is one
         # transaction, so nothing half-written stays behind; the caller must resend
         log.error("database unavailable on %s (%s)", request.url.path, type(exc).__name__)
-        return error(503, "store_unavailable",
-                     "系统暂时无法保存消息，这条消息没有收到，请稍后重新发送；急事请拨打12348公共法律服务热线。")
+        return error(503, "store_unavailable", NOT_SAVED_TEXT)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

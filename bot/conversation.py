@@ -35,7 +35,9 @@ FORWARDED_CLAIMED = "您的留言已送达调解员，请稍候回复。发送�
 WAIT_NOTICE = ("抱歉，调解员暂时都在忙，您的案件还没有人接手。您可以继续等待，我们会尽快回复；"
                "着急的话请拨打12348公共法律服务热线。")
 ENDED_TEXT = "已结束人工服务，智能助手继续为您服务。请直接说说您的问题。"
-NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，我们会尽快跟进；急事请拨打12348公共法律服务热线。"
+NOT_SAVED_TEXT = "系统暂时无法保存消息，这条消息没有收到，请稍后重新发送；急事请拨打12348公共法律服务热线。"
+NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，并转给了工作人员；急事请拨打12348公共法律服务热线。"
+NO_ANSWER = "no_answer"  # case reason: every part was up, yet nothing came back (an action failed)
 
 
 def channel_of(user_id: str) -> str:
@@ -112,8 +114,13 @@ class Conversations:
             result["replies"].insert(0, {"text": TRUNCATION_NOTICE.format(limit=self.max_chars), "buttons": []})
         status = ANSWERED
         if not turn.replies:
+            # Rasa and the action server are up (else RasaUnavailable), yet no reply:
+            # a bug, not an outage, so retrying would fail again; a person answers
             status = UNANSWERED
             result["replies"].append({"text": NO_ANSWER_TEXT, "buttons": []})
+            log.error("message %s got no reply (intent=%s): handed to a person", message.public_id, turn.intent)
+            if turn.handoff is None:
+                turn.handoff = {"reason": NO_ANSWER, "category": turn.category, "intent": turn.intent}
         elif blocked:
             status = HELD
         result["truncated"] = message.truncated

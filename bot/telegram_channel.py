@@ -23,7 +23,7 @@ from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler,
                           MessageHandler, filters)
 
 from bot.case_store import MessageView
-from bot.conversation import Conversations
+from bot.conversation import NOT_SAVED_TEXT, STORE_DOWN, Conversations
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,9 @@ class TelegramChannel:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed: %s", type(context.error).__name__)
         if isinstance(update, Update) and update.effective_chat is not None:
+            # with the database down the message was not kept: saying so is the truth
+            text = NOT_SAVED_TEXT if isinstance(context.error, STORE_DOWN) else KEPT
             try:
-                await update.effective_chat.send_message(KEPT)
+                await update.effective_chat.send_message(text)
             except TelegramError:
                 pass

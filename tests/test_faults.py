@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from bot.conversation import NOT_SAVED_TEXT
 from tests.conftest import free_port, start_gateway
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.tcp_proxy import TcpProxy
@@ -109,8 +110,11 @@ PG = "postgresql://postgres@127.0.0.1:5432"
 def test_database_outage_gives_clear_errors_and_leaves_nothing_half_written(stack, database, tmp_path) -> None:
     proxy = TcpProxy(free_port(), 5432)
     proxy.enable()
+    telegram = FakeTelegram(free_port())
     url, service = start_gateway(
-        stack, tmp_path, GATEWAY_DB_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.listen_port}/{database}")
+        stack, tmp_path, GATEWAY_DB_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.listen_port}/{database}",
+        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url, TELEGRAM_WEBHOOK_SECRET="s3cret",
+        TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook")
     resident = f"fault-db-{uuid.uuid4().hex[:6]}"
     try:
         with httpx.Client(base_url=url, timeout=60) as http:
@@ -124,6 +128,11 @@ def test_database_outage_gives_clear_errors_and_leaves_nothing_half_written(stac
                 assert response.status_code == 503, response.text
                 assert response.json()["error"]["code"] == "store_unavailable"
                 assert "12348" in response.json()["error"]["message"]
+            # a Telegram resident is told the truth: not kept, send it again
+            update = {"update_id": 9, **telegram.text_update(8001, "老板欠薪")}
+            assert http.post("/telegram/webhook", json=update,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}).status_code == 200
+            assert telegram.wait_sent(8001, 1)[0]["text"] == NOT_SAVED_TEXT
             proxy.enable()
             deadline = time.monotonic() + 30
             while (response := http.post("/api/v1/messages", json={"user_id": resident, "text": "我要转人工"})
@@ -136,6 +145,7 @@ def test_database_outage_gives_clear_errors_and_leaves_nothing_half_written(stac
     finally:
         service.stop()
         proxy.close()
+        telegram.shutdown()
 
     async def counts() -> tuple[int, int, int]:
         db = await asyncpg.connect(f"{PG}/{database}")
@@ -195,3 +205,31 @@ def test_two_gateways_share_cases_and_deliver_each_reply_once(stack, two_gateway
     sent = [m["text"] for m in telegram.sent(chat)]
     for reply in replies:
         assert sum(reply in t for t in sent) == 1, (reply, sent)
+
+
+def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
+    """Everything up, yet no reply (an action failed on this input): retrying would
+    fail again, so the message is kept as unanswered and a case opened for a person."""
+    import threading
+
+    from bot.conversation import NO_ANSWER, NO_ANSWER_TEXT
+    from tests.test_citation_guard import Handler, ScriptedRasa
+
+    rasa = ScriptedRasa(("127.0.0.1", free_port()), Handler)
+    rasa.reply = ""  # a webhook answer with no text in it
+    threading.Thread(target=rasa.serve_forever, daemon=True).start()
+    url, service = start_gateway(stack, tmp_path, RASA_URL=f"http://127.0.0.1:{rasa.server_address[1]}")
+    mediator = f"med-{uuid.uuid4().hex[:6]}"
+    add_staff(dataclasses.replace(stack.settings, var_dir=tmp_path), mediator)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            body = say(http, "no-reply-1", "老板欠我工资")
+            assert body["replies"][0]["text"] == NO_ANSWER_TEXT and body["case_id"]
+            assert "排在第" in body["replies"][-1]["text"]
+            stored = http.get(f"/api/v1/messages/{body['message_id']}", params={"user_id": "no-reply-1"}).json()
+            assert stored["status"] == "unanswered"
+            waiting = Console(url, mediator).http.get("/console/api/queue").json()["waiting"]
+            assert [c["reason"] for c in waiting] == [NO_ANSWER]
+    finally:
+        service.stop()
+        rasa.shutdown()
