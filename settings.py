@@ -115,6 +115,8 @@ class Settings:
     rate_limit_per_address: str = field(default_factory=lambda: _env("RATE_LIMIT_PER_ADDRESS", "600/minute"))
     rate_limit_per_resident: str = field(default_factory=lambda: _env("RATE_LIMIT_PER_RESIDENT", "20/minute"))
     rate_limit_login: str = field(default_factory=lambda: _env("RATE_LIMIT_LOGIN", "10/minute"))
+    # where the counts live: memory:// (each gateway its own) or redis://host:port/db (shared)
+    rate_limit_storage: str = field(default_factory=lambda: _env("RATE_LIMIT_STORAGE", "memory://"))
     # Rasa's HTTP API token (rasa run --auth-token); default: generated once under var/
     rasa_auth_token: str = field(default_factory=lambda: _env("RASA_AUTH_TOKEN", ""))
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
@@ -152,6 +154,7 @@ class Settings:
             "WECHAT_SESSION_MAX_AGE_S": str(self.wechat_session_max_age_s), "CONSOLE_SECRET": self.console_secret,
             "RATE_LIMIT_PER_ADDRESS": self.rate_limit_per_address,
             "RATE_LIMIT_PER_RESIDENT": self.rate_limit_per_resident, "RATE_LIMIT_LOGIN": self.rate_limit_login,
+            "RATE_LIMIT_STORAGE": self.rate_limit_storage,
             "CONSOLE_SESSION_MAX_AGE_S": str(self.console_session_max_age_s),
             "CONSOLE_HTTPS_ONLY": "1" if self.console_https_only else "0",
             "STATUTE_DIRS": ":".join(map(str, self.statute_dirs)),

@@ -7,24 +7,29 @@ drown the mediators' queue or the assistant, whichever address they use), and
 per address and user name on the logins (password guessing). Platform
 callbacks (WeChat push, Telegram webhook) come from the platforms' servers
 for all residents at once, so they are limited per resident only, after
-their signature is checked. Counts live in the gateway process's memory:
-with several gateways each keeps its own, which bounds a flood by the number
-of gateways; the client address is the one uvicorn reports (X-Forwarded-For
-only from FORWARDED_ALLOW_IPS, uvicorn's setting).
+their signature is checked. Counts live in the gateway process's memory,
+or in Redis (RATE_LIMIT_STORAGE=redis://…) so that several gateways share one
+budget. If that Redis is unreachable the limits are not applied (and logged):
+a broken limiter must not turn residents away. The client address is the one
+uvicorn reports (X-Forwarded-For only from FORWARDED_ALLOW_IPS, uvicorn's
+setting).
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any, Callable
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.http_common import error
+
+log = logging.getLogger(__name__)
 
 TOO_FAST = "您发送得太快了，请稍等{seconds}秒再试。急事请拨打12348公共法律服务热线。"
 SLOW_DOWN = "您发送得太快了，请稍等一会儿再发。急事请拨打12348公共法律服务热线。"  # where no wait can be given
@@ -34,16 +39,23 @@ UNLIMITED = ("/healthz",)
 
 
 class RateLimits:
-    def __init__(self, per_address: str, per_resident: str, per_login: str) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://") -> None:
+        options = {"key_prefix": "haizhu-limits", "socket_timeout": 0.5, "socket_connect_timeout": 0.5} \
+            if storage.startswith("redis") else {}
+        backend = storage_from_string(storage, **options)
+        self._limiter = MovingWindowRateLimiter(backend)
         self.per_address: RateLimitItem = parse(per_address)
         self.per_resident: RateLimitItem = parse(per_resident)
         self.per_login: RateLimitItem = parse(per_login)
 
     def _check(self, item: RateLimitItem, *key: str) -> JSONResponse | None:
-        if self._limiter.hit(item, *key):
+        try:
+            if self._limiter.hit(item, *key):
+                return None
+            reset = self._limiter.get_window_stats(item, *key).reset_time
+        except Exception as exc:  # the limiter's store is down: serve, say so in the log
+            log.warning("rate limits not applied: their store failed (%s)", type(exc).__name__)
             return None
-        reset = self._limiter.get_window_stats(item, *key).reset_time
         seconds = max(1, math.ceil(reset - time.time()))
         response = error(429, "too_many_requests", TOO_FAST.format(seconds=seconds))
         response.headers["Retry-After"] = str(seconds)

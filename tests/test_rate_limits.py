@@ -43,3 +43,25 @@ def test_budgets_per_resident_address_and_login(stack, tmp_path) -> None:
             assert http.get("/healthz").status_code == 200  # the supervisor's probe is never throttled
     finally:
         service.stop()
+
+
+def test_gateways_share_one_budget_in_redis_and_serve_when_it_is_down(stack, tmp_path) -> None:
+    shared = {"RATE_LIMIT_PER_RESIDENT": "3/minute", "RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/3"}
+    (a, service_a), (b, service_b) = (start_gateway(stack, tmp_path / n, **shared) for n in ("a", "b"))
+    down_url, service_down = start_gateway(stack, tmp_path / "down", RATE_LIMIT_PER_RESIDENT="1/minute",
+                                           RATE_LIMIT_STORAGE="redis://127.0.0.1:1/0")
+    try:
+        resident = f"rl-shared-{uuid.uuid4().hex[:6]}"
+        for url in (a, a, b):
+            assert httpx.post(f"{url}/api/v1/messages", json={"user_id": resident, "text": "你好"},
+                              timeout=30).status_code == 200
+        # a fourth through the other gateway: the budget is shared, not 3 per gateway
+        assert refused(httpx.post(f"{b}/api/v1/messages", json={"user_id": resident, "text": "你好"}, timeout=30))
+
+        for _ in range(2):  # the limiter's store unreachable: residents are still served
+            assert httpx.post(f"{down_url}/api/v1/messages", json={"user_id": resident, "text": "你好"},
+                              timeout=30).status_code == 200
+        assert "rate limits not applied" in service_down.log_path.read_text("utf-8")
+    finally:
+        for service in (service_a, service_b, service_down):
+            service.stop()
