@@ -96,8 +96,6 @@ class Settings:
     # webhook mode when set (the public https URL Telegram calls), else long polling
     telegram_webhook_url: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_URL", ""))
     telegram_webhook_secret: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET", ""))
-    # messages a chat may send per minute before a polite notice
-    telegram_rate_per_minute: int = field(default_factory=lambda: int(_env("TELEGRAM_RATE_PER_MINUTE", "20")))
     # WeChat: the mini-program's AppID and AppSecret (login, customer-service messages) and the
     # message-push Token and EncodingAESKey (安全模式); the API base is configurable for tests
     wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID", ""))
@@ -146,7 +144,6 @@ class Settings:
             "TELEGRAM_BOT_TOKEN": self.telegram_bot_token, "TELEGRAM_API_BASE_URL": self.telegram_api_base_url,
             "TELEGRAM_WEBHOOK_URL": self.telegram_webhook_url,
             "TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
-            "TELEGRAM_RATE_PER_MINUTE": str(self.telegram_rate_per_minute),
             "PUSH_INTERVAL_S": str(self.push_interval_s),
             "WECHAT_APPID": self.wechat_appid, "WECHAT_SECRET": self.wechat_secret,
             "WECHAT_TOKEN": self.wechat_token, "WECHAT_ENCODING_AES_KEY": self.wechat_encoding_aes_key,

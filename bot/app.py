@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.telegram_bot_token:
             from bot.telegram_channel import TelegramChannel
 
-            app.state.telegram = TelegramChannel(settings, app.state.conversations)
+            app.state.telegram = TelegramChannel(settings, app.state.conversations, app.state.rate_limits)
             try:
                 await app.state.telegram.start()
             except Exception as exc:  # the other channels still serve residents

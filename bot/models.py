@@ -137,3 +137,13 @@ class LegalAidApplication(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float, index=True)
     purged_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+
+
+class ButtonPayload(Base):
+    """A Telegram button's payload behind the token sent as its callback data (≤ 64 bytes)."""
+
+    __tablename__ = "button_payloads"
+
+    token: Mapped[str] = mapped_column(String(24), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, index=True)

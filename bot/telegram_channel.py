@@ -13,9 +13,10 @@ import hashlib
 import logging
 import re
 import time
-from collections import OrderedDict, defaultdict, deque
 from typing import Any, Optional
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, MessageLimit
 from telegram.error import TelegramError
@@ -24,6 +25,8 @@ from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler,
 
 from bot.case_store import MessageView
 from bot.conversation import NOT_SAVED_TEXT, STORE_DOWN, Conversations
+from bot.models import ButtonPayload
+from bot.rate_limits import RateLimits
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,46 +64,36 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 
 class Payloads:
-    """Button payloads can exceed Telegram's 64-byte callback data: keep them here, send a token."""
+    """Button payloads can exceed Telegram's 64-byte callback data: the token goes to
+    Telegram, the payload stays in the gateway's database, so a button still works
+    after a restart and whichever gateway receives the press."""
 
-    def __init__(self, size: int = 20000) -> None:
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self._size = size
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    def token(self, payload: str) -> str:
+    async def token(self, payload: str) -> str:
         token = "p" + hashlib.sha1(payload.encode("utf-8")).hexdigest()[:20]
-        self._items[token] = payload
-        self._items.move_to_end(token)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        async with self._sessions() as session:
+            if await session.get(ButtonPayload, token) is None:
+                session.add(ButtonPayload(token=token, payload=payload, created_at=time.time()))
+                try:
+                    await session.commit()
+                except IntegrityError:  # another gateway stored the same payload just now
+                    await session.rollback()
         return token
 
-    def payload(self, token: str) -> Optional[str]:
-        return self._items.get(token)
-
-
-class RateLimit:
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._sent: dict[int, deque[float]] = defaultdict(deque)
-
-    def allow(self, chat_id: int) -> bool:
-        now = time.monotonic()
-        sent = self._sent[chat_id]
-        while sent and now - sent[0] > 60:
-            sent.popleft()
-        if len(sent) >= self.per_minute:
-            return False
-        sent.append(now)
-        return True
+    async def payload(self, token: str) -> Optional[str]:
+        async with self._sessions() as session:
+            found = await session.get(ButtonPayload, token[:24])
+            return found.payload if found else None
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, conversations: Conversations) -> None:
+    def __init__(self, settings: Settings, conversations: Conversations, limits: RateLimits) -> None:
         self.settings = settings
         self.conversations = conversations
-        self.payloads = Payloads()
-        self.rate = RateLimit(settings.telegram_rate_per_minute)
+        self.payloads = Payloads(conversations.store.engine)
+        self.limits = limits  # the per-resident budget every channel shares (memory or Redis)
         self._edited_seen: set[tuple[int, int]] = set()
         self._pusher: Optional[asyncio.Task] = None
         builder = ApplicationBuilder().token(settings.telegram_bot_token).base_url(settings.telegram_api_base_url)
@@ -149,10 +142,11 @@ class TelegramChannel:
         await self.app.update_queue.put(Update.de_json(data, self.app.bot))
 
     # -- sending -------------------------------------------------------------------
-    def keyboard(self, buttons: list[dict[str, str]]) -> Optional[InlineKeyboardMarkup]:
+    async def keyboard(self, buttons: list[dict[str, str]]) -> Optional[InlineKeyboardMarkup]:
         if not buttons:
             return None
-        return InlineKeyboardMarkup([[InlineKeyboardButton(b["title"][:60], callback_data=self.payloads.token(b["payload"]))]
+        return InlineKeyboardMarkup([[InlineKeyboardButton(b["title"][:60],
+                                                           callback_data=await self.payloads.token(b["payload"]))]
                                      for b in buttons])
 
     async def send_replies(self, chat_id: int, replies: list[dict[str, Any]]) -> None:
@@ -160,11 +154,11 @@ class TelegramChannel:
             pieces = split_text(reply.get("text") or "")
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
-                await self.app.bot.send_message(chat_id, piece,
-                                                reply_markup=self.keyboard(reply.get("buttons") or []) if last else None)
+                markup = await self.keyboard(reply.get("buttons") or []) if last else None
+                await self.app.bot.send_message(chat_id, piece, reply_markup=markup)
 
     async def converse(self, chat_id: int, text: str) -> None:
-        if not self.rate.allow(chat_id):
+        if self.limits.resident(f"{PREFIX}{chat_id}") is not None:
             await self.app.bot.send_message(chat_id, TOO_FAST)
             return
         await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)
@@ -200,7 +194,7 @@ class TelegramChannel:
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         await query.answer()
-        payload = self.payloads.payload(query.data or "")
+        payload = await self.payloads.payload(query.data or "")
         if payload is None:
             await update.effective_chat.send_message(EXPIRED)
             return

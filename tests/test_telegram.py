@@ -21,7 +21,7 @@ from tests.test_handoff import Console, add_staff
 
 def telegram_gateway(stack, tmp_path, telegram: FakeTelegram, **extra: str) -> tuple[str, Service]:
     return start_gateway(stack, tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url,
-                         TELEGRAM_RATE_PER_MINUTE="6", PUSH_INTERVAL_S="0.3", **extra)
+                         RATE_LIMIT_PER_RESIDENT="6/minute", PUSH_INTERVAL_S="0.3", **extra)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,8 @@ def test_handoff_both_ways_in_telegram(polling, stack) -> None:
 
 def test_webhook_needs_the_secret_token(stack, tmp_path) -> None:
     telegram = FakeTelegram(free_port())
-    url, service = telegram_gateway(stack, tmp_path, telegram, TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook",
+    url, service = telegram_gateway(stack, tmp_path, telegram,
+                                 TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook",
                                  TELEGRAM_WEBHOOK_SECRET="s3cret-token")
     try:
         hook = telegram.called("setWebhook")
@@ -131,6 +132,28 @@ def test_webhook_needs_the_secret_token(stack, tmp_path) -> None:
         assert ok.status_code == 200
         assert "您好" in telegram.wait_sent(2001, 1)[0]["text"]
         assert not telegram.called("getUpdates")
+    finally:
+        service.stop()
+        telegram.shutdown()
+
+
+def test_buttons_still_work_after_a_gateway_restart(stack, tmp_path) -> None:
+    """Button payloads live in the gateway's database, not in one process's memory."""
+    telegram = FakeTelegram(free_port())
+    hook = {"TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    chat = 2101
+    url, service = telegram_gateway(stack, tmp_path, telegram, **hook)
+    try:
+        update = {"update_id": 1, **telegram.text_update(chat, "老板拖欠我三个月工资不给")}
+        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=secret).status_code == 200
+        keyboard = telegram.wait_sent(chat, 1)[-1]["reply_markup"]["inline_keyboard"]
+        mediation = next(row[0] for row in keyboard if row[0]["text"] == "找调解员")["callback_data"]
+        service.stop()
+        url, service = telegram_gateway(stack, tmp_path, telegram, **hook)  # same database, new process
+        press = {"update_id": 2, **telegram.press(chat, mediation)}
+        assert httpx.post(f"{url}/telegram/webhook", json=press, headers=secret).status_code == 200
+        assert "【找调解员】" in telegram.wait_sent(chat, 2)[-1]["text"]
     finally:
         service.stop()
         telegram.shutdown()
