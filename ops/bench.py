@@ -29,6 +29,7 @@ from ops.stack import Stack
 from settings import ROOT, get_settings
 
 REPORT_DIR = ROOT / "reports" / "bench"
+QUOTES_MARK = "相关法条"  # the heading of quoted articles (actions/grounded_reply.py)
 QUESTIONS = ROOT / "nlu" / "test" / "heldout.jsonl"
 RETRIEVAL_DEV = ROOT / "knowledge_base" / "eval" / "retrieval_dev.jsonl"
 TARGETS = {"e2e_p50_ms@10": 60, "e2e_p95_ms@10": 250, "throughput_per_s": 40, "cold_start_s": 45,
@@ -74,6 +75,7 @@ async def residents(gateway: str, sample: list[str], concurrency: int, messages:
                     seconds: float | None = None) -> dict:
     """`concurrency` residents each send one message after another (the next after the reply)."""
     latencies: list[float] = []
+    legal: list[float] = []  # answers quoting statutes (embedding, retrieval, quotes): the expensive kind
     counts = {"sent": 0, "answered": 0, "kept": 0, "errors": 0}
     stop_at = time.monotonic() + seconds if seconds else None
     budget = [messages or 0]
@@ -101,6 +103,8 @@ async def residents(gateway: str, sample: list[str], concurrency: int, messages:
             body = response.json()
             if response.status_code == 200:
                 counts["answered"] += 1
+                if any(QUOTES_MARK in (r.get("text") or "") for r in body.get("replies", [])):
+                    legal.append(latencies[-1])
             elif response.status_code == 503 and body.get("error", {}).get("message_id"):
                 counts["kept"] += 1
             else:
@@ -114,6 +118,8 @@ async def residents(gateway: str, sample: list[str], concurrency: int, messages:
     return {"concurrency": concurrency, **counts, "lost": counts["sent"] - counts["answered"] - counts["kept"],
             "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
             "p99_ms": percentile(latencies, 99), "seconds": round(elapsed, 1),
+            "legal": {"n": len(legal), "p50_ms": percentile(legal, 50) if legal else None,
+                      "p95_ms": percentile(legal, 95) if legal else None},
             "per_s": round(counts["answered"] / elapsed, 2) if elapsed else 0.0}
 
 
@@ -181,11 +187,13 @@ def report(result: dict, images: list[str]) -> None:
             ("memory total", f"{sum(result['memory_mb'].values())} MB", "≤ 3 GB"),
             ("index build (manifest)", f"{result['index_build_s']} s", "< 10 min")]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    lines += ["", "| residents | sent | answered | kept | errors | lost | p50 | p95 | p99 | msg/s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| residents | sent | answered | kept | errors | lost | p50 | p95 | p99 | msg/s "
+              "| answers quoting statutes: n, p50 / p95 |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["e2e"] + [result["sustained"]]:
         lines.append(f"| {r['concurrency']} | {r['sent']} | {r['answered']} | {r['kept']} | {r['errors']} | "
-                     f"{r['lost']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['per_s']} |")
+                     f"{r['lost']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['per_s']} | "
+                     f"{r['legal']['n']}, {r['legal']['p50_ms']} / {r['legal']['p95_ms']} |")
     lines += [""] + [f"![{name}]({name})" for name in images]
     (REPORT_DIR / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -228,8 +236,10 @@ def main() -> int:
     summary = {"cold_start_s": result["cold_start_s"], "index_build_s": result["index_build_s"],
                "nlu_p50_ms": result["nlu"]["p50_ms"], "nlu_p95_ms": result["nlu"]["p95_ms"],
                "retrieval_p50_ms": result["retrieval"]["p50_ms"], "retrieval_p95_ms": result["retrieval"]["p95_ms"],
-               "e2e": {str(r["concurrency"]): {k: r[k] for k in ("p50_ms", "p95_ms", "p99_ms", "errors", "lost")}
+               "e2e": {str(r["concurrency"]): {k: r[k] for k in
+                                               ("p50_ms", "p95_ms", "p99_ms", "errors", "lost", "legal")}
                        for r in result["e2e"]},
+               "sustained_legal": result["sustained"]["legal"],
                "throughput_per_s": result["sustained"]["per_s"], "sustained_errors": result["sustained"]["errors"],
                "sustained_lost": result["sustained"]["lost"], "memory_mb": result["memory_mb"],
                "memory_total_mb": sum(result["memory_mb"].values()),
