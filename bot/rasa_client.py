@@ -80,8 +80,10 @@ class RasaClient:
     """
 
     def __init__(self, base_url: str, timeout_s: float, action_url: str | None = None, token: str = "") -> None:
-        # the token goes with every call: Rasa's API (status, trackers) refuses requests without it
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, params={"token": token} if token else None)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        # Rasa's HTTP API (/status) refuses requests without it; the input channel needs none,
+        # and the action server's health check must not carry it
+        self._api_params = {"token": token} if token else {}
         self._action_health = f"{action_url.rstrip('/')}/health" if action_url else None
 
     async def close(self) -> None:
@@ -97,7 +99,7 @@ class RasaClient:
 
     async def is_ready(self) -> bool:
         try:
-            response = await self._http.get("/status", timeout=2.0)
+            response = await self._http.get("/status", params=self._api_params, timeout=2.0)
             rasa_up = response.status_code == 200 and bool(response.json().get("model_file"))
         except (httpx.HTTPError, ValueError):
             return False
