@@ -213,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(checked, JSONResponse):
             return checked
         user_id, text = checked
-        refused = request.app.state.rate_limits.resident(user_id)
+        refused = await request.app.state.rate_limits.resident(user_id)
         if refused is not None:
             return refused
         outcome = await request.app.state.conversations.handle(user_id, text)

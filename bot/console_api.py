@@ -125,7 +125,7 @@ def router(max_age_s: int) -> APIRouter:
 
     @api.post("/login")
     async def login(request: Request, body: Login) -> Any:
-        refused = request.app.state.rate_limits.login(client_host(request), body.username)
+        refused = await request.app.state.rate_limits.login(client_host(request), body.username)
         if refused is not None:
             return refused
         staff = await staff_store(request).authenticate(body.username, body.password)

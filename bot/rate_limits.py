@@ -9,8 +9,9 @@ callbacks (WeChat push, Telegram webhook) come from the platforms' servers
 for all residents at once, so they are limited per resident only, after
 their signature is checked. Counts live in the gateway process's memory,
 or in Redis (RATE_LIMIT_STORAGE=redis://…) so that several gateways share one
-budget. If that Redis is unreachable the limits are not applied (and logged):
-a broken limiter must not turn residents away. The client address is the one
+budget; the asyncio API throughout, so a Redis round trip never blocks the
+gateway's event loop. If that Redis is unreachable the limits are not applied
+(and logged): a broken limiter must not turn residents away. The client address is the one
 uvicorn reports (X-Forwarded-For only from FORWARDED_ALLOW_IPS, uvicorn's
 setting).
 """
@@ -22,8 +23,8 @@ import time
 from typing import Any, Callable
 
 from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,19 +41,19 @@ UNLIMITED = ("/healthz",)
 
 class RateLimits:
     def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://") -> None:
-        options = {"key_prefix": "haizhu-limits", "socket_timeout": 0.5, "socket_connect_timeout": 0.5} \
-            if storage.startswith("redis") else {}
-        backend = storage_from_string(storage, **options)
+        options = {"implementation": "redispy", "key_prefix": "haizhu-limits", "socket_timeout": 0.5,
+                   "socket_connect_timeout": 0.5} if storage.startswith("redis") else {}
+        backend = storage_from_string(f"async+{storage}", **options)
         self._limiter = MovingWindowRateLimiter(backend)
         self.per_address: RateLimitItem = parse(per_address)
         self.per_resident: RateLimitItem = parse(per_resident)
         self.per_login: RateLimitItem = parse(per_login)
 
-    def _check(self, item: RateLimitItem, *key: str) -> JSONResponse | None:
+    async def _check(self, item: RateLimitItem, *key: str) -> JSONResponse | None:
         try:
-            if self._limiter.hit(item, *key):
+            if await self._limiter.hit(item, *key):
                 return None
-            reset = self._limiter.get_window_stats(item, *key).reset_time
+            reset = (await self._limiter.get_window_stats(item, *key)).reset_time
         except Exception as exc:  # the limiter's store is down: serve, say so in the log
             log.warning("rate limits not applied: their store failed (%s)", type(exc).__name__)
             return None
@@ -61,15 +62,15 @@ class RateLimits:
         response.headers["Retry-After"] = str(seconds)
         return response
 
-    def address(self, host: str) -> JSONResponse | None:
-        return self._check(self.per_address, "address", host)
+    async def address(self, host: str) -> JSONResponse | None:
+        return await self._check(self.per_address, "address", host)
 
-    def resident(self, user_id: str) -> JSONResponse | None:
+    async def resident(self, user_id: str) -> JSONResponse | None:
         """None if the resident may send another message now, else the 429 to answer."""
-        return self._check(self.per_resident, "resident", user_id)
+        return await self._check(self.per_resident, "resident", user_id)
 
-    def login(self, host: str, username: str) -> JSONResponse | None:
-        return self._check(self.per_login, "login", host, username[:64])
+    async def login(self, host: str, username: str) -> JSONResponse | None:
+        return await self._check(self.per_login, "login", host, username[:64])
 
 
 class AddressLimitMiddleware:
@@ -83,7 +84,7 @@ class AddressLimitMiddleware:
         path = scope.get("path", "")
         if scope["type"] == "http" and path not in UNLIMITED and not path.startswith(PLATFORM_CALLBACKS):
             host = (scope.get("client") or ("unknown", 0))[0]
-            refused = self.limits().address(host)
+            refused = await self.limits().address(host)
             if refused is not None:
                 await refused(scope, receive, send)
                 return

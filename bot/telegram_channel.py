@@ -158,7 +158,7 @@ class TelegramChannel:
                 await self.app.bot.send_message(chat_id, piece, reply_markup=markup)
 
     async def converse(self, chat_id: int, text: str) -> None:
-        if self.limits.resident(f"{PREFIX}{chat_id}") is not None:
+        if await self.limits.resident(f"{PREFIX}{chat_id}") is not None:
             await self.app.bot.send_message(chat_id, TOO_FAST)
             return
         await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)

@@ -196,7 +196,7 @@ def router(get_channel) -> APIRouter:
         code = payload.get("code") if isinstance(payload, dict) else None
         if not isinstance(code, str) or not code.strip() or len(code) > 128:
             return error(422, "invalid_code", "缺少登录凭证 code。")
-        refused = request.app.state.rate_limits.login(client_host(request), "wechat")
+        refused = await request.app.state.rate_limits.login(client_host(request), "wechat")
         if refused is not None:
             return refused
         try:
@@ -222,7 +222,7 @@ def router(get_channel) -> APIRouter:
         text = check_text(payload.get("text"))
         if isinstance(text, JSONResponse):
             return text
-        refused = request.app.state.rate_limits.resident(PREFIX + openid)
+        refused = await request.app.state.rate_limits.resident(PREFIX + openid)
         if refused is not None:
             return refused
         outcome = await wx.conversations.handle(PREFIX + openid, text)
@@ -287,7 +287,7 @@ def router(get_channel) -> APIRouter:
         if inner.get("MsgType") != "text" or not str(inner.get("Content") or "").strip():
             text = ONLY_TEXT if inner.get("MsgType") != "event" else None
             return passive(wx, text, openid, ours, is_json, safe, nonce, timestamp)
-        if request.app.state.rate_limits.resident(PREFIX + openid) is not None:
+        if await request.app.state.rate_limits.resident(PREFIX + openid) is not None:
             return passive(wx, SLOW_DOWN, openid, ours, is_json, safe, nonce, timestamp)
         task = asyncio.create_task(wx.conversations.handle(PREFIX + openid, str(inner["Content"])))
         wx._tasks.add(task)
