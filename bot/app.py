@@ -18,7 +18,6 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -28,7 +27,7 @@ from bot.case_store import CaseStore
 from bot.legal_aid import ApplicationStore
 from bot.console_api import PAGE_HEADERS, ConsoleError, pages as console_pages, router as console_router
 from bot.citation_guard import ArticleLookup, CitationGuard
-from bot.conversation import NOT_SAVED_TEXT, Conversations, channel_of
+from bot.conversation import NOT_SAVED_TEXT, STORE_DOWN, Conversations, channel_of
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
 from bot.rate_limits import AddressLimitMiddleware, RateLimits
@@ -179,13 +178,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         messages = {404: "没有这个地址。", 405: "不支持这种请求方法。"}
         return error(exc.status_code, f"http_{exc.status_code}", messages.get(exc.status_code, "请求无法处理。"))
 
-    @app.exception_handler(SQLAlchemyError)
-    @app.exception_handler(OSError)  # a refused connection reaches us unwrapped (asyncpg's connect)
     async def _store_down(request: Request, exc: Exception) -> JSONResponse:
         # the database is unreachable or refused the write: each write is one
         # transaction, so nothing half-written stays behind; the caller must resend
         log.error("database unavailable on %s (%s)", request.url.path, type(exc).__name__)
         return error(503, "store_unavailable", NOT_SAVED_TEXT)
+
+    for outage in STORE_DOWN:  # the same errors the background loops treat as an outage
+        app.add_exception_handler(outage, _store_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
