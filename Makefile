@@ -18,10 +18,18 @@ MAIN_VENV_DIR := $(CACHE_DIR)/venv-main-$(call hash,$(MAIN_REQS))
 RASA_VENV_DIR := $(CACHE_DIR)/venv-rasa-$(call hash,$(RASA_REQS))
 AUDIT_VENV_DIR := $(CACHE_DIR)/venv-audit-$(call hash,requirements/audit.txt)
 
+# real residents' questions (../shared/questions), read at build time, never copied
+# into the repository: nlu/real_questions.py writes the training part as Rasa data
+# and the dev part to measure on under $(REAL_DIR)
+QUESTIONS_DIR ?= $(abspath ../shared/questions)
+export QUESTIONS_DIR
+REAL_DIR := build/real-questions
+REAL_INPUTS := nlu/real_questions.py nlu/real_question_intents.yml $(wildcard $(QUESTIONS_DIR)/intents_train.jsonl)
+
 # everything a trained model depends on
 TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml nlu/data/*.yml nlu/dictionary/*) \
 	nlu/taxonomy.yml nlu/taxonomy.py nlu/emergency_terms.yml nlu/text_normaliser.py \
-	$(wildcard nlu/components/*.py) $(RASA_REQS))
+	$(wildcard nlu/components/*.py) $(RASA_REQS) $(REAL_INPUTS))
 MODEL_CACHE := $(CACHE_DIR)/models/$(call hash,$(TRAIN_INPUTS)).tar.gz
 MODEL := models/current.tar.gz
 
@@ -35,13 +43,14 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
+.PHONY: help run test chat real-questions eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
 	@echo "make test       the whole test suite (what .ci/run calls)"
 	@echo "make chat       chat with the running assistant in this terminal"
 	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
+	@echo "                (the real questions' dev split: DATA=$(REAL_DIR)/dev.jsonl)"
 	@echo "make index      build the statute index (faiss + BM25), only when corpus or model changed"
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
 	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
@@ -74,15 +83,19 @@ venvs: $(MAIN_VENV_DIR)/.ready $(RASA_VENV_DIR)/.ready
 		ln -sfn "$$target" "$$link"; \
 	done
 
-$(MODEL_CACHE): | venvs
+# the real questions' train and dev parts (cheap; rewritten whenever asked for)
+real-questions: venvs
+	@.venv/bin/python -m nlu.real_questions --out $(REAL_DIR)
+
+$(MODEL_CACHE): | venvs real-questions
 	@echo "Training the Rasa model (inputs changed or never trained)…"
 	rm -rf "$(CACHE_DIR)/models/tmp"
-	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data nlu/data data \
+	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data nlu/data data $(REAL_DIR)/nlu \
 		--config config.yml --out "$(CACHE_DIR)/models/tmp" --fixed-model-name model
 	mv "$(CACHE_DIR)/models/tmp/model.tar.gz" "$@"
 	rm -rf "$(CACHE_DIR)/models/tmp"
 
-model: venvs $(MODEL_CACHE)
+model: venvs real-questions $(MODEL_CACHE)
 	@mkdir -p models
 	@ln -sfn "$(MODEL_CACHE)" $(MODEL)
 
@@ -110,7 +123,7 @@ browser:
 chat: venvs
 	@.venv/bin/python -m bot.terminal_chat
 
-eval-nlu: venvs model
+eval-nlu: venvs real-questions model
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-nlu DATA=file.jsonl" >&2; exit 2; fi
 	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.evaluate --model $(MODEL) --data "$(abspath $(DATA))"
 
@@ -122,9 +135,9 @@ eval-retrieval: index
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi
 	@.venv/bin/python -m knowledge_base.evaluate_retrieval --data "$(abspath $(DATA))"
 
-validate: venvs check-services
+validate: venvs real-questions check-services
 	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \
-		--data nlu/data data --config config.yml
+		--data nlu/data data $(REAL_DIR)/nlu --config config.yml
 
 # start the whole stack on the full corpus and measure (reports/bench/report.md; last line JSON)
 bench: venvs model embedding-model
@@ -157,7 +170,7 @@ check-services: venvs
 	@.venv/bin/python -m knowledge_base.services
 
 clean:
-	rm -rf models var .pytest_cache
+	rm -rf models var build .pytest_cache
 
 clean-cache:
 	rm -rf "$(CACHE_DIR)"

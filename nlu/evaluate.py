@@ -4,7 +4,15 @@ Reads lines ``{"text": ..., "category": ...}`` (other fields ignored, except an
 optional ``intent`` used for the extra intent and emergency figures), parses
 every text with the trained Rasa model exactly as the server would, and prints
 a readable table followed, as the LAST line, by one JSON object:
-``{"n", "accuracy", "macro_f1", "per_category", "confusion", ...}``.
+``{"n", "accuracy", "macro_f1", "per_category", "confusion", "fallback_rate",
+"accuracy_by_length", ...}``.
+
+``fallback_rate`` is the share of texts that would get clarification buttons
+instead of an answer (intent ``nlu_fallback``), over all texts and, as
+``fallback_rate_legal``, over the legal questions (every category but
+chitchat). ``accuracy_by_length`` splits the accuracy by the text's length in
+characters (≤ 40, 41–120, > 120): a long complaint should be understood as
+well as a short question.
 
 Runs in the Rasa environment: ``python -m nlu.evaluate --model M --data F``.
 """
@@ -91,11 +99,35 @@ async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     return [await agent.parse_message(text) for text in texts]
 
 
+LENGTH_BANDS = (("<=40", 0, 40), ("41-120", 41, 120), (">120", 121, 10**9))
+
+
+def length_band(text: str) -> str:
+    n = len(text.strip())
+    return next(name for name, low, high in LENGTH_BANDS if low <= n <= high)
+
+
+def accuracy_by_length(rows: list[dict[str, Any]], pred: list[str]) -> dict[str, dict[str, float]]:
+    bands: dict[str, list[bool]] = {name: [] for name, _, _ in LENGTH_BANDS}
+    for row, category in zip(rows, pred):
+        bands[length_band(row["text"])].append(category == row["category"])
+    return {name: {"n": len(hits), "accuracy": round(sum(hits) / len(hits), 4) if hits else None}
+            for name, hits in bands.items()}
+
+
+def fallback_rates(rows: list[dict[str, Any]], intents: list[str]) -> dict[str, float | None]:
+    fell = [i == "nlu_fallback" for i in intents]
+    legal = [f for f, r in zip(fell, rows) if r["category"] != "chitchat"]
+    return {"fallback_rate": round(sum(fell) / len(fell), 4),
+            "fallback_rate_legal": round(sum(legal) / len(legal), 4) if legal else None}
+
+
 def evaluate(model: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     taxonomy = load_taxonomy()
     parses = asyncio.run(parse_all(model, [r["text"] for r in rows]))
     gold = [r["category"] for r in rows]
     pred = []
+    predicted_intents = []
     mistakes = []
     intent_hits = intent_total = 0
     emergency_hits = emergency_total = 0
@@ -103,6 +135,7 @@ def evaluate(model: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], l
         intent = (parse.get("intent") or {}).get("name")
         category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
         pred.append(category)
+        predicted_intents.append(intent or "")
         if "intent" in row:
             intent_total += 1
             top = intent
@@ -116,9 +149,11 @@ def evaluate(model: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], l
                 emergency_hits += intent == "emergency"
         if category != row["category"]:
             mistakes.append(
-                f"  {row['category']:>11} → {category:<11} {intent:<24} {row['text'][:40]}"
+                f"  {row['category']:>11} → {category:<11} {intent or '':<24} {row['text'][:40]}"
             )
     result = category_metrics(gold, pred, taxonomy.dispute_categories)
+    result.update(fallback_rates(rows, predicted_intents))
+    result["accuracy_by_length"] = accuracy_by_length(rows, pred)
     if intent_total:
         result["intent_accuracy"] = round(intent_hits / intent_total, 4)
     if emergency_total:
@@ -145,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     for name, m in result["per_category"].items():
         print(f"  {name:<12} P={m['precision']:.3f} R={m['recall']:.3f} F1={m['f1']:.3f} n={m['support']}")
+    print(f"  clarification buttons: {result['fallback_rate']:.3f} of all, "
+          f"{result['fallback_rate_legal'] or 0:.3f} of legal questions")
+    for band, m in result["accuracy_by_length"].items():
+        if m["n"]:
+            print(f"  length {band:>7}: accuracy {m['accuracy']:.3f} (n={m['n']})")
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

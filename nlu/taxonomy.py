@@ -23,6 +23,8 @@ class Taxonomy:
     intent_category: Mapping[str, str]
     intent_title: Mapping[str, str]
     modifiers: frozenset[str]
+    # answered as legal questions, but their category is the one the message states
+    text_categorised: frozenset[str] = frozenset()
 
     def category_of(self, intent: str | None) -> str:
         """The fixed category of an intent; unknown intents count as other_legal."""
@@ -30,6 +32,10 @@ class Taxonomy:
 
     def is_modifier(self, intent: str | None) -> bool:
         return (intent or "") in self.modifiers
+
+    def takes_stated_category(self, intent: str | None) -> bool:
+        """Whether the message's own dispute decides this intent's category."""
+        return (intent or "") in self.modifiers or (intent or "") in self.text_categorised
 
     def resolve(
         self,
@@ -44,19 +50,14 @@ class Taxonomy:
         modifier (legal aid, mediation, a person, emergency) carries the
         category of the dispute the message states (``stated_dispute``, from the
         category classifier) and other_legal when it states none. The fallback
-        intent carries the category classifier's best guess (``fallback_guess``)
-        or else that of the best-ranked real intent, so routing still knows the
-        likely area while the dialogue asks to clarify.
+        intent carries the guess of the decision rule (``fallback_guess``, a
+        category only when there is evidence for it), else other_legal: a
+        fallback never defaults to a dispute category.
         """
         if intent == FALLBACK_INTENT:
-            if fallback_guess in self.categories:
-                return fallback_guess
-            for entry in ranking:
-                name = entry.get("name")
-                if name and name != FALLBACK_INTENT:
-                    return self.resolve(name, (), stated_dispute)
-            return "other_legal"
-        if self.is_modifier(intent):
+            # only a guess backed by evidence (nlu/intent_decision.py) names a dispute
+            return fallback_guess if fallback_guess in self.categories else "other_legal"
+        if self.takes_stated_category(intent):
             if stated_dispute in self.dispute_categories:
                 return stated_dispute
             return "other_legal"
@@ -78,6 +79,7 @@ def _build(raw: Mapping[str, Any]) -> Taxonomy:
         intent_category={n: s["category"] for n, s in intents.items()},
         intent_title={n: s["title"] for n, s in intents.items()},
         modifiers=frozenset(n for n, s in intents.items() if s.get("modifier")),
+        text_categorised=frozenset(n for n, s in intents.items() if s.get("category_from_text")),
     )
 
 
