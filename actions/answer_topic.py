@@ -23,7 +23,8 @@ from actions.handoff import request_handoff
 from actions.referral import referral
 from actions.routing import decide
 from actions.tracker_views import earlier_user_texts, previous_bot_action
-from nlu.taxonomy import load as load_taxonomy
+from nlu.intent_decision import GENERAL_INTENTS
+from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
 
 SEARCH_DEPTH = 8
 NO_CARD = ("抱歉，这个问题我暂时还没有整理好的解答，不想随便猜。建议找调解员或申请法律援助，"
@@ -44,6 +45,30 @@ def question_for(tracker: Tracker, intent: str, category: Optional[str]) -> tupl
     if previous and is_follow_up(text) and category == tracker.get_slot("dispute_category"):
         return f"{previous} {text}", previous
     return text, text
+
+
+# below this the NLU's topic yields to the topic of the conversation for a follow-up
+FOLLOW_UP_KEEPS_TOPIC_BELOW = 0.6
+
+
+def follow_up_topic(tracker: Tracker) -> Optional[str]:
+    """The topic under discussion, when this message is a follow-up about it.
+
+    「那一楼那户坚决不同意，我们能直接装吗？」 after a lift answer is about that
+    lift: a short message that leans on the previous one keeps the topic unless
+    the classifier is sure it opens a new one of a specific kind.
+    """
+    topic = tracker.get_slot("last_topic")
+    text = tracker.latest_message.get("text") or ""
+    if not topic or not is_follow_up(text):
+        return None
+    intent = tracker.latest_message.get("intent") or {}
+    name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+    if name == topic:
+        return None
+    if name == FALLBACK_INTENT or name in GENERAL_INTENTS.values() or confidence < FOLLOW_UP_KEEPS_TOPIC_BELOW:
+        return topic
+    return None
 
 
 def retrieve(query: str, category: Optional[str]) -> Grounded:
@@ -68,46 +93,65 @@ class ActionAnswerTopic(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        taxonomy = load_taxonomy()
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
-        category = taxonomy.category_of(intent)
-        query, remembered = question_for(tracker, intent, category)
-        text = tracker.latest_message.get("text") or ""
-        street = tracker.get_slot("street")
-        decision = decide(intent, category, text, street)
-        events: List[Dict[Text, Any]] = []
-        if decision.route == "handoff":  # a legal question, but the dispute is escalating
-            escalation = human_reply(escalating=True)
-            dispatcher.utter_message(text=escalation.text, buttons=escalation.buttons)
-            request_handoff(dispatcher, tracker, decision.situation, category)
-        referral_lines: list[str] = []
-        if decision.suggests_mediation and decision.body:
-            ask = decision.ask_street and not tracker.get_slot("street_asked")
-            referral_lines = mediation_suggestion(referral(decision.body, street).line(), ask)
-            if ask:
-                events.append(SlotSet("street_asked", True))
-        # embedding and search release the GIL: in a thread, the server takes other residents meanwhile
-        grounded = await asyncio.to_thread(retrieve, query,
-                                           category if category in taxonomy.dispute_categories else None)
-        for_a_person = needs_a_person(text)
-        reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), street,
-                            statutes=grounded.lines(), cases=grounded.case_lines(),
-                            extra_buttons=grounded.buttons(), referral=referral_lines)
-        if reply is None:
-            dispatcher.utter_message(text=NO_CARD, buttons=[OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]])
-            return []
-        text, buttons = reply.text, reply.buttons
-        if for_a_person:
-            text = text.replace("\n", f"\n{NEEDS_A_PERSON}\n", 1)
-        if for_a_person or not grounded.confident or decision.suggests_mediation:
-            # weak retrieval or a judgement call: a person is the better next step
-            offered = [OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]]
-            buttons = [b for b in buttons if b not in offered]
-            buttons = (offered + buttons) if for_a_person else (buttons + offered)
-        dispatcher.utter_message(text=text, buttons=buttons)
-        return events + [
-            SlotSet("dispute_category", category),
-            SlotSet("last_topic", intent),
-            SlotSet("last_question", remembered),
-            SlotSet("shown_articles", grounded.refs),
-        ]
+        return await answer(dispatcher, tracker, follow_up_topic(tracker) or intent)
+
+
+def topic_category(tracker: Tracker, intent: str) -> str:
+    """The intent's category; for a 定金 question (category from the text) the
+    one the NLU found, or the conversation's when it is a follow-up."""
+    taxonomy = load_taxonomy()
+    if not taxonomy.takes_stated_category(intent):
+        return taxonomy.category_of(intent)
+    latest = tracker.latest_message
+    if (latest.get("intent") or {}).get("name") == intent and latest.get("category"):
+        return str(latest["category"])
+    return tracker.get_slot("dispute_category") or taxonomy.category_of(intent)
+
+
+async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> List[Dict[Text, Any]]:
+    """The answer to a legal question on `intent`'s topic (also used by the
+    clarification action for a follow-up that keeps the conversation's topic)."""
+    taxonomy = load_taxonomy()
+    category = topic_category(tracker, intent)
+    query, remembered = question_for(tracker, intent, category)
+    text = tracker.latest_message.get("text") or ""
+    street = tracker.get_slot("street")
+    decision = decide(intent, category, text, street)
+    events: List[Dict[Text, Any]] = []
+    if decision.route == "handoff":  # a legal question, but escalating or urgent: a person first
+        first = human_reply(escalating=decision.situation == "escalating",
+                            urgent=decision.situation == "urgent")
+        dispatcher.utter_message(text=first.text, buttons=first.buttons)
+        request_handoff(dispatcher, tracker, decision.situation, category)
+    referral_lines: list[str] = []
+    if decision.suggests_mediation and decision.body:
+        ask = decision.ask_street and not tracker.get_slot("street_asked")
+        referral_lines = mediation_suggestion(referral(decision.body, street).line(), ask)
+        if ask:
+            events.append(SlotSet("street_asked", True))
+    # embedding and search release the GIL: in a thread, the server takes other residents meanwhile
+    grounded = await asyncio.to_thread(retrieve, query,
+                                       category if category in taxonomy.dispute_categories else None)
+    for_a_person = needs_a_person(text)
+    reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), street,
+                        statutes=grounded.lines(), cases=grounded.case_lines(),
+                        extra_buttons=grounded.buttons(), referral=referral_lines)
+    if reply is None:
+        dispatcher.utter_message(text=NO_CARD, buttons=[OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]])
+        return []
+    text, buttons = reply.text, reply.buttons
+    if for_a_person:
+        text = text.replace("\n", f"\n{NEEDS_A_PERSON}\n", 1)
+    if for_a_person or not grounded.confident or decision.suggests_mediation:
+        # weak retrieval or a judgement call: a person is the better next step
+        offered = [OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]]
+        buttons = [b for b in buttons if b not in offered]
+        buttons = (offered + buttons) if for_a_person else (buttons + offered)
+    dispatcher.utter_message(text=text, buttons=buttons)
+    return events + [
+        SlotSet("dispute_category", category),
+        SlotSet("last_topic", intent),
+        SlotSet("last_question", remembered),
+        SlotSet("shown_articles", grounded.refs),
+    ]

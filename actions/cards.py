@@ -125,9 +125,10 @@ def mediation_reply(body_line: str, ask_street: bool) -> Reply:
     return Reply("\n".join(lines), [OFFER_BUTTONS["legal_aid"]])
 
 
-def human_reply(escalating: bool = False) -> Reply:
+def human_reply(escalating: bool = False, urgent: bool = False) -> Reply:
     card = request_cards()["human"]
-    lines = ["【人工服务】"] + ([card["escalating"].strip()] if escalating else []) + [card["summary"].strip(), card["note"]]
+    lines = (["【人工服务】"] + ([card["escalating"].strip()] if escalating else [])
+             + ([card["urgent"].strip()] if urgent else []) + [card["summary"].strip(), card["note"]])
     return Reply("\n".join(lines), [])
 
 

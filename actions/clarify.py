@@ -1,7 +1,9 @@
 """Asks which topic the resident means when the classifier is unsure.
 
 Offers the two or three likeliest topics as buttons rather than guessing: a
-wrong answer about wages or a home is worse than one extra tap.
+wrong answer about wages or a home is worse than one extra tap. The NLU asks
+for this only for short messages whose area is unclear (nlu/intent_decision.py);
+a short follow-up to an answer keeps that answer's topic instead.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answer_topic import answer, follow_up_topic
 from actions.cards import human_reply
 from actions.handoff import request_handoff
 from actions.routing import decide
@@ -33,9 +36,13 @@ class ActionClarify(Action):
     def name(self) -> Text:
         return "action_clarify"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        topic = follow_up_topic(tracker)
+        if topic:
+            # 「那如果他不同意呢？」 after an answer: about that answer's topic, not a new riddle
+            return await answer(dispatcher, tracker, topic)
         taxonomy = load_taxonomy()
         decision = decide(FALLBACK_INTENT, tracker.latest_message.get("category"),
                           tracker.latest_message.get("text") or "",

@@ -9,6 +9,7 @@ every category x situation is generated from it:
 """
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,11 +63,24 @@ def escalating(text: str) -> bool:
     return any(term in folded for term in policy()["escalation_terms"])
 
 
+@lru_cache(maxsize=1)
+def _urgency() -> "re.Pattern[str]":
+    return re.compile("|".join(f"(?:{p})" for p in policy()["urgency_patterns"]))
+
+
+def urgent(text: str) -> bool:
+    """An injury needing treatment, a hearing or auction within days, a home lost
+    today, many workers unpaid: a person first, with the answer."""
+    return bool(_urgency().search(fold_for_matching(text or "")))
+
+
 def situation_of(intent: str, text: str, after_clarification: bool) -> str:
     if intent in REQUEST_SITUATIONS:
         return REQUEST_SITUATIONS[intent]
     if escalating(text):
         return "escalating"
+    if urgent(text):
+        return "urgent"
     if intent == FALLBACK_INTENT:
         return "unsure_after_clarification" if after_clarification else "unsure"
     return "question"
@@ -99,11 +113,12 @@ SITUATION_TITLES = {
     "still not understood after a clarification", "asks_for_mediation": "asks for mediation",
     "asks_for_legal_aid": "asks for legal aid", "asks_for_person": "asks for a person",
     "escalating": "escalating (堵门, 拉横幅 …)", "emergency": "emergency (violence, self-harm)",
+    "urgent": "urgent (surgery, a hearing or auction within days, evicted today, many workers unpaid)",
 }
 _SAMPLE = {"unsure": FALLBACK_INTENT,
            "unsure_after_clarification": FALLBACK_INTENT, "asks_for_mediation": "request_mediation",
            "asks_for_legal_aid": "request_legal_aid", "asks_for_person": "request_human",
-           "emergency": "emergency", "escalating": "labour_wage_arrears"}
+           "emergency": "emergency", "escalating": "labour_wage_arrears", "urgent": "labour_wage_arrears"}
 
 
 def _cell(decision: Decision) -> str:
@@ -120,7 +135,7 @@ def table() -> str:
         cells = []
         for category in categories:
             intent = "" if situation == "question" else _SAMPLE[situation]  # "": the category's default
-            text = "明天去堵门" if situation == "escalating" else ""
+            text = {"escalating": "明天去堵门", "urgent": "明天就要开庭"}.get(situation, "")
             cells.append(_cell(decide(intent, category, text, street="赤岗",
                                       after_clarification=situation == "unsure_after_clarification")))
         lines.append(f"| {SITUATION_TITLES[situation]} | " + " | ".join(cells) + " |")

@@ -2,7 +2,7 @@
 // textContent, never innerHTML, so residents' text can never become markup.
 "use strict";
 const CATEGORY = {labour: "劳动", lease: "租房", gig_work: "平台用工", elevator: "加装电梯", other_legal: "其他"};
-const REASON = {asks_for_person: "要求人工", escalating: "纠纷升级", unsure_after_clarification: "多次未听懂", no_answer: "系统未能回答"};
+const REASON = {asks_for_person: "要求人工", escalating: "纠纷升级", urgent: "情况紧急", unsure_after_clarification: "多次未听懂", no_answer: "系统未能回答"};
 const STATUS = {waiting: "等待接手", claimed: "处理中", closed: "已结案", returned: "已交回助手"};
 const ENTITY = {money: "金额", duration: "时长", date: "日期", employer: "单位", platform: "平台", street: "街道"};
 const SENDER = {resident: "居民", mediator: "调解员", system: "系统", assistant: "智能助手"};
