@@ -1,4 +1,5 @@
-"""NLU targets on the held-out split, measured by the same command users run."""
+"""NLU targets on the real questions' dev split and on our own held-out split,
+measured by the same command users run (`make eval-nlu`)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,39 @@ import pytest
 from tests.conftest import ROOT, rasa_python
 
 MODEL = ROOT / "models" / "current.tar.gz"
+REAL_DEV = ROOT / "build" / "real-questions" / "dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def real_dev_result() -> dict:
+    """The dev part of ../shared/questions, never trained on (nlu/real_questions.py)."""
+    if not REAL_DEV.is_file():
+        pytest.skip("no shared real questions: build/real-questions/dev.jsonl was not written")
+    done = rasa_python("-m", "nlu.evaluate", "--model", str(MODEL), "--data", str(REAL_DEV))
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_real_dev_category_accuracy(real_dev_result: dict) -> None:
+    assert real_dev_result["accuracy"] >= 0.92
+
+
+def test_real_dev_macro_f1_over_all_categories(real_dev_result: dict) -> None:
+    assert set(real_dev_result["per_category"]) >= {"labour", "lease", "gig_work", "elevator",
+                                                     "other_legal", "chitchat"}
+    assert real_dev_result["macro_f1"] >= 0.90
+
+
+def test_real_dev_legal_questions_rarely_get_buttons(real_dev_result: dict) -> None:
+    assert real_dev_result["fallback_rate_legal"] <= 0.08
+
+
+def test_real_dev_long_messages_as_well_as_short(real_dev_result: dict) -> None:
+    bands = real_dev_result["accuracy_by_length"]
+    short = bands["<=40"]["accuracy"]
+    assert bands[">120"]["n"] > 0
+    assert bands[">120"]["accuracy"] >= short - 0.05
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +67,9 @@ def test_emergency_recall_is_total(heldout_result: dict) -> None:
 
 
 def test_output_contract(heldout_result: dict) -> None:
-    assert {"n", "accuracy", "macro_f1", "per_category", "confusion"} <= set(heldout_result)
+    assert {"n", "accuracy", "macro_f1", "per_category", "confusion", "fallback_rate",
+            "fallback_rate_legal", "accuracy_by_length"} <= set(heldout_result)
+    assert set(heldout_result["accuracy_by_length"]) == {"<=40", "41-120", ">120"}
     for metrics in heldout_result["per_category"].values():
         assert set(metrics) == {"precision", "recall", "f1", "support"}
 

@@ -37,12 +37,21 @@ def test_every_intent_is_in_taxonomy_domain_and_training_data() -> None:
     assert set(training_intents()) == declared
 
 
-def test_each_dispute_intent_has_at_least_40_examples() -> None:
+ORIGINAL_TOPICS = {"labour_wage_arrears", "labour_dismissal", "labour_contract", "labour_overtime_leave",
+                   "labour_work_injury", "labour_social_insurance", "lease_deposit", "lease_termination",
+                   "lease_repair_rent", "gig_platform_penalty", "gig_labour_relation", "gig_injury",
+                   "elevator_objection", "elevator_procedure"}
+
+
+def test_each_dispute_intent_has_enough_examples_of_our_own() -> None:
+    """The topics found in the real questions (labour_employee_status, elevator_safety …)
+    learn from those questions too (nlu/real_questions.py), so fewer of our own suffice;
+    how well they are learned is measured on the real dev split (tests/test_nlu_quality.py)."""
     taxonomy = load()
     counts = training_intents()
     for category in taxonomy.dispute_categories:
         for intent in taxonomy.intents_of(category):
-            assert counts[intent] >= 40, intent
+            assert counts[intent] >= (40 if intent in ORIGINAL_TOPICS else 10), intent
 
 
 def test_dispute_intents_carry_their_own_category() -> None:
@@ -61,12 +70,19 @@ def test_request_carries_stated_dispute_else_other_legal() -> None:
     assert taxonomy.resolve("request_human", stated_dispute="chitchat") == "other_legal"
 
 
-def test_fallback_uses_guess_then_ranking() -> None:
+def test_fallback_never_defaults_to_a_dispute_category() -> None:
     taxonomy = load()
     ranking = [{"name": FALLBACK_INTENT}, {"name": "lease_deposit"}, {"name": "greet"}]
-    assert taxonomy.resolve(FALLBACK_INTENT, ranking) == "lease"
+    assert taxonomy.resolve(FALLBACK_INTENT, ranking) == "other_legal"
     assert taxonomy.resolve(FALLBACK_INTENT, ranking, fallback_guess="labour") == "labour"
     assert taxonomy.resolve(FALLBACK_INTENT, []) == "other_legal"
+
+
+def test_earnest_money_takes_the_category_it_states() -> None:
+    taxonomy = load()
+    assert taxonomy.resolve("earnest_money", stated_dispute="lease") == "lease"
+    assert taxonomy.resolve("earnest_money") == "other_legal"
+    assert taxonomy.takes_stated_category("earnest_money") and not taxonomy.is_modifier("earnest_money")
 
 
 def test_heldout_split_never_trained_on() -> None:
