@@ -43,7 +43,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat real-questions eval-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
+.PHONY: help run test chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -51,6 +51,7 @@ help:
 	@echo "make chat       chat with the running assistant in this terminal"
 	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
 	@echo "                (the real questions' dev split: DATA=$(REAL_DIR)/dev.jsonl)"
+	@echo "make cv-nlu     5-fold cross-validation of the NLU over all real questions"
 	@echo "make index      build the statute index (faiss + BM25), only when corpus or model changed"
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
 	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
@@ -126,6 +127,10 @@ chat: venvs
 eval-nlu: venvs real-questions model
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-nlu DATA=file.jsonl" >&2; exit 2; fi
 	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.evaluate --model $(MODEL) --data "$(abspath $(DATA))"
+
+# k-fold cross-validation over all real questions (steadier than the small dev split; ~7 min)
+cv-nlu: venvs
+	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.cross_validate --folds $${FOLDS:-5}
 
 # statute index (faiss + BM25 + articles); rebuilt only when corpus or model changed
 index: venvs embedding-model
