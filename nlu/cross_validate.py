@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlu import real_questions as rq
 from nlu.evaluate import LENGTH_BANDS, category_metrics
@@ -49,7 +48,7 @@ def fold_of(ref: str, k: int) -> int:
 
 
 def cross_validate(k: int, c: float = 10.0, embedding_weight: float = 3.0) -> dict:
-    from nlu.components.question_classifier import _Head, embed
+    from nlu.components.question_classifier import _Head, embed, new_vectorizer
 
     taxonomy = load_taxonomy()
     rows = rq.load(rq.default_questions_dir())
@@ -63,7 +62,7 @@ def cross_validate(k: int, c: float = 10.0, embedding_weight: float = 3.0) -> di
     for fold in range(k):
         train = own + [(r.text, r.intent, r.category) for r in rows if fold_of(r.source_ref, k) != fold]
         test = [r for r in rows if fold_of(r.source_ref, k) == fold]
-        grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
+        grams = new_vectorizer(3)
         grams.fit([fold_for_matching(t) for t, _, _ in train])
 
         def features(batch: list[str]) -> csr_matrix:

@@ -7,19 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+from tests.test_routing_flows import ask, texts
 
 CLARIFY = "我不太确定您问的是哪一类问题"
-
-
-def ask(client: httpx.Client, user: str, text: str) -> dict[str, Any]:
-    response = client.post("/api/v1/messages", json={"user_id": user, "text": text})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def texts(body: dict[str, Any]) -> str:
-    return "\n".join(r["text"] for r in body["replies"])
 
 
 def is_answer(body: dict[str, Any], title: str | None = None) -> bool:

@@ -66,6 +66,10 @@ def example_category(message: Message, intent_category: str) -> str:
     return intent_category
 
 
+def new_vectorizer(ngram_max: int) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, ngram_max), sublinear_tf=True)
+
+
 class _Head:
     """One logistic regression, kept as arrays so it persists without pickle."""
 
@@ -148,9 +152,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         texts = [e.get("text") for e in examples]
         intents = [e.get("intent") for e in examples]
         categories = [example_category(e, taxonomy.category_of(i)) for e, i in zip(examples, intents)]
-        self._vectorizer = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(1, int(self._config["ngram_max"])), sublinear_tf=True
-        )
+        self._vectorizer = new_vectorizer(int(self._config["ngram_max"]))
         self._vectorizer.fit([fold_for_matching(t) for t in texts])
         features = self._features(texts)
         c = float(self._config["C"])
@@ -187,9 +189,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         try:
             with model_storage.read_from(resource) as directory:
                 spec = json.loads((directory / "vectorizer.json").read_text("utf-8"))
-                vectorizer = TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=(1, int(merged["ngram_max"])), sublinear_tf=True
-                )
+                vectorizer = new_vectorizer(int(merged["ngram_max"]))
                 vectorizer.vocabulary_ = spec["vocabulary"]
                 vectorizer.idf_ = np.load(directory / "idf.npy")
                 heads = {
