@@ -24,6 +24,9 @@ def model_identity(name: str) -> str:
     return os.path.realpath(name) if os.path.exists(name) else name
 
 
+EMBED_PART = 2048  # texts embedded and committed at a time
+
+
 class EmbeddingCache:
     def __init__(self, path: Path, model: str, kind: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,12 +47,15 @@ class EmbeddingCache:
                 f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
             found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
         missing = [i for i, k in enumerate(keys) if k not in found]
-        if missing:
-            fresh = embed([texts[i] for i in missing])
+        # committed a part at a time: an interrupted first build (about ten minutes
+        # on the full corpus) keeps what it embedded, and the next one resumes
+        for start in range(0, len(missing), EMBED_PART):
+            part = missing[start:start + EMBED_PART]
+            fresh = embed([texts[i] for i in part])
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                     [(keys[i], fresh[j].astype(np.float32).tobytes()) for j, i in enumerate(missing)])
-            for j, i in enumerate(missing):
+                                     [(keys[i], fresh[j].astype(np.float32).tobytes()) for j, i in enumerate(part)])
+            for j, i in enumerate(part):
                 found[keys[i]] = fresh[j].astype(np.float32)
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), np.float32), len(missing)
 
