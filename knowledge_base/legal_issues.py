@@ -53,10 +53,14 @@ class LegalIssue(BaseModel):
             raise ValueError(f"unknown categories {unknown}; known: {sorted(known)}")
         return value
 
-    def trigger(self, wording: str, category: Optional[str]) -> Optional[str]:
-        """The longest `when` phrase found in `wording`, if the issue applies at all."""
-        if self.categories and category not in self.categories:
-            return None
+    def fits(self, category: Optional[str]) -> bool:
+        """Whether the question's category is one this issue is written for."""
+        return not self.categories or category in self.categories
+
+    def trigger(self, wording: str, category: Optional[str] = None) -> Optional[str]:
+        """The longest `when` phrase found in `wording`. The category does not
+        decide whether an issue fires (a question may come without one, or with
+        the wrong one); `spot` ranks the issues of the question's category first."""
         if self.also and not any(word in wording for word in self.also):
             return None
         found = [word for word in self.when if word in wording]
@@ -88,16 +92,19 @@ def load_issues(path: Path = ISSUES_PATH) -> tuple[LegalIssue, ...]:
 
 def spot(text: str, category: Optional[str] = None,
          issues: Optional[tuple[LegalIssue, ...]] = None) -> list[LegalIssue]:
-    """The issues `text` raises, most specific first (longest matching phrase,
-    then table order): 「违法解除劳动合同赔偿金」 is first about 赔偿金 of an
-    unlawful dismissal, not about any dismissal."""
+    """The issues `text` raises: those written for the question's category
+    first (a category sharpens the table, never switches it off: 押金 of a job
+    and 押金 of a flat are different issues), then the most specific (longest
+    matching phrase), then table order: 「违法解除劳动合同赔偿金」 is first about
+    赔偿金 of an unlawful dismissal, not about any dismissal."""
     wording = to_statute_wording(text)
     matched = []
     for order, issue in enumerate(issues if issues is not None else load_issues()):
         phrase = issue.trigger(wording, category)
         if phrase:
-            matched.append((-len(phrase), order, issue))
-    return [issue for *_, issue in sorted(matched, key=lambda m: m[:2])]
+            off_category = category is not None and not issue.fits(category)
+            matched.append((off_category, -len(phrase), order, issue))
+    return [issue for *_, issue in sorted(matched, key=lambda m: m[:3])]
 
 
 def key_provisions(text: str, category: Optional[str] = None,
