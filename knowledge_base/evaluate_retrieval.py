@@ -1,19 +1,26 @@
 """`make eval-retrieval DATA=file.jsonl`: how well retrieval finds the gold articles.
 
 Reads lines ``{"question": str, "gold": [{"law": str, "article": int}], "category"?: str}``
-and prints each part alone (BM25, dense, the legal-issue table), dense + BM25
-fused without the table ("search") and the full hybrid, each as recall@1/5/10
+and prints each part alone (BM25, dense, the legal-issue table, the bank of
+answered questions), dense + BM25 fused without the table ("search"), the
+hybrid without the bank ("hybrid-bank") and the full hybrid, each as recall@1/5/10
 and MRR@10, then as its LAST line one JSON object for the hybrid:
 ``{"n", "recall@1", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"}``
-(plus "bm25", "dense", "issues" and "search" with the same figures). recall@k is the share of a
+(plus "bm25", "dense", "issues", "bank", "search" and "hybrid-bank" with the same figures). recall@k is the share of a
 question's gold articles in the top k, averaged over questions; latencies are
-per question end to end (normalise, embed, search, fuse). A question's
-category, when given, steers the category boost as the NLU's would.
+per question end to end (normalise, embed, search, fuse).
+
+A line's ``category``, when given, steers retrieval as the NLU's would; a line
+without one is first classified by the trained NLU model exactly as the
+assistant does (``nlu/classify.py`` in Rasa's environment), so the figures are
+those of the production path. The JSON line says which with
+``"category_source": "given" | "nlu" | "mixed"``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,12 +29,14 @@ from typing import Any
 import numpy as np
 
 from knowledge_base.retrieval import Retriever
+from nlu.taxonomy import load as load_taxonomy
 from knowledge_base.statutes import normalise_law_name
 from settings import get_settings
 
 KS = (1, 5, 10)
-MODES = ("bm25", "dense", "issues", "search", "hybrid")
-_MODE_ARG = {"bm25": "lexical", "dense": "dense", "issues": "issues", "search": "search", "hybrid": "hybrid"}
+MODES = ("bm25", "dense", "issues", "bank", "search", "hybrid-bank", "hybrid")
+_MODE_ARG = {"bm25": "lexical", "dense": "dense", "issues": "issues", "bank": "bank", "search": "search",
+             "hybrid-bank": "hybrid-bank", "hybrid": "hybrid"}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -45,6 +54,39 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     if not rows:
         raise SystemExit(f"{path}: no rows")
     return rows
+
+
+def classify_with_nlu(texts: list[str]) -> list[str]:
+    """The NLU's category for each text, from the trained Rasa model."""
+    settings = get_settings()
+    python = settings.rasa_venv / "bin" / "python"
+    if not python.exists() or not settings.rasa_model.exists():
+        raise SystemExit(f"lines without a category need the trained NLU: {python} or {settings.rasa_model} missing"
+                         " (make model)")
+    payload = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
+    done = subprocess.run([str(python), "-m", "nlu.classify", "--model", str(settings.rasa_model)],
+                          input=payload, capture_output=True, text=True, cwd=str(Path(__file__).resolve().parents[1]),
+                          env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+                               "PYTHONWARNINGS": "ignore"}, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"the NLU could not classify the questions: {done.stderr[-2000:]}")
+    categories = [json.loads(line)["category"] for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(categories) != len(texts):
+        raise SystemExit(f"the NLU answered {len(categories)} of {len(texts)} questions")
+    return categories
+
+
+def fill_categories(rows: list[dict[str, Any]]) -> str:
+    """Give every row a category (the NLU's where none is given); returns the category_source."""
+    missing = [r for r in rows if not r["category"]]
+    if missing:
+        dispute = set(load_taxonomy().dispute_categories)
+        for row, category in zip(missing, classify_with_nlu([r["question"] for r in missing])):
+            # as actions/answer_topic.py: only a dispute category steers retrieval
+            row["category"] = category if category in dispute else None
+    if not missing:
+        return "given"
+    return "nlu" if len(missing) == len(rows) else "mixed"
 
 
 def score(ranked: list[tuple[str, int]], gold: set[tuple[str, int]]) -> dict[str, float]:
@@ -91,15 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no such file: {args.data}", file=sys.stderr)
         return 2
     rows = read_rows(args.data)
+    source = fill_categories(rows)
     retriever = Retriever(get_settings().index_dir)
     retriever.search("预热", k=1)  # load the model's lazy parts before timing
     result, misses = evaluate(retriever, rows)
-    print(f"{result['n']} questions; gold outside the hybrid top 5: {len(misses)}")
+    result["category_source"] = source
+    print(f"{result['n']} questions (categories: {source}); gold outside the hybrid top 5: {len(misses)}")
     for line in misses:
         print(line)
     for mode in MODES:
         f = result if mode == "hybrid" else result[mode]
-        print(f"  {mode:<7} R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} "
+        print(f"  {mode:<11} R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} "
               f"R@10={f['recall@10']:.3f} MRR@10={f['mrr@10']:.3f}")
     print(json.dumps(result, ensure_ascii=False))
     return 0
