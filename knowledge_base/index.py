@@ -1,5 +1,6 @@
 """Builds and loads the retrieval index: faiss (dense), BM25 (lexical), and
-every article version in SQLite (for quoting and citation checking).
+every article version in SQLite (for quoting and citation checking), and beside
+it the bank of answered real questions (knowledge_base/question_bank.py).
 
 Persisted beside a manifest (model, dimensions, corpus fingerprint, counts,
 build time); `ensure_index` rebuilds only when the corpus or model changed.
@@ -133,10 +134,23 @@ def ensure_index(settings: Settings | None = None, progress: bool = True) -> tup
     current = read_manifest(settings.index_dir)
     if (current and current.model == settings.embedding_model
             and current.corpus_fingerprint == corpus_fingerprint(corpus)):
+        ensure_question_bank(settings)
         return current, False, corpus
     manifest = build_index(settings.index_dir, corpus, settings.embedding_model, progress,
                            settings.embedding_cache)
+    ensure_question_bank(settings)
     return manifest, True, corpus
+
+
+def ensure_question_bank(settings: Settings | None = None) -> Optional[int]:
+    """The bank of answered questions beside the index (knowledge_base/question_bank.py),
+    rebuilt when its rows or the model changed; None without the shared questions."""
+    from knowledge_base.question_bank import build_bank
+
+    settings = settings or get_settings()
+    return build_bank(settings.index_dir, lambda: load_embedder(settings.embedding_model),
+                      settings.embedding_model, settings.questions_dir,
+                      split_out=settings.build_dir / "real-questions", cache_path=settings.embedding_cache)
 
 
 def main() -> int:
@@ -144,6 +158,9 @@ def main() -> int:
     verb = f"built in {manifest.build_seconds} s" if rebuilt else "up to date"
     print(f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages "
           f"({manifest.embedded} embedded, the rest cached), {manifest.dimensions}-d {manifest.model}")
+    bank = ensure_question_bank()  # current after ensure_index: only reports
+    print(f"question bank: {bank} answered questions" if bank is not None
+          else "question bank: none (no retrieval_train.jsonl in QUESTIONS_DIR)")
     return 0
 
 
