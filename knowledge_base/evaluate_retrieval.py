@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from knowledge_base.retrieval import Retriever
-from nlu.taxonomy import load as load_taxonomy
 from knowledge_base.statutes import normalise_law_name
-from settings import get_settings
+from nlu.taxonomy import load as load_taxonomy
+from settings import ROOT, get_settings
 
 KS = (1, 5, 10)
 MODES = ("bm25", "dense", "issues", "bank", "search", "hybrid-bank", "hybrid")
@@ -65,9 +66,8 @@ def classify_with_nlu(texts: list[str]) -> list[str]:
                          " (make model)")
     payload = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
     done = subprocess.run([str(python), "-m", "nlu.classify", "--model", str(settings.rasa_model)],
-                          input=payload, capture_output=True, text=True, cwd=str(Path(__file__).resolve().parents[1]),
-                          env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-                               "PYTHONWARNINGS": "ignore"}, timeout=3600)
+                          input=payload, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}, timeout=3600)
     if done.returncode != 0:
         raise SystemExit(f"the NLU could not classify the questions: {done.stderr[-2000:]}")
     categories = [json.loads(line)["category"] for line in done.stdout.splitlines() if line.startswith("{")]
@@ -79,13 +79,12 @@ def classify_with_nlu(texts: list[str]) -> list[str]:
 def fill_categories(rows: list[dict[str, Any]]) -> str:
     """Give every row a category (the NLU's where none is given); returns the category_source."""
     missing = [r for r in rows if not r["category"]]
-    if missing:
-        dispute = set(load_taxonomy().dispute_categories)
-        for row, category in zip(missing, classify_with_nlu([r["question"] for r in missing])):
-            # as actions/answer_topic.py: only a dispute category steers retrieval
-            row["category"] = category if category in dispute else None
     if not missing:
         return "given"
+    dispute = set(load_taxonomy().dispute_categories)
+    for row, category in zip(missing, classify_with_nlu([r["question"] for r in missing])):
+        # as actions/answer_topic.py: only a dispute category steers retrieval
+        row["category"] = category if category in dispute else None
     return "nlu" if len(missing) == len(rows) else "mixed"
 
 

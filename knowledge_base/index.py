@@ -149,8 +149,8 @@ def ensure_question_bank(settings: Settings | None = None) -> Optional[int]:
 
     settings = settings or get_settings()
     return build_bank(settings.index_dir, lambda: load_embedder(settings.embedding_model),
-                      settings.embedding_model, settings.questions_dir,
-                      split_out=settings.build_dir / "real-questions", cache_path=settings.embedding_cache)
+                      settings.embedding_model, settings.questions_dir, settings.embedding_cache,
+                      split_out=settings.build_dir / "real-questions")
 
 
 def main() -> int:
@@ -158,8 +158,10 @@ def main() -> int:
     verb = f"built in {manifest.build_seconds} s" if rebuilt else "up to date"
     print(f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages "
           f"({manifest.embedded} embedded, the rest cached), {manifest.dimensions}-d {manifest.model}")
-    bank = ensure_question_bank()  # current after ensure_index: only reports
-    print(f"question bank: {bank} answered questions" if bank is not None
+    from knowledge_base.question_bank import QuestionBank
+
+    bank = QuestionBank.load(get_settings().index_dir)  # ensure_index built or checked it
+    print(f"question bank: {len(bank.gold)} answered questions" if bank is not None
           else "question bank: none (no retrieval_train.jsonl in QUESTIONS_DIR)")
     return 0
 

@@ -57,7 +57,7 @@ class LegalIssue(BaseModel):
         """Whether the question's category is one this issue is written for."""
         return not self.categories or category in self.categories
 
-    def trigger(self, wording: str, category: Optional[str] = None) -> Optional[str]:
+    def trigger(self, wording: str) -> Optional[str]:
         """The longest `when` phrase found in `wording`. The category does not
         decide whether an issue fires (a question may come without one, or with
         the wrong one); `spot` ranks the issues of the question's category first."""
@@ -100,7 +100,7 @@ def spot(text: str, category: Optional[str] = None,
     wording = to_statute_wording(text)
     matched = []
     for order, issue in enumerate(issues if issues is not None else load_issues()):
-        phrase = issue.trigger(wording, category)
+        phrase = issue.trigger(wording)
         if phrase:
             off_category = category is not None and not issue.fits(category)
             matched.append((off_category, -len(phrase), order, issue))

@@ -19,11 +19,8 @@ the rows or the model change.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -50,13 +47,6 @@ class AnsweredQuestion:
     def as_json(self) -> str:
         return json.dumps({"question": self.question, "source_ref": self.source_ref,
                            "gold": [{"law": law, "article": n} for law, n in self.gold]}, ensure_ascii=False)
-
-
-def default_questions_dir() -> Path:
-    configured = os.environ.get("QUESTIONS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "questions"
 
 
 def load_rows(questions_dir: Path) -> list[AnsweredQuestion]:
@@ -122,15 +112,15 @@ class QuestionBank:
         return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-def build_bank(index_dir: Path, load_model, model_name: str, questions_dir: Optional[Path] = None,
-               split_out: Optional[Path] = None, cache_path: Optional[Path] = None) -> Optional[int]:
+def build_bank(index_dir: Path, load_model, model_name: str, questions_dir: Path, cache_path: Path,
+               split_out: Optional[Path] = None) -> Optional[int]:
     """Embed the bank part into `index_dir`/question_bank unless it is current
     (`load_model` is called only then); returns the bank's size (None without
     the shared file)."""
     from knowledge_base.colloquial import expand_for_dense
+    from knowledge_base.embedding_cache import EmbeddingCache
     from knowledge_base.index import encode
 
-    questions_dir = questions_dir or default_questions_dir()
     if not (questions_dir / BANK_FILE).is_file():
         return None
     bank, dev = split(load_rows(questions_dir))
@@ -145,39 +135,16 @@ def build_bank(index_dir: Path, load_model, model_name: str, questions_dir: Opti
             return len(bank)
     except (OSError, ValueError):
         pass
-    texts = [expand_for_dense(r.question) for r in bank]
-    if cache_path is None:
-        vectors = encode(load_model(), texts, "query")
-    else:  # the passages' cache: a fresh clone or a second index reuses the vectors
-        from knowledge_base.embedding_cache import EmbeddingCache
-
-        cache = EmbeddingCache(cache_path, model_name, "query")
-        try:
-            vectors, _ = cache.vectors(texts, lambda batch: encode(load_model(), batch, "query"))
-        finally:
-            cache.close()
+    # in the passages' cache: a fresh clone or a second index reuses the vectors
+    cache = EmbeddingCache(cache_path, model_name, "query")
+    try:
+        vectors, _ = cache.vectors([expand_for_dense(r.question) for r in bank],
+                                   lambda batch: encode(load_model(), batch, "query"))
+    finally:
+        cache.close()
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "vectors.npy", vectors)
     (folder / "bank.json").write_text(json.dumps(
         {"fingerprint": stamp, "gold": [list(r.gold) for r in bank]}, ensure_ascii=False), encoding="utf-8")
     return len(bank)
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write the question bank's split")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    questions_dir = default_questions_dir()
-    if not (questions_dir / BANK_FILE).is_file():
-        print(f"no {BANK_FILE} in {questions_dir}", file=sys.stderr)
-        return 0
-    bank, dev = split(load_rows(questions_dir))
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, part in (("retrieval_bank.jsonl", bank), ("retrieval_dev.jsonl", dev)):
-        (args.out / name).write_text("".join(r.as_json() + "\n" for r in part), encoding="utf-8")
-    print(f"question bank: {len(bank)} answered questions, {len(dev)} in the dev split ({args.out})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,13 +20,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
 
 from nlu import real_questions as rq
-from nlu.evaluate import LENGTH_BANDS, category_metrics
+from nlu.evaluate import accuracy_by_length, category_metrics, fallback_rates
 from nlu.intent_decision import decide
 from nlu.taxonomy import load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
+from settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,47 +47,46 @@ def fold_of(ref: str, k: int) -> int:
     return int(hashlib.sha256(f"cv|{ref}".encode()).hexdigest(), 16) % k
 
 
-def cross_validate(k: int, c: float = 10.0, embedding_weight: float = 3.0) -> dict:
-    from nlu.components.question_classifier import _Head, embed, new_vectorizer
+def cross_validate(k: int) -> dict:
+    from nlu.components.question_classifier import (QuestionClassifier, _Head, embed, join_features,
+                                                    new_vectorizer, ranking_of)
 
+    config = QuestionClassifier.get_default_config()  # what config.yml sets, too
+    c, weight, ngram_max = float(config["C"]), float(config["embedding_weight"]), int(config["ngram_max"])
     taxonomy = load_taxonomy()
-    rows = rq.load(rq.default_questions_dir())
+    rows = rq.load(get_settings().questions_dir)
     own = own_examples()
     texts = sorted({t for t, _, _ in own} | {r.text for r in rows})
     vectors = dict(zip(texts, embed(texts)))
     gold: list[str] = []
     pred: list[str] = []
-    fell: list[bool] = []
+    intents: list[str] = []
     measured: list[rq.RealQuestion] = []
     for fold in range(k):
         train = own + [(r.text, r.intent, r.category) for r in rows if fold_of(r.source_ref, k) != fold]
         test = [r for r in rows if fold_of(r.source_ref, k) == fold]
-        grams = new_vectorizer(3)
+        grams = new_vectorizer(ngram_max)
         grams.fit([fold_for_matching(t) for t, _, _ in train])
 
-        def features(batch: list[str]) -> csr_matrix:
-            dense = np.stack([vectors[t] for t in batch]) * embedding_weight
-            return hstack([grams.transform([fold_for_matching(t) for t in batch]), csr_matrix(dense)]).tocsr()
+        def features(batch: list[str]):
+            return join_features(grams, batch, np.stack([vectors[t] for t in batch]), weight)
 
         x = features([t for t, _, _ in train])
         intent_head = _Head.fit(x, [i for _, i, _ in train], c)
         category_head = _Head.fit(x, [cat for _, _, cat in train], c)
         xt = features([r.text for r in test])
         for row, ip, cp in zip(test, intent_head.probabilities(xt), category_head.probabilities(xt)):
-            ranking = [{"name": intent_head.classes[j], "confidence": float(ip[j])} for j in np.argsort(-ip)[:10]]
+            ranking = ranking_of(intent_head.classes, ip)[: int(config["ranking_length"])]
             decision = decide(taxonomy, row.text, ranking, dict(zip(category_head.classes, map(float, cp))))
             gold.append(row.category)
             pred.append(decision.category)
-            fell.append(decision.intent == "nlu_fallback")
+            intents.append(decision.intent)
             measured.append(row)
         print(f"fold {fold + 1}/{k}: {len(test)} rows", file=sys.stderr)
     result = category_metrics(gold, pred, taxonomy.dispute_categories)
-    legal = [f for f, g in zip(fell, gold) if g != "chitchat"]
-    result["fallback_rate_legal"] = round(sum(legal) / len(legal), 4) if legal else None
-    result["accuracy_by_length"] = {}
-    for name, low, high in LENGTH_BANDS:
-        hits = [g == p for g, p, r in zip(gold, pred, measured) if low <= len(r.text.strip()) <= high]
-        result["accuracy_by_length"][name] = {"n": len(hits), "accuracy": round(sum(hits) / len(hits), 4) if hits else None}
+    as_rows = [{"text": r.text, "category": r.category} for r in measured]
+    result.update(fallback_rates(as_rows, intents))
+    result["accuracy_by_length"] = accuracy_by_length(as_rows, pred)
     result["k"] = k
     result["misses"] = [{"gold": g, "predicted": p, "source_ref": r.source_ref}
                         for g, p, r in zip(gold, pred, measured) if g != p]
@@ -98,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
-    if not (rq.default_questions_dir() / rq.QUESTIONS_FILE).is_file():
-        print(f"no {rq.QUESTIONS_FILE} in {rq.default_questions_dir()}", file=sys.stderr)
+    questions_dir = get_settings().questions_dir
+    if not (questions_dir / rq.QUESTIONS_FILE).is_file():
+        print(f"no {rq.QUESTIONS_FILE} in {questions_dir}", file=sys.stderr)
         return 2
     logging.disable(logging.WARNING)
     result = cross_validate(args.folds)

@@ -130,8 +130,7 @@ def decide(
 
     # 3. chitchat only when it has the most evidence
     if chitchat_wins:
-        chat = next((r for r in ranking if taxonomy.category_of(r["name"]) == CHITCHAT
-                     and not taxonomy.is_modifier(r["name"])), None)
+        chat = next((r for r in ranking if taxonomy.category_of(r["name"]) == CHITCHAT), None)
         if evidence[CHITCHAT] >= thresholds.category and chat is not None:
             return Decision(str(chat["name"]), float(chat["confidence"]), CHITCHAT, None, "chitchat")
         if len(text.strip()) <= thresholds.short_chars:

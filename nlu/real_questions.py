@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import yaml
+
+from settings import get_settings
 
 LABELS_PATH = Path(__file__).with_name("real_question_intents.yml")
 QUESTIONS_FILE = "intents_train.jsonl"
@@ -47,14 +48,6 @@ class RealQuestion:
              "source_ref": self.source_ref},
             ensure_ascii=False,
         )
-
-
-def default_questions_dir() -> Path:
-    """``QUESTIONS_DIR``, else ``../shared/questions`` beside the checkout."""
-    configured = os.environ.get("QUESTIONS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "questions"
 
 
 def load_labels(path: Path = LABELS_PATH) -> dict[str, str]:
@@ -152,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    questions_dir = args.questions_dir or default_questions_dir()
+    questions_dir = args.questions_dir or get_settings().questions_dir
     if not (questions_dir / QUESTIONS_FILE).is_file():
         # a checkout without the shared folder still trains, on our own examples only
         (args.out / "nlu").mkdir(parents=True, exist_ok=True)

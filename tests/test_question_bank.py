@@ -11,7 +11,7 @@ import pytest
 from knowledge_base import question_bank as qb
 from settings import get_settings
 
-SHARED = qb.default_questions_dir()
+SHARED = get_settings().questions_dir
 
 
 def write_rows(folder: Path, rows: list[tuple[str, list[tuple[str, int]]]]) -> Path:
@@ -56,21 +56,22 @@ def test_build_embeds_the_bank_once_and_again_when_rows_change(tmp_path: Path) -
     rows = [(f"买房交了定金卖家反悔了第{i}次怎么办", [("民法典", 587)]) for i in range(12)]
     folder = write_rows(tmp_path / "q", rows)
     index_dir = tmp_path / "index"
-    size = qb.build_bank(index_dir, loader, "m", folder, split_out=tmp_path / "split")
+    cache = tmp_path / "cache.sqlite"
+    size = qb.build_bank(index_dir, loader, "m", folder, cache, split_out=tmp_path / "split")
     bank_rows, dev_rows = qb.split(qb.load_rows(folder))
     assert size == len(bank_rows) and len(calls) == 1
     assert (tmp_path / "split" / "retrieval_dev.jsonl").read_text("utf-8").count("\n") == len(dev_rows)
     loaded = qb.QuestionBank.load(index_dir)
     expected = encode(model, [expand_for_dense(r.question) for r in bank_rows], "query")
     assert float(np.min(np.sum(loaded.vectors * expected, axis=1))) > 0.999
-    assert qb.build_bank(index_dir, loader, "m", folder) == size and len(calls) == 1  # current: not rebuilt
+    assert qb.build_bank(index_dir, loader, "m", folder, cache) == size and len(calls) == 1  # current: not rebuilt
     write_rows(folder, rows + [("邻居漏水把我家泡了", [("民法典", 296)])] * 1)
-    qb.build_bank(index_dir, loader, "m", folder)
+    qb.build_bank(index_dir, loader, "m", folder, cache)
     assert len(calls) == 2
 
 
 def test_without_shared_questions_there_is_no_bank(tmp_path: Path) -> None:
-    assert qb.build_bank(tmp_path / "index", lambda: None, "m", tmp_path / "absent") is None
+    assert qb.build_bank(tmp_path / "index", lambda: None, "m", tmp_path / "absent", tmp_path / "c.sqlite") is None
     assert qb.QuestionBank.load(tmp_path / "index") is None
 
 

@@ -11,8 +11,9 @@ import yaml
 from nlu import real_questions as rq
 from nlu.intent_decision import GENERAL_INTENTS, Thresholds, decide
 from nlu.taxonomy import FALLBACK_INTENT, load
+from settings import get_settings
 
-QUESTIONS = rq.default_questions_dir()
+QUESTIONS = get_settings().questions_dir
 needs_shared = pytest.mark.skipif(not (QUESTIONS / rq.QUESTIONS_FILE).is_file(),
                                   reason=f"no {rq.QUESTIONS_FILE} in {QUESTIONS}")
 

@@ -162,7 +162,8 @@ def test_the_bank_of_answered_questions_votes_in_the_hybrid(small_index, tmp_pat
     shutil.copytree(small_index[0], directory)
     rows = [(f"出租屋漏雨房东拖着不修，我的家具被淋坏了（{i}）", [("广东省城镇房屋租赁条例", 17)]) for i in range(10)]
     model = load_embedder(get_settings().embedding_model)
-    assert qb.build_bank(directory, lambda: model, get_settings().embedding_model, write_rows(tmp_path / "q", rows))
+    assert qb.build_bank(directory, lambda: model, get_settings().embedding_model, write_rows(tmp_path / "q", rows),
+                         tmp_path / "cache.sqlite")
     retriever = Retriever(directory, model=model)
     question = "下大雨房子漏水，房东一直不来修，东西都泡坏了"
     voted = retriever.search(question, k=5, mode="bank")

@@ -51,7 +51,8 @@ def test_urgency_is_a_person_first_and_fires_on_no_real_question_without_it() ->
     import json
 
     from actions.routing import decide, urgent
-    from nlu.real_questions import QUESTIONS_FILE, default_questions_dir
+    from nlu.real_questions import QUESTIONS_FILE
+    from settings import get_settings
 
     for text in ("我老公送外卖被撞断了腿，明天就要做手术", "明天就要开庭了，我什么都没准备",
                  "房东今天把我的东西扔出来了，我现在没地方住", "我们二十几个工人被拖欠了半年工资",
@@ -60,7 +61,7 @@ def test_urgency_is_a_person_first_and_fires_on_no_real_question_without_it() ->
         assert decide("labour_wage_arrears", "labour", text).route == "handoff"
     for text in ("工伤住院一个月，出院以后公司不管了", "做了开颅手术，老板垫付了医药费", "老板欠我工资"):
         assert not urgent(text), text
-    path = default_questions_dir() / QUESTIONS_FILE
+    path = get_settings().questions_dir / QUESTIONS_FILE
     if path.is_file():
         fired = [json.loads(l)["text"][:40] for l in path.open(encoding="utf-8") if urgent(json.loads(l)["text"])]
         assert not fired, fired

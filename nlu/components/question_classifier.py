@@ -70,6 +70,18 @@ def new_vectorizer(ngram_max: int) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, ngram_max), sublinear_tf=True)
 
 
+def join_features(vectorizer: TfidfVectorizer, texts: Sequence[str], dense: np.ndarray,
+                  embedding_weight: float) -> csr_matrix:
+    """The classifier's input: character n-grams beside the weighted e5 vectors."""
+    grams = vectorizer.transform([fold_for_matching(t) for t in texts])
+    return hstack([grams, csr_matrix(dense * embedding_weight)]).tocsr()
+
+
+def ranking_of(classes: Sequence[str], probabilities: np.ndarray) -> List[Dict[str, Any]]:
+    """Rasa's intent_ranking: every class, most probable first."""
+    return [{"name": classes[j], "confidence": float(probabilities[j])} for j in np.argsort(-probabilities)]
+
+
 class _Head:
     """One logistic regression, kept as arrays so it persists without pickle."""
 
@@ -141,9 +153,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
 
     def _features(self, texts: Sequence[str]) -> csr_matrix:
         assert self._vectorizer is not None
-        grams = self._vectorizer.transform([fold_for_matching(t) for t in texts])
-        dense = embed(list(texts)) * float(self._config["embedding_weight"])
-        return hstack([grams, csr_matrix(dense)]).tocsr()
+        return join_features(self._vectorizer, texts, embed(list(texts)), float(self._config["embedding_weight"]))
 
     # -- training -------------------------------------------------------
     def train(self, training_data: TrainingData) -> Resource:
@@ -217,8 +227,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         category_p = self._category_head.probabilities(features)
         length = int(self._config["ranking_length"])
         for message, ip, cp in zip(messages, intent_p, category_p):
-            order = np.argsort(-ip)
-            ranking = [{"name": self._intent_head.classes[j], "confidence": float(ip[j])} for j in order]
+            ranking = ranking_of(self._intent_head.classes, ip)
             message.set("intent", ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[:length], add_to_output=True)
             message.set(
