@@ -80,7 +80,7 @@ def retrieve(query: str, category: Optional[str]) -> Grounded:
     # to the search query make every labour question look alike
     search_vector, own_words = retriever.query_vectors(query)
     hits = retriever.search(query, category=category, k=SEARCH_DEPTH, query_vector=search_vector)
-    grounded = ground(hits, category)
+    grounded = ground(hits, category, question=query)
     quoted = [(q.article.law, q.article.number) for q in grounded.quotes]
     grounded.cases = loaded.cases.match(own_words, quoted)
     return grounded

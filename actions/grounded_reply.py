@@ -104,9 +104,11 @@ def confident(hits: Sequence[Hit], category: Optional[str]) -> bool:
                 and top.dense_rank <= DENSE_SURE_RANK)
 
 
-def ground(hits: Sequence[Hit], category: Optional[str], cases: Sequence[Case] = ()) -> Grounded:
+def ground(hits: Sequence[Hit], category: Optional[str], cases: Sequence[Case] = (),
+           question: str = "") -> Grounded:
+    """The quotes of the chosen hits, each showing the part that answers `question`."""
     chosen = choose(hits)
-    return Grounded([quote(h.article, i) for i, h in enumerate(chosen)], list(cases),
+    return Grounded([quote(h.article, i, question) for i, h in enumerate(chosen)], list(cases),
                     confident(chosen, category))
 
 

@@ -1,8 +1,10 @@
 """How an article is quoted to a resident: exact text, citation, status, version.
 
-The text shown is the indexed text itself, never rewritten; a long article is
-cut at a sentence boundary and marked "……", with the whole article one tap
-away (actions/show_article.py). The citation line always carries the
+The text shown is the indexed text itself, never rewritten; of a long article
+the paragraphs or items that answer the question are shown
+(knowledge_base/article_parts.py), else its start cut at a sentence boundary,
+with skipped text marked "……" and the whole article one tap away
+(actions/show_article.py). The citation line always carries the
 validity status, so the citation guard can check it (knowledge_base/citations.py).
 """
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from knowledge_base.article_parts import SKIP, focused_excerpt
 from knowledge_base.statutes import Article
 
 QUOTE_CHARS = 150          # an excerpt longer than this is trimmed
@@ -55,11 +58,22 @@ def citation_line(article: Article) -> str:
     return f"《{article.law}》{article.label}（{article.status}{version}）"
 
 
-def quote(article: Article, position: int, max_chars: int = QUOTE_CHARS) -> Quote:
-    body, trimmed = excerpt(article.text, max_chars)
+def quoted_body(text: str, question: str = "", max_chars: int = QUOTE_CHARS) -> tuple[str, bool]:
+    """What is shown of an article's text for `question`, and whether part was skipped."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return text, False
+    focused = focused_excerpt(text, question, max_chars) if question else None
+    if focused is not None:
+        return focused
+    body, trimmed = excerpt(text, max_chars)
+    return body + (SKIP if trimmed else ""), trimmed
+
+
+def quote(article: Article, position: int, question: str = "", max_chars: int = QUOTE_CHARS) -> Quote:
+    body, trimmed = quoted_body(article.text, question, max_chars)
     marker = MARKERS[position] if position < len(MARKERS) else f"{position + 1}."
-    shown = f"{marker}{citation_line(article)}\n“{body}{'……' if trimmed else ''}”"
-    return Quote(article, shown, trimmed)
+    return Quote(article, f"{marker}{citation_line(article)}\n“{body}”", trimmed)
 
 
 def full_text(article: Article) -> str:

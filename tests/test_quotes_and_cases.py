@@ -10,9 +10,10 @@ from actions.grounded_reply import (NOTHING_FOUND, UNSURE, Grounded, choose, con
 from actions.show_article import pick_ref
 from knowledge_base.cases import CaseLibrary, load_cases, parse_case
 from knowledge_base.citations import CITATION
-from knowledge_base.quotes import article_ref, excerpt, full_text, parse_ref, quote
+from knowledge_base.article_parts import split_parts
+from knowledge_base.quotes import article_ref, excerpt, full_text, parse_ref, quote, quoted_body
 from knowledge_base.retrieval import Hit
-from knowledge_base.statutes import Article
+from knowledge_base.statutes import Article, load_corpus
 from settings import get_settings
 
 
@@ -43,6 +44,61 @@ def test_a_cut_without_sentence_end_falls_back_to_clauses() -> None:
     text = "，".join(["劳动者有权依法享有平等就业和选择职业的权利"] * 10) + "。"
     shown, trimmed = excerpt(text, 60)
     assert trimmed and shown.endswith("，") and text.startswith(shown)
+
+
+@pytest.fixture(scope="module")
+def in_force() -> dict[tuple[str, int], Article]:
+    return {(a.law, a.number): a for a in load_corpus(get_settings().statute_dirs).in_force()}
+
+
+def pieces_in_order(shown: str, text: str) -> list[str]:
+    """The pieces between 「……」, checked to be the article's own text in order."""
+    pieces, position = [p for p in shown.split("……") if p], 0
+    for piece in pieces:
+        found = text.find(piece, position)
+        assert found >= 0, piece
+        position = found + len(piece)
+    return pieces
+
+
+def test_the_item_that_answers_is_quoted_with_the_paragraph_that_introduces_it(in_force) -> None:
+    article = in_force[("劳动合同法", 46)]
+    shown, trimmed = quoted_body(article.text, "劳动合同到期了，公司不跟我续签，能拿经济补偿吗？")
+    pieces = pieces_in_order(shown, article.text)
+    assert trimmed and pieces[0] == "有下列情形之一的，用人单位应当向劳动者支付经济补偿："
+    assert any(p.startswith("（五）除用人单位维持或者提高劳动合同约定条件续订劳动合同") for p in pieces)
+    assert "（一）" not in shown and "（三）" not in shown   # the start alone stops at (三)
+    assert shown.endswith("……")
+    q = quote(article, 0, "劳动合同到期了，公司不跟我续签，能拿经济补偿吗？")
+    assert q.trimmed and "（五）" in q.text   # and so the full text stays one tap away
+
+
+def test_the_paragraph_with_the_thresholds_answers_a_question_on_votes(in_force) -> None:
+    article = in_force[("民法典", 278)]
+    shown, trimmed = quoted_body(article.text, "我们老楼想加装电梯，要多少业主同意才行？")
+    pieces = pieces_in_order(shown, article.text)
+    second = article.text.split("\n")[-1]
+    assert trimmed and shown.startswith("……") and second in pieces
+    assert "四分之三以上" in shown and "（一）制定和修改业主大会议事规则" not in shown
+    # a question on an item gets that item under the paragraph that lists them
+    shown, _ = quoted_body(article.text, "业主委员会成员怎么选举和更换？")
+    assert pieces_in_order(shown, article.text)[:2] == ["下列事项由业主共同决定：",
+                                                        "（三）选举业主委员会或者更换业主委员会成员；"]
+
+
+def test_without_a_distinctive_shared_word_the_start_is_quoted(in_force) -> None:
+    article = in_force[("劳动合同法", 39)]
+    shown, trimmed = quoted_body(article.text, "我上班迟到被开除")
+    assert trimmed and article.text.startswith(shown.removesuffix("……")) and shown.endswith("……")
+    assert quoted_body(article.text, "") == quoted_body(article.text, "完全无关的话")
+
+
+def test_articles_split_into_paragraphs_items_and_sentences() -> None:
+    text = "有下列情形之一的，可以解除：\n（一）甲；\n（二）乙。\n" + "很长的一句话。" * 40
+    parts = split_parts(text)
+    assert parts[0].leads_items and [p.lead for p in parts[1:3]] == [0, 0]
+    assert all(len(p.text(text)) == 7 for p in parts[3:]) and len(parts) == 43
+    assert "".join(p.text(text) for p in parts[3:]) == text.split("\n")[-1]
 
 
 def test_full_text_carries_status_and_whole_text() -> None:
