@@ -3,10 +3,12 @@
 Reads lines ``{"question": str, "gold": [{"law": str, "article": int}], "category"?: str}``
 and prints each part alone (BM25, dense, the legal-issue table, the bank of
 answered questions), dense + BM25 fused without the table ("search"), the
-hybrid without the bank ("hybrid-bank") and the full hybrid, each as recall@1/5/10
+four lists fused without the bank ("hybrid-bank") and with it ("fusion"), and
+the full hybrid (the four lists ranked by the learned reranker,
+knowledge_base/reranker.py, when one is trained), each as recall@1/5/10
 and MRR@10, then as its LAST line one JSON object for the hybrid:
 ``{"n", "recall@1", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"}``
-(plus "bm25", "dense", "issues", "bank", "search" and "hybrid-bank" with the same figures). recall@k is the share of a
+(plus "bm25", "dense", "issues", "bank", "search", "hybrid-bank" and "fusion" with the same figures). recall@k is the share of a
 question's gold articles in the top k, averaged over questions; latencies are
 per question end to end (normalise, embed, search, fuse).
 
@@ -35,9 +37,9 @@ from nlu.taxonomy import load as load_taxonomy
 from settings import ROOT, get_settings
 
 KS = (1, 5, 10)
-MODES = ("bm25", "dense", "issues", "bank", "search", "hybrid-bank", "hybrid")
+MODES = ("bm25", "dense", "issues", "bank", "search", "hybrid-bank", "fusion", "hybrid")
 _MODE_ARG = {"bm25": "lexical", "dense": "dense", "issues": "issues", "bank": "bank", "search": "search",
-             "hybrid-bank": "hybrid-bank", "hybrid": "hybrid"}
+             "hybrid-bank": "hybrid-bank", "fusion": "fusion", "hybrid": "hybrid"}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

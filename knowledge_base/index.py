@@ -134,12 +134,20 @@ def ensure_index(settings: Settings | None = None, progress: bool = True) -> tup
     current = read_manifest(settings.index_dir)
     if (current and current.model == settings.embedding_model
             and current.corpus_fingerprint == corpus_fingerprint(corpus)):
-        ensure_question_bank(settings)
+        ensure_learned_parts(settings, progress)
         return current, False, corpus
     manifest = build_index(settings.index_dir, corpus, settings.embedding_model, progress,
                            settings.embedding_cache)
-    ensure_question_bank(settings)
+    ensure_learned_parts(settings, progress)
     return manifest, True, corpus
+
+
+def ensure_learned_parts(settings: Settings, progress: bool = True) -> None:
+    """The bank of answered questions, then the reranker trained with it."""
+    from knowledge_base.reranker_training import ensure_reranker
+
+    ensure_question_bank(settings)
+    ensure_reranker(settings.index_dir, settings.questions_dir, progress)
 
 
 def ensure_question_bank(settings: Settings | None = None) -> Optional[int]:
@@ -163,6 +171,11 @@ def main() -> int:
     bank = QuestionBank.load(get_settings().index_dir)  # ensure_index built or checked it
     print(f"question bank: {len(bank.gold)} answered questions" if bank is not None
           else "question bank: none (no retrieval_train.jsonl in QUESTIONS_DIR)")
+    from knowledge_base.reranker import RERANKER_FILE, Reranker
+
+    reranker = Reranker.load(get_settings().index_dir / RERANKER_FILE)
+    print(f"reranker: trained on {reranker.meta.get('questions')} questions" if reranker is not None
+          else "reranker: none (fusion by reciprocal rank)")
     return 0
 
 

@@ -94,13 +94,16 @@ class QuestionBank:
             return None
         return cls(vectors, [[(law, int(n)) for law, n in g] for g in meta["gold"]])
 
-    def votes(self, vector: np.ndarray, neighbours: int = NEIGHBOURS,
-              min_similarity: float = MIN_SIMILARITY) -> list[tuple[tuple[str, int], float]]:
+    def votes(self, vector: np.ndarray, neighbours: int = NEIGHBOURS, min_similarity: float = MIN_SIMILARITY,
+              leave_out: Optional[int] = None) -> list[tuple[tuple[str, int], float]]:
         """Gold articles of the nearest answered questions, best first: each
-        neighbour adds its similarity above the floor to each of its articles."""
+        neighbour adds its similarity above the floor to each of its articles.
+        `leave_out` silences one bank question (its own vote, when it is asked)."""
         if not len(self.vectors):
             return []
         similarity = self.vectors @ vector.reshape(-1)
+        if leave_out is not None:
+            similarity[leave_out] = -1.0
         order = np.argsort(-similarity)[:neighbours]
         scores: dict[tuple[str, int], float] = {}
         for j in order:

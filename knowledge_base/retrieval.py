@@ -25,6 +25,7 @@ from knowledge_base.index import encode, load_embedder, read_manifest
 from knowledge_base.legal_issues import key_provisions
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.question_bank import QuestionBank
+from knowledge_base.reranker import RERANKER_FILE, Evidence, Pool, Reranker
 from knowledge_base.statutes import Article, normalise_law_name
 
 RRF_K = 10           # small k: trust the top of each list (tuned on the dev set)
@@ -35,6 +36,7 @@ CATEGORY_LAWS_PATH = Path(__file__).with_name("category_laws.yml")
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
 MODE_LISTS: dict[str, frozenset[str]] = {
     "hybrid": frozenset({"dense", "lexical", "issues", "bank"}),
+    "fusion": frozenset({"dense", "lexical", "issues", "bank"}),
     "hybrid-bank": frozenset({"dense", "lexical", "issues"}),
     "search": frozenset({"dense", "lexical"}),
     **{part: frozenset({part}) for part in ("dense", "lexical", "issues", "bank")},
@@ -90,6 +92,7 @@ class Retriever:
         self.articles = self.store.indexed()
         self.bank = QuestionBank.load(directory)
         self.bank_weight = BANK_WEIGHT
+        self.reranker = Reranker.load(directory / RERANKER_FILE)
         self._position: dict[tuple[str, int], int] = {}
         for position, article in enumerate(self.articles):  # 第N条 before 第N条之一
             if "之" not in article.label:
@@ -113,54 +116,98 @@ class Retriever:
         vectors = encode(self.model, [expand_for_dense(text), text], "query")
         return vectors[0], vectors[1]
 
+    def dense_scored(self, vector: np.ndarray, depth: int = DEPTH) -> list[tuple[int, float]]:
+        """(article, best passage similarity), best first."""
+        sims, ids = self.dense.search(vector.reshape(1, -1), depth)
+        best: dict[int, float] = {}
+        for p, sim in zip(ids[0], sims[0]):
+            if p >= 0:
+                best.setdefault(int(self.passage_article[p]), float(sim))
+        return list(best.items())
+
     def dense_articles(self, text: str, depth: int = DEPTH, vector: Optional[np.ndarray] = None) -> list[int]:
         if vector is None:
             vector = self.query_vector(text)
-        _, ids = self.dense.search(vector.reshape(1, -1), depth)
-        return self._ranked_articles([i for i in ids[0] if i >= 0])
+        return [a for a, _ in self.dense_scored(vector, depth)]
+
+    def lexical_scored(self, text: str, depth: int = DEPTH) -> list[tuple[int, float]]:
+        best: dict[int, float] = {}
+        for p, score in self.lexical.search(text, depth):
+            best.setdefault(int(self.passage_article[p]), score)
+        return list(best.items())
 
     def lexical_articles(self, text: str, depth: int = DEPTH) -> list[int]:
-        return self._ranked_articles([p for p, _ in self.lexical.search(text, depth)])
+        return [a for a, _ in self.lexical_scored(text, depth)]
 
     def issue_articles(self, text: str, category: Optional[str]) -> list[int]:
         """The indexed articles among the key provisions of the issues `text` raises."""
         found = (self._position.get(p) for p in key_provisions(text, category))
         return [a for a in found if a is not None]
 
-    def bank_articles(self, vector: np.ndarray) -> list[int]:
-        """The indexed articles the nearest answered questions vote for, best first."""
+    def bank_scored(self, vector: np.ndarray, leave_out: Optional[int] = None) -> list[tuple[int, float]]:
+        """(article, vote) of the nearest answered questions, best first
+        (`leave_out`: a bank question's own place, when it is the one asked)."""
         if self.bank is None:
             return []
-        found = (self._position.get(key) for key, _ in self.bank.votes(vector))
-        return [a for a in found if a is not None]
+        found = ((self._position.get(key), vote) for key, vote in self.bank.votes(vector, leave_out=leave_out))
+        return [(a, vote) for a, vote in found if a is not None]
 
-    def search(self, text: str, category: Optional[str] = None, k: int = 5,
-               mode: str = "hybrid", query_vector: Optional[np.ndarray] = None) -> list[Hit]:
-        """Modes: hybrid (all four lists), search (dense + BM25 only), dense,
-        lexical, issues, bank: the parts alone, so evaluation can show what each
-        adds; hybrid-bank is hybrid without the bank."""
+    def bank_articles(self, vector: np.ndarray) -> list[int]:
+        return [a for a, _ in self.bank_scored(vector)]
+
+    def pool(self, text: str, category: Optional[str] = None, mode: str = "hybrid",
+             query_vector: Optional[np.ndarray] = None, leave_out: Optional[int] = None) -> Pool:
+        """Every candidate of the lists `mode` uses, with the evidence of each
+        and its reciprocal-rank fusion score."""
         uses = MODE_LISTS[mode]
         if query_vector is None and uses & {"dense", "bank"}:
             query_vector = self.query_vector(text)
-        dense = self.dense_articles(text, vector=query_vector) if "dense" in uses else []
-        lexical = self.lexical_articles(text) if "lexical" in uses else []
+        dense = self.dense_scored(query_vector) if "dense" in uses else []
+        lexical = self.lexical_scored(text) if "lexical" in uses else []
         issues = self.issue_articles(text, category) if "issues" in uses else []
-        voted = self.bank_articles(query_vector) if "bank" in uses else []
-        dense_rank = {a: r for r, a in enumerate(dense, 1)}
-        lexical_rank = {a: r for r, a in enumerate(lexical, 1)}
-        issue_rank = {a: r for r, a in enumerate(issues, 1)}
-        bank_rank = {a: r for r, a in enumerate(voted, 1)}
-        scores: dict[int, float] = {}
-        for ranks, weight in ((dense_rank, 1.0), (lexical_rank, 1.0), (issue_rank, 1.0), (bank_rank, self.bank_weight)):
-            for article, rank in ranks.items():
-                scores[article] = scores.get(article, 0.0) + weight / (RRF_K + rank)
-        if category:
-            for article in scores:
-                scores[article] *= law_weight(category, self.articles[article])
-        best = sorted(scores, key=lambda a: -scores[a])[:k]
-        return [Hit(self.articles[a], scores[a], dense_rank.get(a), lexical_rank.get(a), issue_rank.get(a),
-                    bank_rank.get(a))
-                for a in best]
+        voted = self.bank_scored(query_vector, leave_out) if "bank" in uses else []
+        found: dict[int, Evidence] = {}
+
+        def evidence(article: int) -> Evidence:
+            if article not in found:
+                a = self.articles[article]
+                found[article] = Evidence(article, a.law, len(a.text), law_weight=law_weight(category, a))
+            return found[article]
+
+        for rank, (article, sim) in enumerate(dense, 1):
+            e = evidence(article)
+            e.dense_rank, e.dense_sim = rank, sim
+            e.fused += 1.0 / (RRF_K + rank)
+        for rank, (article, score) in enumerate(lexical, 1):
+            e = evidence(article)
+            e.lexical_rank, e.lexical_score = rank, score
+            e.fused += 1.0 / (RRF_K + rank)
+        for rank, article in enumerate(issues, 1):
+            e = evidence(article)
+            e.issue_rank = rank
+            e.fused += 1.0 / (RRF_K + rank)
+        for rank, (article, vote) in enumerate(voted, 1):
+            e = evidence(article)
+            e.bank_rank, e.bank_vote = rank, vote
+            e.fused += self.bank_weight / (RRF_K + rank)
+        return Pool(list(found.values()), floor_sim=min((sim for _, sim in dense), default=0.0))
+
+    def search(self, text: str, category: Optional[str] = None, k: int = 5,
+               mode: str = "hybrid", query_vector: Optional[np.ndarray] = None) -> list[Hit]:
+        """Modes: hybrid (all four lists, ranked by the learned reranker when
+        one is trained, else fused), fusion (the same lists fused by reciprocal
+        rank), search (dense + BM25 only), dense, lexical, issues, bank: the
+        parts alone, so evaluation can show what each adds; hybrid-bank is
+        fusion without the bank."""
+        pool = self.pool(text, category, mode, query_vector)
+        if mode == "hybrid" and self.reranker is not None:
+            scores = self.reranker.probabilities(pool)
+        else:
+            scores = np.array([e.fused * e.law_weight for e in pool.evidence])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [Hit(self.articles[e.article], float(scores[i]), e.dense_rank, e.lexical_rank, e.issue_rank,
+                    e.bank_rank)
+                for i, e in ((int(i), pool.evidence[int(i)]) for i in order)]
 
     # -- citations ------------------------------------------------------------
     def versions(self, law: str, number: int) -> list[Article]:
