@@ -51,6 +51,7 @@ class Hit:
     lexical_rank: Optional[int]
     issue_rank: Optional[int] = None   # place among the key provisions of the issues spotted
     bank_rank: Optional[int] = None    # place among the votes of the nearest answered questions
+    probability: Optional[float] = None  # the reranker's P(an annotator would cite it); None: fused, not learned
 
 
 @lru_cache(maxsize=1)
@@ -200,13 +201,14 @@ class Retriever:
         parts alone, so evaluation can show what each adds; hybrid-bank is
         fusion without the bank."""
         pool = self.pool(text, category, mode, query_vector)
-        if mode == "hybrid" and self.reranker is not None:
+        learned = mode == "hybrid" and self.reranker is not None
+        if learned:
             scores = self.reranker.probabilities(pool)
         else:
             scores = np.array([e.fused * e.law_weight for e in pool.evidence])
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(self.articles[e.article], float(scores[i]), e.dense_rank, e.lexical_rank, e.issue_rank,
-                    e.bank_rank)
+                    e.bank_rank, float(scores[i]) if learned else None)
                 for i, e in ((int(i), pool.evidence[int(i)]) for i in order)]
 
     # -- citations ------------------------------------------------------------

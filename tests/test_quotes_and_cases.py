@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actions.grounded_reply import (NOTHING_FOUND, UNSURE, Grounded, choose, confident, ground, is_follow_up,
-                                    needs_a_person)
+from actions.grounded_reply import (NOTHING_FOUND, SHOW_PROBABILITY, SURE_PROBABILITY, UNSURE, WITHHELD, Grounded,
+                                    choose, confident, ground, is_follow_up, needs_a_person)
 from actions.show_article import pick_ref
 from knowledge_base.cases import CaseLibrary, load_cases, parse_case
 from knowledge_base.citations import CITATION
@@ -128,6 +128,28 @@ def test_confidence_needs_agreement_or_a_governing_law_high_in_meaning() -> None
     assert not confident([hit(other, 1, 2, None)], "labour")
     assert confident([hit(other, 1, 3, 2)], "labour")
     assert not confident([], "labour")
+
+
+def learned(a: Article, probability: float) -> Hit:
+    return Hit(a, probability, 1, 1, probability=probability)
+
+
+def test_with_the_reranker_only_likely_articles_are_quoted() -> None:
+    a, b, c = (article(t, number=n) for t, n in (("甲。", 1), ("乙。", 2), ("丙。", 3)))
+    sure = SURE_PROBABILITY + 0.1
+    assert [h.article.number for h in choose([learned(a, sure), learned(b, sure / 2 + 0.01), learned(c, sure / 2 - 0.01)])] == [1, 2]
+    assert choose([learned(a, SHOW_PROBABILITY - 0.01), learned(b, 0.05)]) == []
+    assert confident([learned(a, sure)], None) and not confident([learned(a, SURE_PROBABILITY - 0.01)], "labour")
+
+
+def test_an_off_point_match_is_withheld_and_the_reply_says_so() -> None:
+    weak = [learned(article("损害是因受害人故意造成的，行为人不承担责任。", law="民法典", number=1174), SHOW_PROBABILITY / 2)]
+    grounded = ground(weak, "gig_work", question="送外卖时被车撞断了腿，平台不管")
+    assert grounded.quotes == [] and grounded.withheld and not grounded.confident
+    assert grounded.lines() == [WITHHELD] and "调解员" in WITHHELD
+    assert not ground([], "labour").withheld and ground([], "labour").lines() == [NOTHING_FOUND]
+    shown = ground([learned(article("甲。"), SURE_PROBABILITY)], "labour")
+    assert shown.quotes and not shown.withheld and shown.confident
 
 
 def test_unsure_answers_say_so_and_empty_ones_say_nothing_was_found() -> None:
