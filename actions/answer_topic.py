@@ -132,7 +132,7 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
             events.append(SlotSet("street_asked", True))
     # embedding and search release the GIL: in a thread, the server takes other residents meanwhile
     grounded = await asyncio.to_thread(retrieve, query,
-                                       category if category in taxonomy.dispute_categories else None)
+                                       category if category in taxonomy.legal_categories else None)
     for_a_person = needs_a_person(text)
     reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), street,
                         statutes=grounded.lines(), cases=grounded.case_lines(),

@@ -10,7 +10,11 @@ and MRR@10, then as its LAST line one JSON object for the hybrid:
 ``{"n", "recall@1", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"}``
 (plus "bm25", "dense", "issues", "bank", "search", "hybrid-bank" and "fusion" with the same figures). recall@k is the share of a
 question's gold articles in the top k, averaged over questions; latencies are
-per question end to end (normalise, embed, search, fuse).
+per question end to end (normalise, embed, search, fuse). "shown" is what a
+resident would see: of the quotes an answer keeps after withholding weak
+matches, the share that are gold ("precision", a lower bound: annotators cite
+one or two articles and others may apply too), and the share of questions
+that get any quote and a gold one.
 
 A line's ``category``, when given, steers retrieval as the NLU's would; a line
 without one is first classified by the trained NLU model exactly as the
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from actions.grounded_reply import choose  # the very rule an answer uses to show or withhold quotes
 from knowledge_base.retrieval import Retriever
 from knowledge_base.statutes import normalise_law_name
 from nlu.taxonomy import load as load_taxonomy
@@ -83,10 +88,10 @@ def fill_categories(rows: list[dict[str, Any]]) -> str:
     missing = [r for r in rows if not r["category"]]
     if not missing:
         return "given"
-    dispute = set(load_taxonomy().dispute_categories)
+    legal = set(load_taxonomy().legal_categories)
     for row, category in zip(missing, classify_with_nlu([r["question"] for r in missing])):
-        # as actions/answer_topic.py: only a dispute category steers retrieval
-        row["category"] = category if category in dispute else None
+        # as actions/answer_topic.py: a legal category steers retrieval, chitchat does not
+        row["category"] = category if category in legal else None
     return "nlu" if len(missing) == len(rows) else "mixed"
 
 
@@ -100,6 +105,7 @@ def score(ranked: list[tuple[str, int]], gold: set[tuple[str, int]]) -> dict[str
 def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     sums = {m: {key: 0.0 for key in (*[f"recall@{k}" for k in KS], "mrr@10")} for m in MODES}
     latencies: list[float] = []
+    shown = shown_gold = answered = gold_answered = 0
     misses = []
     indexed = {(a.law, a.number) for a in retriever.articles}
     for row in rows:
@@ -114,6 +120,12 @@ def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> tuple[dict[str
             ranked = [(h.article.law, h.article.number) for h in hits]
             for key, value in score(ranked, row["gold"]).items():
                 sums[mode][key] += value
+            if mode == "hybrid":
+                quoted = [(h.article.law, h.article.number) for h in choose(hits)]
+                shown += len(quoted)
+                shown_gold += len(row["gold"] & set(quoted))
+                answered += bool(quoted)
+                gold_answered += bool(row["gold"] & set(quoted))
             if mode == "hybrid" and not row["gold"] & set(ranked[:5]):
                 top = "、".join(f"{law}{n}" for law, n in ranked[:3])
                 misses.append(f"  {row['question'][:30]:<30} gold {sorted(row['gold'])} top {top}")
@@ -122,7 +134,11 @@ def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> tuple[dict[str
     result = {"n": n, **figures["hybrid"],
               "p50_ms": round(float(np.percentile(latencies, 50)), 2),
               "p95_ms": round(float(np.percentile(latencies, 95)), 2),
-              **{m: figures[m] for m in MODES if m != "hybrid"}}
+              **{m: figures[m] for m in MODES if m != "hybrid"},
+              # what a resident is shown: the quotes the answer keeps (actions/grounded_reply.py)
+              "shown": {"precision": round(shown_gold / shown, 4) if shown else None,
+                        "quoted_share": round(answered / n, 4), "gold_quoted_share": round(gold_answered / n, 4),
+                        "quotes_per_answer": round(shown / answered, 2) if answered else 0.0}}
     return result, misses
 
 
@@ -146,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         f = result if mode == "hybrid" else result[mode]
         print(f"  {mode:<11} R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} "
               f"R@10={f['recall@10']:.3f} MRR@10={f['mrr@10']:.3f}")
+    seen = result["shown"]
+    print(f"  shown quotes: precision {seen['precision']} (gold among the quotes an answer keeps), "
+          f"{seen['quoted_share']:.3f} of questions quoted, {seen['gold_quoted_share']:.3f} with a gold quote, "
+          f"{seen['quotes_per_answer']} per answer")
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

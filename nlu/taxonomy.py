@@ -26,6 +26,13 @@ class Taxonomy:
     # answered as legal questions, but their category is the one the message states
     text_categorised: frozenset[str] = frozenset()
 
+    @property
+    def legal_categories(self) -> tuple[str, ...]:
+        """The categories retrieval is steered by: the disputes and other_legal
+        (which governs no law but selects its own legal issues: neighbours,
+        property management, 定金 …)."""
+        return (*self.dispute_categories, "other_legal")
+
     def category_of(self, intent: str | None) -> str:
         """The fixed category of an intent; unknown intents count as other_legal."""
         return self.intent_category.get(intent or "", "other_legal")
