@@ -123,3 +123,17 @@ def test_judgement_calls_are_left_to_a_person(client, store) -> None:
     assert NEEDS_A_PERSON in reply["text"]
     assert [b["title"] for b in reply["buttons"][:2]] == ["找调解员", "申请法律援助"]
     check_quotes_are_exact(reply["text"], store)
+
+
+def test_an_off_point_match_is_withheld_and_a_person_offered(client, store) -> None:
+    """Nothing in the index answers a ride-hailing account ban; what retrieval
+    finds (a medical-liability article, a penalty of the wage regulation) is
+    not quoted as the law: the reply says so and offers a person."""
+    from actions.grounded_reply import WITHHELD
+
+    body = ask(client, "g-withheld", "网约车司机被平台封号了，扣的钱不退")
+    reply = body["replies"][0]
+    assert body["category"] == "gig_work"
+    assert "相关法条（原文）：" not in reply["text"] and not quotes_in(reply["text"])
+    assert WITHHELD in reply["text"] and not find_citations(reply["text"])
+    assert {"找调解员", "申请法律援助"} <= {b["title"] for b in reply.get("buttons") or []}

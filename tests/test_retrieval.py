@@ -141,6 +141,9 @@ def test_eval_retrieval_classifies_lines_without_a_category_with_the_nlu(small_i
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["category_source"] == "nlu" and result["n"] == 2
     assert result["recall@5"] > 0
+    assert set(result["fusion"]) == {"recall@1", "recall@5", "recall@10", "mrr@10"}
+    shown = result["shown"]   # what residents would see after weak quotes are withheld
+    assert 0 <= shown["quoted_share"] <= 1 and shown["gold_quoted_share"] <= shown["quoted_share"]
     given = tmp_path / "given.jsonl"
     given.write_text(json.dumps({**rows[0], "category": "labour"}, ensure_ascii=False) + "\n"
                      + json.dumps(rows[1], ensure_ascii=False) + "\n", "utf-8")
