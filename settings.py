@@ -134,6 +134,9 @@ class Settings:
     rate_limit_storage: str = _setting("RATE_LIMIT_STORAGE", "memory://")
     # Rasa's HTTP API token (rasa run --auth-token); default: generated once under var/
     rasa_auth_token: str = _setting("RASA_AUTH_TOKEN", "")
+    # the action server's shared secret: Rasa sends it, the action server refuses calls without it
+    # (default: generated once under var/, 0600)
+    action_server_token: str = _setting("ACTION_SERVER_TOKEN", "")
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
     console_secret: str = _setting("CONSOLE_SECRET", "")
     # console sessions end after this many seconds
@@ -148,6 +151,7 @@ class Settings:
         generated under var/ resolved so that every process shares them."""
         env = {f.metadata["env"]: _as_env_value(getattr(self, f.name)) for f in fields(self)}
         env["RASA_AUTH_TOKEN"] = self.rasa_token()
+        env["ACTION_SERVER_TOKEN"] = self.action_token()
         return env
 
     @property
@@ -170,6 +174,11 @@ class Settings:
         """RASA_AUTH_TOKEN, else one generated once under var/: Rasa's HTTP API
         (trackers: residents' transcripts) answers only requests that carry it."""
         return self.rasa_auth_token or self._kept_secret("rasa-token")
+
+    def action_token(self) -> str:
+        """ACTION_SERVER_TOKEN, else one generated once under var/: the action
+        server runs residents' forms and hand-offs, so only Rasa may call it."""
+        return self.action_server_token or self._kept_secret("action-token")
 
     def _kept_secret(self, name: str) -> str:
         path = self.var_dir / name

@@ -2,7 +2,7 @@
 clarification, the legal-aid intake and handoff.
 
 The action server imports every module of this package
-(`python -m rasa_sdk --actions actions`). Its web server (Sanic) runs a
+(`python -m actions.server`, rasa-sdk's app behind a secret). Its web server (Sanic) runs a
 manager process and a worker process that serves the requests, and both
 import this package; the statute index (1.3 GB with the embedding model)
 starts loading in the background only in the worker, so the first resident's

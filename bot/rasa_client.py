@@ -81,9 +81,10 @@ class RasaClient:
 
     def __init__(self, base_url: str, timeout_s: float, action_url: str | None = None, token: str = "") -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
-        # Rasa's HTTP API (/status) refuses requests without it; the input channel needs none,
-        # and the action server's health check must not carry it
+        # Rasa's HTTP API (/status) and its input channel (nlu/gateway_channel.py) refuse
+        # requests without it; the action server's health check must not carry it
         self._api_params = {"token": token} if token else {}
+        self._channel_headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._action_health = f"{action_url.rstrip('/')}/health" if action_url else None
 
     async def close(self) -> None:
@@ -109,7 +110,8 @@ class RasaClient:
         sender = rasa_sender(user_id)
         try:
             # nlu/gateway_channel.py: the replies and the parse in one call
-            response = await self._http.post("/webhooks/gateway/webhook", json={"sender": sender, "message": text})
+            response = await self._http.post("/webhooks/gateway/webhook", json={"sender": sender, "message": text},
+                                             headers=self._channel_headers)
             if response.status_code != 200:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             body = response.json()

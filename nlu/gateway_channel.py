@@ -7,9 +7,16 @@ Rasa's CPU: every call replays the conversation's events from the tracker
 store. This channel parses the message once, hands the parse to Rasa with
 the message (Rasa then does not parse it again) and answers with both:
 ``{"messages": [...], "parse": {...}}`` at ``POST /webhooks/gateway/webhook``.
+
+Rasa's token (``RASA_AUTH_TOKEN``, the one its HTTP API checks) guards the
+channel too, as ``Authorization: Bearer …``: Rasa's own channels check none,
+and a message taken from anyone lets them speak as any resident (answer the
+legal-aid form as them, read their answers back).
 """
 from __future__ import annotations
 
+import hmac
+import os
 from typing import Any, Awaitable, Callable, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -33,6 +40,8 @@ class GatewayInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not authorised(request.headers.get("authorization", "")):
+                return response.json({"error": "unauthorised"}, status=401)
             sender_id = await self._extract_sender(request)
             text = self._extract_message(request)
             if not isinstance(sender_id, str) or not isinstance(text, str):
@@ -44,3 +53,9 @@ class GatewayInput(RestInput):
             return response.json({"messages": collector.messages, "parse": parse})
 
         return webhook
+
+
+def authorised(header: str) -> bool:
+    """Whether `header` carries Rasa's token; no token configured refuses everything."""
+    token = os.environ.get("RASA_AUTH_TOKEN", "")
+    return bool(token) and hmac.compare_digest(header.encode(), f"Bearer {token}".encode())

@@ -55,7 +55,9 @@ def lock_store(settings: Settings) -> dict[str, Any]:
 
 def write_endpoints(settings: Settings, path: Path) -> Path:
     endpoints = {
-        "action_endpoint": {"url": f"{settings.action_base_url}/webhook"},
+        # Rasa fills ${ACTION_SERVER_TOKEN} from its environment: the secret is never written here
+        "action_endpoint": {"url": f"{settings.action_base_url}/webhook",
+                            "headers": {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}},
         "tracker_store": tracker_store(settings),
         "lock_store": lock_store(settings),
     }

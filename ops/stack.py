@@ -100,7 +100,7 @@ class Stack:
             ),
             Service(
                 "actions",
-                [str(s.main_venv / "bin" / "python"), "-m", "rasa_sdk", "--actions", "actions",
+                [str(s.main_venv / "bin" / "python"), "-m", "actions.server", "--actions", "actions",
                  "-p", str(s.action_port)],
                 f"{base}:{s.action_port}/health", logs / "actions.log", common,
             ),

@@ -1,0 +1,70 @@
+"""The action server: rasa-sdk's app, bound to loopback and behind a shared secret.
+
+``python -m rasa_sdk`` listens on 0.0.0.0 (``SANIC_HOST``) and answers
+``/webhook`` for anyone: whoever reaches it can run any action on any
+resident's tracker (submit a legal-aid form, open a hand-off). rasa-sdk has
+no authentication of its own, so this entry point builds the same app
+(``rasa_sdk.endpoint.create_app_for_serve``), adds one request middleware that
+refuses every path but ``/health`` without ``Authorization: Bearer
+<ACTION_SERVER_TOKEN>`` (Rasa sends it: ops/endpoints.py), and binds it to
+``HAIZHU_HOST`` (127.0.0.1 by default). The secret comes from the
+environment, never the command line.
+
+Run: ``python -m actions.server -p 5055``.
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+from functools import partial
+
+from rasa_sdk.endpoint import create_app_for_serve
+from rasa_sdk.executor import ActionExecutor
+from sanic import Request, Sanic, response
+from sanic.worker.loader import AppLoader
+
+OPEN_PATHS = frozenset({"/health"})
+
+
+def authorised(request: Request) -> bool:
+    token = os.environ.get("ACTION_SERVER_TOKEN", "")
+    header = request.headers.get("authorization", "")
+    return bool(token) and hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
+
+
+async def require_secret(request: Request):
+    """No body is read or echoed for a refused call."""
+    if request.path not in OPEN_PATHS and not authorised(request):
+        return response.json({"error": "unauthorised"}, status=401)
+    return None
+
+
+def build_app(package: str) -> Sanic:
+    """The app of one worker (module level: Sanic's loader builds it in each process)."""
+    executor = ActionExecutor()
+    executor.register_package(package)
+    app = create_app_for_serve(executor, cors_origins=None)
+    app.register_middleware(require_secret, "request")
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-p", "--port", type=int, default=5055)
+    parser.add_argument("--actions", default="actions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    from settings import get_settings
+
+    if not os.environ.get("ACTION_SERVER_TOKEN"):
+        raise SystemExit("ACTION_SERVER_TOKEN is not set: the action server refuses to run open")
+    loader = AppLoader(factory=partial(build_app, args.actions))
+    app = loader.load()
+    app.prepare(host=get_settings().host, port=args.port, workers=1, access_log=False)
+    Sanic.serve(primary=app, app_loader=loader)
+
+
+if __name__ == "__main__":
+    main()
