@@ -19,6 +19,7 @@ from bot.citation_guard import CitationGuard
 from bot.http_common import storable_text
 from bot.legal_aid import ApplicationStore
 from bot.message_store import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
+from bot.payloads import INTENT_PREFIX, RECENT_REPLIES, offered_payloads, screen
 from bot.rasa_client import RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ class Conversations:
 
     async def handle(self, user_id: str, text: str) -> Outcome:
         text, truncated = self.prepare(text)
+        if text.startswith(INTENT_PREFIX):  # a button press only if it is one we offered (bot/payloads.py)
+            recent = await self.store.history(user_id, limit=RECENT_REPLIES)
+            text = screen(text, offered_payloads(m.result for m in recent))
         stored = await self.store.add(user_id, text, truncated)
         async with self._lock_for(user_id):
             current = await self.store.get(stored.public_id)

@@ -64,6 +64,11 @@ def database() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def action_secret(stack: "Stack") -> dict[str, str]:
+    """The header Rasa sends the action server (actions/server.py refuses calls without it)."""
+    return {"Authorization": f"Bearer {stack.settings.action_token()}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,6 +9,7 @@ import yaml
 from actions.cards import topic_cards, topic_reply
 from nlu.taxonomy import load
 from settings import ROOT
+from tests.conftest import action_secret
 
 ALLOWED_NUMBERS = {"110", "120", "12333", "12345", "12348"}
 
@@ -56,7 +57,7 @@ def test_action_server_answers_topic(stack) -> None:
     body = {"next_action": "action_answer_topic", "sender_id": "t",
             "tracker": tracker("lease_deposit", {"street": "龙凤"}), "domain": yaml.safe_load((ROOT / "domain.yml").read_text("utf-8")),
             "version": "3.6.21"}
-    response = httpx.post(url, json=body, timeout=30).json()
+    response = httpx.post(url, json=body, timeout=30, headers=action_secret(stack)).json()
     text = response["responses"][0]["text"]
     assert "押金" in text and "龙凤街道人民调解委员会" in text
     slots = {e["name"]: e["value"] for e in response["events"] if e["event"] == "slot"}
@@ -74,5 +75,5 @@ def test_action_server_routes_social_insurance_mediation(stack) -> None:
     body = {"next_action": "action_route_request", "sender_id": "t",
             "tracker": tracker("request_mediation", {"dispute_category": "labour", "last_topic": "labour_social_insurance"}),
             "domain": {}, "version": "3.6.21"}
-    text = httpx.post(url, json=body, timeout=30).json()["responses"][0]["text"]
+    text = httpx.post(url, json=body, timeout=30, headers=action_secret(stack)).json()["responses"][0]["text"]
     assert "海珠区社会保险费争议联合处置中心" in text

@@ -106,3 +106,27 @@ def test_channel_residents_cannot_be_impersonated_or_read_through_the_api(client
     sent = client.post("/api/v1/messages", json={"user_id": user_id, "text": "结束人工"})
     assert sent.status_code == 422 and sent.json()["error"]["code"] == "invalid_user_id"
     assert client.get(f"/api/v1/conversations/{user_id}/messages").status_code == 404
+
+
+def test_typed_intent_syntax_cannot_set_entities(client: httpx.Client, stack) -> None:
+    """#13: `/intent{"street": …}` typed by a resident used to set the street
+    (and any amount or employer) on the case, bypassing extraction. Unless it
+    is a button we offered, it now reaches Rasa as text."""
+    resident = user()
+    body = send(client, '/request_mediation{"street": "火星", "amount": "999999"}', resident)
+    assert "火星" not in all_text(body)
+    assert not any(e.get("value") in ("火星", "999999") for e in body.get("entities") or [])
+    # a bare intent still works as a shortcut, and an offered button as a press
+    assert send(client, "/request_mediation", resident)["intent"] == "request_mediation"
+
+
+def test_offered_buttons_with_entities_still_work(client: httpx.Client) -> None:
+    resident = user()
+    answer = send(client, "公司和我的劳动合同到期了不续签，能拿经济补偿吗", resident)
+    payloads = [b["payload"] for r in answer["replies"] for b in r.get("buttons") or []
+                if b["payload"].startswith("/show_article")]
+    assert payloads, answer
+    shown = send(client, payloads[0], resident)
+    assert shown["intent"] == "show_article" and "现行有效" in all_text(shown)
+    forged = payloads[0].replace("|", "|9", 1)      # a payload never offered
+    assert send(client, forged, resident)["intent"] != "show_article"

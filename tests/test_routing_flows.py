@@ -8,6 +8,7 @@ import yaml
 
 from actions.clarify import STILL_UNSURE
 from settings import ROOT
+from tests.conftest import action_secret
 
 
 def ask(client: httpx.Client, user: str, text: str) -> dict[str, Any]:
@@ -82,8 +83,8 @@ def test_still_unsure_after_a_clarification_hands_off(stack) -> None:
                "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"}
     body = {"next_action": "action_clarify", "sender_id": "t", "tracker": tracker,
             "domain": yaml.safe_load((ROOT / "domain.yml").read_text("utf-8")), "version": "3.6.21"}
-    response = httpx.post(url, json=body, timeout=30).json()
+    response = httpx.post(url, json=body, timeout=30, headers=action_secret(stack)).json()
     assert response["responses"][0]["text"].startswith(STILL_UNSURE)
     tracker["events"] = events[-2:]  # first time: clarify with topic buttons
-    response = httpx.post(url, json=body, timeout=30).json()
+    response = httpx.post(url, json=body, timeout=30, headers=action_secret(stack)).json()
     assert not response["responses"][0]["text"].startswith(STILL_UNSURE)
