@@ -130,6 +130,9 @@ class Settings:
     rate_limit_per_address: str = _setting("RATE_LIMIT_PER_ADDRESS", "600/minute")
     rate_limit_per_resident: str = _setting("RATE_LIMIT_PER_RESIDENT", "20/minute")
     rate_limit_login: str = _setting("RATE_LIMIT_LOGIN", "10/minute")
+    # addresses of the reverse proxies whose X-Forwarded-For is believed (comma-separated);
+    # empty: none, the client address is the connection's (a spoofed header changes nothing)
+    trusted_proxies: str = _setting("TRUSTED_PROXIES", "")
     # where the counts live: memory:// (each gateway its own) or redis://host:port/db (shared)
     rate_limit_storage: str = _setting("RATE_LIMIT_STORAGE", "memory://")
     # Rasa's HTTP API token (rasa run --auth-token); default: generated once under var/

@@ -12,8 +12,8 @@ or in Redis (RATE_LIMIT_STORAGE=redis://…) so that several gateways share one
 budget; the asyncio API throughout, so a Redis round trip never blocks the
 gateway's event loop. If that Redis is unreachable the limits are not applied
 (and logged): a broken limiter must not turn residents away. The client address is the one
-uvicorn reports (X-Forwarded-For only from FORWARDED_ALLOW_IPS, uvicorn's
-setting).
+uvicorn reports: X-Forwarded-For only from TRUSTED_PROXIES (bot/__main__.py),
+none by default.
 """
 from __future__ import annotations
 
