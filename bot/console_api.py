@@ -10,6 +10,7 @@ the audit log.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Optional
 import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bot.case_store import CLAIMED, OUTCOMES, CaseStore, CaseView
 from bot.legal_aid import render_html, render_pdf
@@ -76,8 +77,23 @@ class Login(BaseModel):
     password: str = Field(max_length=256)
 
 
+# control characters (a NUL, a bell) and the invisible or direction-changing ones a
+# mediator's message must not carry to a resident (a right-to-left override turns
+# 「退还押金2000元」 around on screen); newlines and tabs are text
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
 class Reply(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("text")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if _NOT_TEXT.search(value):
+            raise ValueError("control or direction characters")
+        if not value.strip():
+            raise ValueError("empty")
+        return value
 
 
 class Close(BaseModel):

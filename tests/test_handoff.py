@@ -83,6 +83,9 @@ def test_handoff_both_ways_and_back_to_the_bot(client, gateway_url, mediators) -
     assert "9000元" in detail["summary"]["entities"].get("money", [])
     assert any(m["sender"] == "resident" and "13812345678" in m["text"] for m in detail["messages"])
 
+    # nothing empty, no control or direction characters reach a resident (#13)
+    for bad in ("   ", "\n\t", "退还押金\u202e0002元", "你好\x00", "请\u200b联系我"):
+        assert a.post(f"/console/api/cases/{case['id']}/messages", {"text": bad}).status_code == 422, repr(bad)
     assert a.post(f"/console/api/cases/{case['id']}/messages", {"text": "您好，我是调解员，请问单位名称？"}).status_code == 200
     inbox = client.get(f"/api/v1/conversations/{resident}/messages").json()["messages"]
     assert inbox[-1]["from"] == "mediator" and "请问单位名称" in inbox[-1]["text"]
