@@ -147,3 +147,13 @@ class ButtonPayload(Base):
     token: Mapped[str] = mapped_column(String(24), primary_key=True)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class PushNonce(Base):
+    """A (timestamp, nonce) of a WeChat push already processed, kept for the
+    replay window, so a replay is refused after a restart and by every gateway."""
+
+    __tablename__ = "push_nonces"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)

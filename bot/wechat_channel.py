@@ -9,7 +9,10 @@ EncodingAESKey; wechatpy does the crypto and XML). WeChat waits 5 s for a
 push: the answer goes back passively when ready in WECHAT_PASSIVE_REPLY_S,
 otherwise the push is acknowledged with `success` and the answer sent through
 the customer-service message API. Wrong signatures get 403 and nothing is
-processed; a replayed (timestamp, nonce) is acknowledged and ignored.
+processed; so does a timestamp more than five minutes from now, and a
+plaintext push while an EncodingAESKey is configured; a replayed (timestamp,
+nonce) within the window is acknowledged and ignored (bot/push_nonces.py,
+in the database: it survives restarts and is shared by gateways).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from wechatpy.utils import check_signature
 from bot.case_store import MessageView
 from bot.conversation import Conversations
 from bot.http_common import check_text, error, read_json
+from bot.push_nonces import PushNonces, fresh
 from bot.rate_limits import SLOW_DOWN, client_host
 from settings import Settings
 
@@ -40,7 +44,6 @@ CHANNEL = "wechat"
 PREFIX = "wx:"
 ONLY_TEXT = "抱歉，我目前只能看懂文字消息，请用文字描述您的问题。"
 KEPT = "系统正忙，您的消息已经保存，恢复后会自动回复您；急事请拨打12348公共法律服务热线。"
-REPLAY_WINDOW_S = 300
 LONG_POLL_S = 25.0
 
 
@@ -89,7 +92,7 @@ class WeChatChannel:
         self.conversations = conversations
         self.client = WeChatClient(settings)
         self.sessions = URLSafeTimedSerializer(settings.console_signing_key(), salt="wechat-session")
-        self._seen: dict[tuple[str, str], float] = {}
+        self.nonces = PushNonces(conversations.store.engine)
         self._tasks: set[asyncio.Task] = set()
         self._pusher: Optional[asyncio.Task] = None
         conversations.late_reply_handlers[CHANNEL] = self.late_reply
@@ -134,16 +137,6 @@ class WeChatChannel:
         return data.get("openid") if isinstance(data, dict) else None
 
     # -- push helpers ------------------------------------------------------------------
-    def replayed(self, timestamp: str, nonce: str) -> bool:
-        now = time.time()
-        for key, seen in list(self._seen.items()):
-            if now - seen > REPLAY_WINDOW_S:
-                del self._seen[key]
-        if (timestamp, nonce) in self._seen:
-            return True
-        self._seen[(timestamp, nonce)] = now
-        return False
-
     def crypto(self) -> WeChatCrypto:
         return WeChatCrypto(self.settings.wechat_token, self.settings.wechat_encoding_aes_key, self.settings.wechat_appid)
 
@@ -182,6 +175,8 @@ def router(get_channel) -> APIRouter:
             check_signature(wx.settings.wechat_token, signature, timestamp, nonce)
         except InvalidSignatureException:
             return PlainTextResponse("invalid signature", status_code=403)
+        if not fresh(timestamp):  # a signed push of long ago is a replay, whatever its nonce
+            return PlainTextResponse("stale timestamp", status_code=403)
         return wx
 
     @api.post("/api/v1/wechat/login", tags=["wechat"])
@@ -264,6 +259,8 @@ def router(get_channel) -> APIRouter:
         except Exception:  # malformed XML or JSON: nothing to process
             return PlainTextResponse("invalid body", status_code=400)
         safe = encrypt_type == "aes"
+        if wx.settings.wechat_encoding_aes_key and not safe:  # 安全模式 configured: nothing in the clear
+            return PlainTextResponse("encryption required", status_code=403)
         if safe:
             try:
                 inner_raw = wx.crypto().decrypt_message(outer, msg_signature, timestamp, nonce)
@@ -279,7 +276,7 @@ def router(get_channel) -> APIRouter:
             inner = outer
         if not isinstance(inner, dict):  # <xml>text</xml>, a JSON list: no message in it
             return PlainTextResponse("invalid body", status_code=400)
-        if wx.replayed(timestamp, nonce):
+        if not await wx.nonces.first_time(timestamp, nonce):
             return PlainTextResponse("success")
         openid, ours = str(inner.get("FromUserName") or ""), str(inner.get("ToUserName") or "")
         if not openid:

@@ -28,9 +28,9 @@ AES_KEY = base64.b64encode(hashlib.sha256(b"haizhu").digest()).decode()[:43]
 
 
 def gateway(stack, tmp_path, wechat: FakeWeChat, **extra: str) -> tuple[str, Service]:
+    """A gateway with push in plaintext mode (pass WECHAT_ENCODING_AES_KEY for 安全模式)."""
     return start_gateway(stack, tmp_path, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_TOKEN=TOKEN,
-                         WECHAT_ENCODING_AES_KEY=AES_KEY, WECHAT_API_BASE=wechat.base_url,
-                         PUSH_INTERVAL_S="0.3", **extra)
+                         WECHAT_API_BASE=wechat.base_url, PUSH_INTERVAL_S="0.3", **extra)
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +97,20 @@ def test_mini_program_login_messages_and_long_poll(wx, stack) -> None:
 
 def test_push_verification(wx) -> None:
     _, url, _ = wx
-    query = {**signed("1700000000", "n1"), "echostr": "echo-123"}
+    query = {**signed(str(int(time.time())), "n1"), "echostr": "echo-123"}
     assert httpx.get(f"{url}/wechat/push", params=query).text == "echo-123"
     assert httpx.get(f"{url}/wechat/push", params={**query, "signature": "0" * 40}).status_code == 403
+
+
+def test_a_signed_push_of_long_ago_is_refused(wx) -> None:
+    """#13: a 30-day-old timestamp was accepted; only ±5 minutes now."""
+    _, url, _ = wx
+    for age in (30 * 86400, 301, -301):
+        old = signed(str(int(time.time()) - age), f"n-old-{age}")
+        refused = httpx.post(f"{url}/wechat/push", params=old, content=xml_text("openid-old", "你好").encode())
+        assert refused.status_code == 403 and "海珠区" not in refused.text
+    assert httpx.post(f"{url}/wechat/push", params=signed("not-a-time", "n-x"),
+                      content=xml_text("openid-old", "你好").encode()).status_code == 403
 
 
 def test_push_plaintext_xml_and_json_get_passive_replies(wx) -> None:
@@ -117,8 +128,17 @@ def test_push_plaintext_xml_and_json_get_passive_replies(wx) -> None:
     assert "只能看懂文字" in xmltodict.parse(reply.text)["xml"]["Content"]
 
 
-def test_push_in_safe_mode(wx) -> None:
-    _, url, _ = wx
+def test_push_in_safe_mode(stack, tmp_path) -> None:
+    wechat = FakeWeChat(free_port())
+    url, service = gateway(stack, tmp_path, wechat, WECHAT_ENCODING_AES_KEY=AES_KEY)
+    try:
+        check_safe_mode(url)
+    finally:
+        service.stop()
+        wechat.shutdown()
+
+
+def check_safe_mode(url: str) -> None:
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     timestamp, nonce = str(int(time.time())), "n-aes"
     encrypted = crypto.encrypt_message(xml_text("openid-s", "你好"), nonce, timestamp)
@@ -132,6 +152,10 @@ def test_push_in_safe_mode(wx) -> None:
     bad = httpx.post(f"{url}/wechat/push", params={**params, "nonce": "n-aes-2", "msg_signature": "0" * 40,
                                                      **signed(timestamp, "n-aes-2")}, content=encrypted.encode())
     assert bad.status_code == 403
+    # with an EncodingAESKey configured, nothing is taken in the clear (#13)
+    clear = httpx.post(f"{url}/wechat/push", params=signed(str(int(time.time())), "n-clear"),
+                       content=xml_text("openid-s", "你好").encode())
+    assert clear.status_code == 403 and "海珠区" not in clear.text
 
 
 def test_bad_signature_and_replay_process_nothing(wx, stack) -> None:
@@ -148,6 +172,27 @@ def test_bad_signature_and_replay_process_nothing(wx, stack) -> None:
         users = {row[0]: row[1] for row in db.execute(
             "SELECT user_id, count(*) FROM inbound_messages GROUP BY user_id")}
     assert "wx:openid-forged" not in users and users["wx:openid-r"] == 1
+
+
+def test_a_replay_is_refused_after_a_restart_and_by_another_gateway(stack, tmp_path) -> None:
+    """#13: the nonces were remembered in one process for five minutes and lost on
+    restart; now they are in the database the gateways share."""
+    wechat = FakeWeChat(free_port())
+    params = signed(str(int(time.time())), f"n-restart-{uuid.uuid4().hex[:6]}")
+    try:
+        url, service = gateway(stack, tmp_path, wechat)
+        first = httpx.post(f"{url}/wechat/push", params=params, content=xml_text("openid-rs", "你好").encode())
+        assert "海珠区" in first.text
+        service.stop()
+        url, service = gateway(stack, tmp_path, wechat)            # the same database, a new process
+        again = httpx.post(f"{url}/wechat/push", params=params, content=xml_text("openid-rs", "你好").encode())
+        assert again.text == "success"
+        service.stop()
+    finally:
+        wechat.shutdown()
+    import sqlite3
+    with sqlite3.connect(tmp_path / "gateway.db") as db:
+        assert db.execute("SELECT count(*) FROM inbound_messages WHERE user_id = 'wx:openid-rs'").fetchone() == (1,)
 
 
 def test_slow_answers_go_by_customer_service_message(stack, tmp_path) -> None:
