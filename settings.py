@@ -90,6 +90,8 @@ class Settings:
     # real residents' questions (../shared/questions by default): the NLU's
     # training data and the bank of answered questions that votes in retrieval
     questions_dir: Path = _setting("QUESTIONS_DIR", str(SHARED_CORPUS.parent / "questions"), Path)
+    # offline snapshot of the PyPA advisory database (OSV) that `make audit` checks against
+    advisories_dir: Path = _setting("ADVISORIES_DIR", str(SHARED_CORPUS.parent / "advisories"), Path)
     # what the build derives from them (the splits to measure on); git-ignored
     build_dir: Path = _setting("BUILD_DIR", str(ROOT / "build"), Path)
     # typical cases, shown as 典型案例 and never as law

@@ -1,0 +1,88 @@
+"""Known vulnerabilities from an offline snapshot of the PyPA advisory database.
+
+``../shared/advisories/vulns/<package>/<id>.yaml`` (OSV format; ADVISORIES_DIR)
+is read directly: no package index on these machines carries vulnerability
+data, so pip-audit could look nothing up and the audit was inconclusive. The
+OSV rules used are the schema's own (ossf.github.io/osv-schema): a version is
+affected when it is listed in ``affected[].versions``, or falls in an
+``ECOSYSTEM`` range, from an ``introduced`` event up to (not including) the
+next ``fixed`` event or up to and including a ``last_affected``; withdrawn
+advisories are skipped. GIT ranges name commits, not releases, and are
+ignored (every PyPA entry with one also has an ECOSYSTEM range).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from packaging.version import InvalidVersion, Version
+
+
+@dataclass(frozen=True)
+class Finding:
+    package: str
+    version: str
+    id: str
+    aliases: tuple[str, ...]
+    fixed: tuple[str, ...]
+    summary: str
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(str(text))
+    except InvalidVersion:
+        return None
+
+
+def in_range(version: Version, events: list[dict]) -> bool:
+    """Whether `version` falls in an OSV ECOSYSTEM range given by its events."""
+    affected = False
+    for event in sorted(events, key=lambda e: (_version(next(iter(e.values()))) or Version("0"))
+                        if next(iter(e.values())) != "0" else Version("0")):
+        (kind, value), = event.items()
+        bound = Version("0") if value == "0" else _version(value)
+        if bound is None:
+            continue
+        if kind == "introduced" and version >= bound:
+            affected = True
+        elif kind == "fixed" and version >= bound:
+            affected = False
+        elif kind == "last_affected" and version > bound:
+            affected = False
+    return affected
+
+
+@lru_cache(maxsize=None)
+def advisories(root: Path, package: str) -> tuple[dict, ...]:
+    folder = root / canonical(package)
+    if not folder.is_dir():
+        return ()
+    return tuple(yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.yaml")))
+
+
+def findings(root: Path, package: str, version: str) -> list[Finding]:
+    installed = _version(version)
+    found = []
+    for advisory in advisories(root, package):
+        if advisory.get("withdrawn"):
+            continue
+        for affected in advisory.get("affected") or []:
+            if canonical((affected.get("package") or {}).get("name", "")) != canonical(package):
+                continue
+            listed = version in [str(v) for v in affected.get("versions") or []]
+            ranges = [r for r in affected.get("ranges") or [] if r.get("type") == "ECOSYSTEM"]
+            hit = listed or (installed is not None and any(in_range(installed, r.get("events") or []) for r in ranges))
+            if hit:
+                fixed = tuple(str(e["fixed"]) for r in ranges for e in r.get("events") or [] if "fixed" in e)
+                found.append(Finding(package, version, advisory["id"], tuple(advisory.get("aliases") or ()), fixed,
+                                     (advisory.get("summary") or advisory.get("details") or "").strip()[:160]))
+                break
+    return found
