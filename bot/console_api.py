@@ -110,12 +110,9 @@ def router(max_age_s: int) -> APIRouter:
         return request.app.state.staff
 
     async def current(request: Request) -> StaffView:
+        """The signed-in account: its session must still exist on the server (bot/staff.py)."""
         session = request.session
-        issued = session.get("issued", 0)
-        if not session.get("staff_id") or time.time() - issued > max_age_s:
-            session.clear()
-            raise ConsoleError(401, "not_logged_in", "请先登录。")
-        staff = await staff_store(request).get(int(session["staff_id"]))
+        staff = await staff_store(request).session_staff(str(session.get("sid") or ""), max_age_s)
         if staff is None:
             session.clear()
             raise ConsoleError(401, "not_logged_in", "请先登录。")
@@ -149,7 +146,8 @@ def router(max_age_s: int) -> APIRouter:
             await cases(request).audit(None, "login_failed", detail={"username": body.username[:64]})
             return error(401, "bad_credentials", "用户名或密码不正确。")
         request.session.clear()
-        request.session.update({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32), "issued": time.time()})
+        request.session.update({"sid": await staff_store(request).open_session(staff.id),
+                                "csrf": secrets.token_urlsafe(32)})
         await cases(request).audit(staff.id, "login")
         return {"username": staff.username, "display_name": staff.display_name, "role": staff.role,
                 "csrf_token": request.session["csrf"]}
@@ -157,6 +155,7 @@ def router(max_age_s: int) -> APIRouter:
     @api.post("/logout")
     async def logout(request: Request, staff: StaffView = Depends(current)) -> Any:
         await cases(request).audit(staff.id, "logout")
+        await staff_store(request).end_session(str(request.session.get("sid") or ""))
         request.session.clear()
         return {"ok": True}
 

@@ -157,3 +157,15 @@ class PushNonce(Base):
 
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
     seen_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The cookie only names it: logging out,
+    a password reset or disabling the account deletes it, and the cookie is
+    then worth nothing (it used to be valid until it expired)."""
+
+    __tablename__ = "console_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)

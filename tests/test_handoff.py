@@ -148,6 +148,38 @@ def test_sessions_expire(stack, mediators, tmp_path) -> None:
         assert http.get("/console/api/queue").status_code == 401
 
 
+def test_sessions_end_at_logout_password_reset_and_disable(stack, gateway_url) -> None:
+    """#13: a logged-out cookie worked for 8 h, a password reset ended no
+    session, and no command disabled an account. Sessions are server-side now."""
+    username = f"rev-{uuid.uuid4().hex[:6]}"
+    add_staff(stack.settings, username)
+
+    def signed_in() -> tuple[Console, dict]:
+        console = Console(gateway_url, username)
+        return console, dict(console.http.cookies)
+
+    console, cookie = signed_in()
+    assert console.post("/console/api/logout").status_code == 200
+    with httpx.Client(base_url=gateway_url, cookies=cookie, timeout=30) as replay:   # the old cookie, replayed
+        assert replay.get("/console/api/queue").status_code == 401
+
+    console, cookie = signed_in()
+    add_staff(stack.settings, username)                                   # a password reset
+    assert console.http.get("/console/api/queue").status_code == 401
+
+    console, cookie = signed_in()
+    env = {**os.environ, **stack.settings.as_env()}
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "bot.staff", "disable", username],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert console.http.get("/console/api/queue").status_code == 401
+    refused = httpx.post(f"{gateway_url}/console/api/login", json={"username": username, "password": PASSWORD})
+    assert refused.status_code == 401
+    missing = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "bot.staff", "disable", "nobody-here"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+
+
 def newest_revision() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
