@@ -161,6 +161,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=settings.console_signing_key(),
                        session_cookie="haizhu_console", max_age=settings.console_session_max_age_s,
                        same_site="strict", https_only=settings.console_https_only)
+    if settings.console_https_only:  # behind TLS: browsers must not fall back to plain HTTP
+        @app.middleware("http")
+        async def _hsts(request: Request, call_next: Any) -> Any:
+            response = await call_next(request)
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+            return response
+
     app.include_router(console_router(settings.console_session_max_age_s))
     app.include_router(console_pages())
     app.include_router(wechat_router(lambda request: getattr(request.app.state, "wechat", None)))

@@ -100,6 +100,16 @@ class Close(BaseModel):
     outcome: str
 
 
+MAX_ROW_ID = 2**63 - 1   # a database integer: beyond it no row exists (it was a 500 with a traceback)
+
+
+def existing_id(value: int) -> int:
+    """`value` if a row could have it, else the 404 of a row that does not exist."""
+    if not 1 <= value <= MAX_ROW_ID:
+        raise ConsoleError(404, "not_found", "找不到这条记录。")
+    return value
+
+
 def router(max_age_s: int) -> APIRouter:
     api = APIRouter(prefix="/console/api")
 
@@ -116,13 +126,16 @@ def router(max_age_s: int) -> APIRouter:
         if staff is None:
             session.clear()
             raise ConsoleError(401, "not_logged_in", "请先登录。")
-        if request.method not in ("GET", "HEAD") and not hmac.compare_digest(
-                request.headers.get(CSRF_HEADER, ""), session.get("csrf", "")):
-            raise ConsoleError(403, "csrf", "请求缺少有效的CSRF令牌，请刷新页面后重试。")
+        if request.method not in ("GET", "HEAD"):
+            if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), session.get("csrf", "")):
+                raise ConsoleError(403, "csrf", "请求缺少有效的CSRF令牌，请刷新页面后重试。")
+            origin = request.headers.get("origin")
+            if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+                raise ConsoleError(403, "origin", "请求来自其他网站，已拒绝。")
         return staff
 
     async def visible_case(request: Request, case_id: int, staff: StaffView) -> CaseView:
-        case = await cases(request).get(case_id)
+        case = await cases(request).get(existing_id(case_id))
         if case is None:
             raise ConsoleError(404, "not_found", "找不到这个案件。")
         if staff.role != "admin" and case.assigned_to != staff.id:
@@ -187,7 +200,7 @@ def router(max_age_s: int) -> APIRouter:
     @api.get("/applications/{application_id}")
     async def application(request: Request, application_id: int, format: str = "json",
                           staff: StaffView = Depends(current)) -> Any:
-        found = await request.app.state.conversations.applications.get(application_id)
+        found = await request.app.state.conversations.applications.get(existing_id(application_id))
         if found is None:
             return error(404, "not_found", "找不到这份申请。")
         await cases(request).audit(staff.id, "view_application", detail={"application": application_id,
@@ -202,7 +215,7 @@ def router(max_age_s: int) -> APIRouter:
 
     @api.post("/cases/{case_id}/claim")
     async def claim(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
-        if not await cases(request).claim(case_id, staff.id, actor=f"staff:{staff.username}"):
+        if not await cases(request).claim(existing_id(case_id), staff.id, actor=f"staff:{staff.username}"):
             return error(409, "already_claimed", "这个案件已被其他调解员接手，或已结束。")
         await cases(request).audit(staff.id, "claim", case_id)
         await cases(request).add_message(case_id, "system", f"调解员{staff.display_name}已接手，会在这里回复您。")

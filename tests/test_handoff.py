@@ -302,3 +302,28 @@ def test_retention_purges_personal_data_of_old_closed_cases(tmp_path) -> None:
     assert old.category == "labour" and old.outcome == "调解成功"
     assert [m.text for m in messages] == [PURGED_TEXT]
     assert still_open.summary["transcript"]  # open cases are never purged
+
+
+def test_console_refuses_foreign_origins_and_answers_404_beyond_any_id(gateway_url, mediators) -> None:
+    """#13: no Origin check on console writes; ids ≥ 2^63 gave a 500 with a traceback."""
+    console = Console(gateway_url, mediators[0])
+    foreign = console.http.post("/console/api/cases/1/claim", headers={
+        "X-CSRF-Token": console.csrf, "Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "origin"
+    for big in (2**63, 2**64 + 5, 0, -1):
+        assert console.http.get(f"/console/api/cases/{big}").status_code == 404
+        assert console.http.get(f"/console/api/applications/{big}").status_code == 404
+        assert console.post(f"/console/api/cases/{big}/claim").status_code == 404
+
+
+def test_hsts_when_the_console_is_https_only(stack, mediators) -> None:
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+
+    with TestClient(create_app(dataclasses.replace(stack.settings, console_https_only=True))) as http:
+        assert http.get("/healthz").headers["Strict-Transport-Security"].startswith("max-age=")
+    with TestClient(create_app(stack.settings)) as http:
+        assert "Strict-Transport-Security" not in http.get("/healthz").headers
