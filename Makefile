@@ -56,7 +56,7 @@ help:
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
 	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
 	@echo "make fuzz       10,000 hostile requests through every public endpoint (FUZZ_N=…)"
-	@echo "make audit      known vulnerabilities of both environments (pip-audit; needs the internet)"
+	@echo "make audit      known vulnerabilities of both environments (offline OSV snapshot, pip-audit where online)"
 
 $(MAIN_VENV_DIR)/.ready:
 	rm -rf "$(MAIN_VENV_DIR)"

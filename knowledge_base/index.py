@@ -97,7 +97,8 @@ def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool
     cache = EmbeddingCache(cache_path or directory.parent / "embedding-cache.sqlite", model_name, "passage")
     try:
         vectors, embedded = cache.vectors(
-            [p.text for p in passages], lambda texts: encode(model, texts, "passage", progress=progress))
+            [p.text for p in passages], lambda texts: encode(model, texts, "passage", progress=progress),
+            report=sys.stderr if progress else None)
     finally:
         cache.close()
     index = faiss.IndexFlatIP(vectors.shape[1])

@@ -176,3 +176,29 @@ def test_the_bank_of_answered_questions_votes_in_the_hybrid(small_index, tmp_pat
     top = next(h for h in hybrid if (h.article.law, h.article.number) == ("广东省城镇房屋租赁条例", 17))
     assert top.bank_rank == 1
     assert Retriever(small_index[0], model=model).bank is None  # no bank built there: three lists as before
+
+
+def test_a_long_embedding_reports_progress_with_an_estimate_and_resumes(tmp_path) -> None:
+    """#13: a first index build showed one line for 18 minutes."""
+    import io
+
+    import numpy as np
+
+    from knowledge_base import embedding_cache
+    from knowledge_base.embedding_cache import EmbeddingCache, progress_line
+
+    texts = [f"第{n}条" for n in range(5)]
+    cache = EmbeddingCache(tmp_path / "c.sqlite", "m", "passage")
+    report = io.StringIO()
+    original, embedding_cache.EMBED_PART = embedding_cache.EMBED_PART, 2
+    try:
+        _, embedded = cache.vectors(texts, lambda batch: np.ones((len(batch), 3), np.float32), report=report)
+    finally:
+        embedding_cache.EMBED_PART = original
+    lines = report.getvalue().splitlines()
+    assert embedded == 5 and lines[0].startswith("embedding 5 of 5 texts")
+    assert [line.split(" (")[0] for line in lines[1:]] == ["embedded 2/5", "embedded 4/5", "embedded 5/5"]
+    assert all("min left" in line for line in lines[1:])
+    assert progress_line(1, 4, 60.0).endswith("about 3 min left")
+    again = io.StringIO()
+    assert cache.vectors(texts, lambda batch: 1 / 0, report=again)[1] == 0 and again.getvalue() == ""
