@@ -132,6 +132,8 @@ class Settings:
     rate_limit_per_address: str = _setting("RATE_LIMIT_PER_ADDRESS", "600/minute")
     rate_limit_per_resident: str = _setting("RATE_LIMIT_PER_RESIDENT", "20/minute")
     rate_limit_login: str = _setting("RATE_LIMIT_LOGIN", "10/minute")
+    # failed logins of one account (any address) before it is locked, in widening windows ("off": none)
+    login_lockout: str = _setting("LOGIN_LOCKOUT", "5/minute;20/hour;50/day")
     # addresses of the reverse proxies whose X-Forwarded-For is believed (comma-separated);
     # empty: none, the client address is the connection's (a spoofed header changes nothing)
     trusted_proxies: str = _setting("TRUSTED_PROXIES", "")

@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.state.rate_limits = RateLimits(settings.rate_limit_per_address, settings.rate_limit_per_resident,
-                                       settings.rate_limit_login, settings.rate_limit_storage)
+                                       settings.rate_limit_login, settings.rate_limit_storage, settings.login_lockout)
     app.add_middleware(AddressLimitMiddleware, limits=lambda: app.state.rate_limits)
     app.add_middleware(SessionMiddleware, secret_key=settings.console_signing_key(),
                        session_cookie="haizhu_console", max_age=settings.console_session_max_age_s,

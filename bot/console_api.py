@@ -156,6 +156,7 @@ def router(max_age_s: int) -> APIRouter:
             return refused
         staff = await staff_store(request).authenticate(body.username, body.password)
         if staff is None:
+            await request.app.state.rate_limits.login_failed(body.username)
             await cases(request).audit(None, "login_failed", detail={"username": body.username[:64]})
             return error(401, "bad_credentials", "用户名或密码不正确。")
         request.session.clear()

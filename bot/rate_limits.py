@@ -22,7 +22,7 @@ import math
 import time
 from typing import Any, Callable
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.responses import JSONResponse
@@ -40,7 +40,8 @@ UNLIMITED = ("/healthz",)
 
 
 class RateLimits:
-    def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://") -> None:
+    def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://",
+                 lockout: str = "5/minute;20/hour;50/day") -> None:
         options = {"implementation": "redispy", "key_prefix": "haizhu-limits", "socket_timeout": 0.5,
                    "socket_connect_timeout": 0.5} if storage.startswith("redis") else {}
         backend = storage_from_string(f"async+{storage}", **options)
@@ -48,6 +49,9 @@ class RateLimits:
         self.per_address: RateLimitItem = parse(per_address)
         self.per_resident: RateLimitItem = parse(per_resident)
         self.per_login: RateLimitItem = parse(per_login)
+        # failed logins of one account from anywhere, in widening windows: a guesser
+        # who waits out the minute meets the hour, then the day (back-off)
+        self.lockout: list[RateLimitItem] = parse_many(lockout) if lockout.strip().lower() not in ("", "off") else []
 
     async def _check(self, item: RateLimitItem, *key: str) -> JSONResponse | None:
         try:
@@ -57,6 +61,10 @@ class RateLimits:
         except Exception as exc:  # the limiter's store is down: serve, say so in the log
             log.warning("rate limits not applied: their store failed (%s)", type(exc).__name__)
             return None
+        return self._too_many(reset)
+
+    @staticmethod
+    def _too_many(reset: float) -> JSONResponse:
         seconds = max(1, math.ceil(reset - time.time()))
         response = error(429, "too_many_requests", TOO_FAST.format(seconds=seconds))
         response.headers["Retry-After"] = str(seconds)
@@ -70,7 +78,27 @@ class RateLimits:
         return await self._check(self.per_resident, "resident", user_id)
 
     async def login(self, host: str, username: str) -> JSONResponse | None:
-        return await self._check(self.per_login, "login", host, username[:64])
+        """None if this login may be tried now, else the 429: per address and name,
+        and the account's lockout after too many failures (whatever the address)."""
+        refused = await self._check(self.per_login, "login", host, username[:64])
+        if refused is not None:
+            return refused
+        try:
+            for item in self.lockout:
+                if not await self._limiter.test(item, "lockout", username[:64]):
+                    stats = await self._limiter.get_window_stats(item, "lockout", username[:64])
+                    return self._too_many(stats.reset_time)
+        except Exception as exc:
+            log.warning("login lockout not applied: its store failed (%s)", type(exc).__name__)
+        return None
+
+    async def login_failed(self, username: str) -> None:
+        """Count a failed login against the account's lockout."""
+        try:
+            for item in self.lockout:
+                await self._limiter.hit(item, "lockout", username[:64])
+        except Exception as exc:
+            log.warning("login lockout not counted: its store failed (%s)", type(exc).__name__)
 
 
 class AddressLimitMiddleware:

@@ -80,7 +80,7 @@ def test_a_spoofed_forwarded_for_neither_escapes_nor_resets_a_limit(stack, tmp_p
         service.stop()
     # behind a configured proxy its header is the client's address: each address its own budget
     url, service = start_gateway(stack, tmp_path / "proxied", RATE_LIMIT_LOGIN="3/minute",
-                                 RATE_LIMIT_PER_ADDRESS="1000/minute", TRUSTED_PROXIES="127.0.0.1")
+                                 RATE_LIMIT_PER_ADDRESS="1000/minute", TRUSTED_PROXIES="127.0.0.1", LOGIN_LOCKOUT="off")
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
             statuses = [http.post("/console/api/login", json={"username": "guess", "password": "x" * 8},
@@ -88,3 +88,32 @@ def test_a_spoofed_forwarded_for_neither_escapes_nor_resets_a_limit(stack, tmp_p
             assert statuses == [401] * 6
     finally:
         service.stop()
+
+
+def test_an_account_is_locked_after_failures_from_any_address_and_backs_off(stack, tmp_path) -> None:
+    """#13: login lockout with back-off: failures of one account count whatever
+    the address, in widening windows (3 a minute, then 4 an hour here)."""
+    from tests.test_handoff import PASSWORD, add_staff
+
+    url, service = start_gateway(stack, tmp_path, LOGIN_LOCKOUT="3/minute;4/hour", TRUSTED_PROXIES="127.0.0.1",
+                                 RATE_LIMIT_PER_ADDRESS="1000/minute")
+    username = f"lock-{uuid.uuid4().hex[:6]}"
+    add_staff(stack_settings_of(service, stack), username)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            def attempt(password: str, n: int) -> httpx.Response:
+                return http.post("/console/api/login", json={"username": username, "password": password},
+                                 headers={"X-Forwarded-For": f"198.51.100.{n}"})
+            assert [attempt("wrong-" * 2, n).status_code for n in range(3)] == [401, 401, 401]
+            locked = attempt(PASSWORD, 9)               # the right password, from a new address: still locked
+            assert refused(locked) and int(locked.headers["Retry-After"]) <= 60
+            other = http.post("/console/api/login", json={"username": "someone-else", "password": "x" * 12})
+            assert other.status_code == 401               # other accounts are not locked
+    finally:
+        service.stop()
+
+
+def stack_settings_of(service, stack):
+    import dataclasses
+
+    return dataclasses.replace(stack.settings, var_dir=service.log_path.parent)
