@@ -132,6 +132,9 @@ class Settings:
     rate_limit_per_address: str = _setting("RATE_LIMIT_PER_ADDRESS", "600/minute")
     rate_limit_per_resident: str = _setting("RATE_LIMIT_PER_RESIDENT", "20/minute")
     rate_limit_login: str = _setting("RATE_LIMIT_LOGIN", "10/minute")
+    # hand-off cases a resident, and an address, may open (each case takes a mediator's time)
+    case_limit_per_resident: str = _setting("CASE_LIMIT_PER_RESIDENT", "3/hour")
+    case_limit_per_address: str = _setting("CASE_LIMIT_PER_ADDRESS", "10/hour")
     # failed logins of one account (any address) before it is locked, in widening windows ("off": none)
     login_lockout: str = _setting("LOGIN_LOCKOUT", "5/minute;20/hour;50/day")
     # addresses of the reverse proxies whose X-Forwarded-For is believed (comma-separated);

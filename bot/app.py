@@ -30,7 +30,7 @@ from bot.citation_guard import ArticleLookup, CitationGuard
 from bot.conversation import NOT_SAVED_TEXT, STORE_DOWN, Conversations, channel_of
 from bot.message_store import MessageStore
 from bot.rasa_client import RasaClient
-from bot.rate_limits import AddressLimitMiddleware, RateLimits
+from bot.rate_limits import AddressLimitMiddleware, RateLimits, client_host
 from bot.wechat_channel import router as wechat_router
 from bot.staff import StaffStore
 from settings import Settings, get_settings
@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.articles = ArticleLookup(settings.index_dir)
         app.state.conversations = Conversations(store, rasa, settings.max_message_chars,
                                                  CitationGuard(app.state.articles), CaseStore(store.engine),
-                                                 ApplicationStore(store.engine))
+                                                 ApplicationStore(store.engine),
+                                                 case_budget=app.state.rate_limits.may_open_case)
         app.state.staff = StaffStore(store.engine)
         worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
                                                                         settings.handoff_wait_notice_s))
@@ -156,7 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.state.rate_limits = RateLimits(settings.rate_limit_per_address, settings.rate_limit_per_resident,
-                                       settings.rate_limit_login, settings.rate_limit_storage, settings.login_lockout)
+                                       settings.rate_limit_login, settings.rate_limit_storage, settings.login_lockout,
+                                       settings.case_limit_per_resident, settings.case_limit_per_address)
     app.add_middleware(AddressLimitMiddleware, limits=lambda: app.state.rate_limits)
     app.add_middleware(SessionMiddleware, secret_key=settings.console_signing_key(),
                        session_cookie="haizhu_console", max_age=settings.console_session_max_age_s,
@@ -223,7 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refused = await request.app.state.rate_limits.resident(user_id)
         if refused is not None:
             return refused
-        outcome = await request.app.state.conversations.handle(user_id, text)
+        outcome = await request.app.state.conversations.handle(user_id, text, address=client_host(request))
         if outcome.result is None:
             return error(
                 503, "assistant_unavailable",

@@ -39,6 +39,10 @@ ENDED_TEXT = "已结束人工服务，智能助手继续为您服务。请直接
 NOT_SAVED_TEXT = "系统暂时无法保存消息，这条消息没有收到，请稍后重新发送；急事请拨打12348公共法律服务热线。"
 NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，并转给了工作人员；急事请拨打12348公共法律服务热线。"
 NO_ANSWER = "no_answer"  # case reason: every part was up, yet nothing came back (an action failed)
+# reasons that reach a person whatever the case budget: danger, and our own failures
+ALWAYS_OPENED = frozenset({NO_ANSWER, "urgent", "emergency"})
+CASE_LIMIT_TEXT = ("您近期已经多次申请人工服务，这次没有再新建转接。调解员会处理您之前的申请；"
+                   "急事请拨打12348公共法律服务热线，遇到危险请拨打110。")
 
 
 def channel_of(user_id: str) -> str:
@@ -55,8 +59,11 @@ class Outcome:
 
 class Conversations:
     def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard,
-                 cases: CaseStore, applications: ApplicationStore) -> None:
+                 cases: CaseStore, applications: ApplicationStore,
+                 case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None) -> None:
         self.store = store
+        # whether a resident (from an address, when known) may open another case now
+        self.case_budget = case_budget
         self.applications = applications
         self.rasa = rasa
         self.guard = guard
@@ -82,7 +89,7 @@ class Conversations:
             return text[: self.max_chars], True
         return text, False
 
-    async def handle(self, user_id: str, text: str) -> Outcome:
+    async def handle(self, user_id: str, text: str, address: str | None = None) -> Outcome:
         text, truncated = self.prepare(text)
         if text.startswith(INTENT_PREFIX):  # a button press only if it is one we offered (bot/payloads.py)
             recent = await self.store.history(user_id, limit=RECENT_REPLIES)
@@ -98,9 +105,9 @@ class Conversations:
                     break
                 if await self._deliver(older) is None:
                     return Outcome(stored, None)
-            return Outcome(stored, await self._deliver(stored))
+            return Outcome(stored, await self._deliver(stored, address))
 
-    async def _deliver(self, message: StoredMessage) -> dict[str, Any] | None:
+    async def _deliver(self, message: StoredMessage, address: str | None = None) -> dict[str, Any] | None:
         case = await self.cases.open_case_of(message.user_id)
         if case is not None:  # a person has the conversation: Rasa is not asked
             return await self._to_case(message, case)
@@ -133,6 +140,11 @@ class Conversations:
             result["application_id"] = application.public_id
             log.info("message %s submitted legal-aid application %s (%s)", message.public_id,
                      application.public_id, application.outcome)
+        if turn.handoff is not None and not await self._may_open_case(message, turn.handoff, address):
+            turn.handoff = None
+            result["replies"].append({"text": CASE_LIMIT_TEXT, "buttons": []})
+            log.warning("message %s: case not opened, the resident's or address's case budget is spent",
+                        message.public_id)
         if turn.handoff is not None:
             case = await self._open_case(message, turn.handoff, result)
             position = await self.cases.queue_position(case)
@@ -141,6 +153,12 @@ class Conversations:
         await self.store.finish(message.public_id, status, result)
         log.info("message %s %s intent=%s category=%s", message.public_id, status, turn.intent, turn.category)
         return result
+
+    async def _may_open_case(self, message: StoredMessage, handoff: dict[str, Any], address: str | None) -> bool:
+        """Urgent cases and answers that failed always reach a person; others within the budget."""
+        if self.case_budget is None or str(handoff.get("reason")) in ALWAYS_OPENED:
+            return True
+        return await self.case_budget(message.user_id, address)
 
     async def _open_case(self, message: StoredMessage, handoff: dict[str, Any],
                          result: dict[str, Any]) -> CaseView:

@@ -41,7 +41,8 @@ UNLIMITED = ("/healthz",)
 
 class RateLimits:
     def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://",
-                 lockout: str = "5/minute;20/hour;50/day") -> None:
+                 lockout: str = "5/minute;20/hour;50/day", cases_per_resident: str = "3/hour",
+                 cases_per_address: str = "10/hour") -> None:
         options = {"implementation": "redispy", "key_prefix": "haizhu-limits", "socket_timeout": 0.5,
                    "socket_connect_timeout": 0.5} if storage.startswith("redis") else {}
         backend = storage_from_string(f"async+{storage}", **options)
@@ -51,6 +52,8 @@ class RateLimits:
         self.per_login: RateLimitItem = parse(per_login)
         # failed logins of one account from anywhere, in widening windows: a guesser
         # who waits out the minute meets the hour, then the day (back-off)
+        self.cases_per_resident: RateLimitItem = parse(cases_per_resident)
+        self.cases_per_address: RateLimitItem = parse(cases_per_address)
         self.lockout: list[RateLimitItem] = parse_many(lockout) if lockout.strip().lower() not in ("", "off") else []
 
     async def _check(self, item: RateLimitItem, *key: str) -> JSONResponse | None:
@@ -91,6 +94,21 @@ class RateLimits:
         except Exception as exc:
             log.warning("login lockout not applied: its store failed (%s)", type(exc).__name__)
         return None
+
+    async def may_open_case(self, user_id: str, address: str | None) -> bool:
+        """Whether a hand-off case may be opened now for this resident (and address,
+        when the message came with one): anyone could open cases without end,
+        each one a mediator's time. A store that is down never stops a case."""
+        try:
+            if address is not None and not await self._limiter.test(self.cases_per_address, "case", address):
+                return False
+            if not await self._limiter.hit(self.cases_per_resident, "case-resident", user_id):
+                return False
+            if address is not None:
+                await self._limiter.hit(self.cases_per_address, "case", address)
+        except Exception as exc:
+            log.warning("case limits not applied: their store failed (%s)", type(exc).__name__)
+        return True
 
     async def login_failed(self, username: str) -> None:
         """Count a failed login against the account's lockout."""

@@ -96,7 +96,7 @@ def stack_settings(var_dir: Path, **overrides: object) -> Settings:
         lawsdb_laws=":".join(TEST_LAWSDB_LAWS),
         # every test talks from 127.0.0.1; tests/test_rate_limits.py sets its own
         rate_limit_per_address=UNTHROTTLED, rate_limit_per_resident=UNTHROTTLED, rate_limit_login=UNTHROTTLED,
-        login_lockout="off",  # tests/test_rate_limits.py tests the lockout on its own gateway
+        login_lockout="off", case_limit_per_resident=UNTHROTTLED, case_limit_per_address=UNTHROTTLED,  # tests/test_rate_limits.py tests the lockout on its own gateway
     )
     values.update(overrides)
     settings = Settings(**values)

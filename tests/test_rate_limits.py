@@ -117,3 +117,27 @@ def stack_settings_of(service, stack):
     import dataclasses
 
     return dataclasses.replace(stack.settings, var_dir=service.log_path.parent)
+
+
+def test_opening_cases_has_a_budget_per_resident_and_per_address(stack, tmp_path) -> None:
+    """#13: anyone could open mediator cases without end (10 in 1.1 s)."""
+    from bot.conversation import CASE_LIMIT_TEXT
+
+    url, service = start_gateway(stack, tmp_path, CASE_LIMIT_PER_RESIDENT="1/hour", CASE_LIMIT_PER_ADDRESS="2/hour")
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            def say(user: str, text: str) -> dict:
+                response = http.post("/api/v1/messages", json={"user_id": user, "text": text})
+                assert response.status_code == 200, response.text
+                return response.json()
+
+            a, b, c = (f"case-{uuid.uuid4().hex[:6]}" for _ in range(3))
+            assert say(a, "我要转人工").get("case_id")
+            say(a, "结束人工")
+            again = say(a, "我要转人工")                          # the resident's budget is spent
+            assert not again.get("case_id") and CASE_LIMIT_TEXT in " ".join(r["text"] for r in again["replies"])
+            assert say(b, "我要转人工").get("case_id")             # the address's second case
+            third = say(c, "我要转人工")                           # a new id from the same address
+            assert not third.get("case_id") and CASE_LIMIT_TEXT in " ".join(r["text"] for r in third["replies"])
+    finally:
+        service.stop()
