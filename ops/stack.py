@@ -34,13 +34,21 @@ class Service:
     _log: Optional[IO[bytes]] = None
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            self.argv, cwd=ROOT, env={**os.environ, **self.env},
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # residents' data: every file the service and this launcher write is the
+        # owner's alone (0600, folders 0700), whatever the shell's umask
+        previous = os.umask(PRIVATE_UMASK)
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.log_path.parent, 0o700)
+            self._log = open(self.log_path, "ab")
+            os.chmod(self.log_path, 0o600)
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env={**os.environ, **self.env},
+                stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            os.umask(previous)
 
     def healthy(self) -> bool:
         try:
@@ -76,6 +84,9 @@ RASA_PROCESS_ENV = {
 }
 
 
+PRIVATE_UMASK = 0o077
+
+
 class StackError(RuntimeError):
     pass
 
@@ -92,8 +103,9 @@ class Stack:
         self.services = [
             Service(
                 "rasa",
-                [str(s.rasa_venv / "bin" / "rasa"), "run", "--enable-api", "-i", s.host,
-                 "-p", str(s.rasa_port), "--model", str(s.rasa_model), "--auth-token", s.rasa_token(),
+                # nlu/rasa_server.py: `rasa run` with the token from the environment, not the process list
+                [str(s.rasa_venv / "bin" / "python"), "-m", "nlu.rasa_server", "--enable-api", "-i", s.host,
+                 "-p", str(s.rasa_port), "--model", str(s.rasa_model),
                  "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
                  "--logging-config-file", str(ROOT / "ops" / "rasa_logging.yml")],
                 f"{base}:{s.rasa_port}/status?token={s.rasa_token()}", logs / "rasa.log", rasa_env,

@@ -63,3 +63,20 @@ def test_internals_listen_on_loopback_only(stack, port_of: str) -> None:
     with socket.socket() as outside:
         outside.settimeout(2)
         assert outside.connect_ex((address, port)) != 0, f"{port_of} answers on {address}"
+
+
+def test_no_secret_in_the_process_list_and_private_files(stack) -> None:
+    """#13: Rasa's token was visible in the process list; databases and logs
+    with residents' data were world-readable."""
+    import os
+    import stat
+
+    secrets = (stack.settings.rasa_token(), stack.settings.action_token())
+    for service in stack.services:
+        cmdline = open(f"/proc/{service.process.pid}/cmdline", "rb").read().decode("utf-8", "replace")
+        assert not any(secret in cmdline for secret in secrets), service.name
+    var = stack.settings.var_dir
+    private = [var / "logs", *(var / "logs").glob("*.log"), *var.glob("*.db"), var / "rasa-token", var / "action-token"]
+    for path in (p for p in private if p.exists()):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        assert mode & 0o077 == 0, f"{path.name} is {oct(mode)}"

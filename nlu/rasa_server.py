@@ -1,0 +1,31 @@
+"""`rasa run` with its token taken from the environment, not the command line.
+
+Rasa reads its API token only from ``--auth-token``, where every local user
+sees it in the process list (``ps``, /proc/<pid>/cmdline) and with it can
+read every resident's transcript. This entry point (Rasa's environment) adds
+``--auth-token $RASA_AUTH_TOKEN`` to the arguments inside the process and
+hands over to Rasa's own command line: the process list shows only what
+ops/stack.py passed.
+
+Run: ``python -m nlu.rasa_server --enable-api -i 127.0.0.1 -p 5005 --model …``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    token = os.environ.get("RASA_AUTH_TOKEN", "")
+    if not token:
+        raise SystemExit("RASA_AUTH_TOKEN is not set: Rasa's API and channel would answer anyone")
+    if any(arg.startswith("--auth-token") for arg in sys.argv[1:]):
+        raise SystemExit("pass the token in RASA_AUTH_TOKEN, not on the command line")
+    sys.argv = ["rasa", "run", *sys.argv[1:], "--auth-token", token]
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
