@@ -192,11 +192,20 @@ def router(max_age_s: int) -> APIRouter:
         await cases(request).audit(staff.id, "view_stats")
         return await cases(request).statistics(max(1, min(days, 366)))
 
+    async def residents_of(request: Request, staff: StaffView) -> Optional[set[str]]:
+        """Whose legal-aid applications `staff` may read: an admin everyone's (None),
+        a mediator those of the residents whose case they have now (an application
+        holds the applicant's name, mobile and street: every mediator read them all)."""
+        if staff.role == "admin":
+            return None
+        return {c.resident_id for c in await cases(request).assigned_to(staff.id)}
+
     @api.get("/applications")
     async def applications(request: Request, staff: StaffView = Depends(current)) -> Any:
         await cases(request).audit(staff.id, "view_applications")
         found = await request.app.state.conversations.applications.recent()
-        return {"applications": [a.listing() for a in found]}
+        allowed = await residents_of(request, staff)
+        return {"applications": [a.listing() for a in found if allowed is None or a.resident_id in allowed]}
 
     @api.get("/applications/{application_id}")
     async def application(request: Request, application_id: int, format: str = "json",
@@ -204,6 +213,10 @@ def router(max_age_s: int) -> APIRouter:
         found = await request.app.state.conversations.applications.get(existing_id(application_id))
         if found is None:
             return error(404, "not_found", "找不到这份申请。")
+        allowed = await residents_of(request, staff)
+        if allowed is not None and found.resident_id not in allowed:
+            await cases(request).audit(staff.id, "denied_application", detail={"application": application_id})
+            raise ConsoleError(403, "forbidden", "只有管理员和正在处理该居民案件的调解员可以查看这份申请。")
         await cases(request).audit(staff.id, "view_application", detail={"application": application_id,
                                                                           "format": format})
         if format == "html":

@@ -81,10 +81,21 @@ def test_full_application_with_a_correction(client, stack, gateway_url) -> None:
     done = say(client, user, "/affirm")
     assert "申请已提交" in text_of(done) and "初步看符合申请条件" in text_of(done) and done["application_id"]
 
-    add_staff(stack.settings, "aid-staff")
+    add_staff(stack.settings, "aid-staff", role="admin")
     staff = Console(gateway_url, "aid-staff")
     listed = next(a for a in staff.http.get("/console/api/applications").json()["applications"]
                   if a["applicant"] == "张三")
+    # a mediator who has no case of this resident sees neither the listing nor the application (#13)
+    add_staff(stack.settings, "aid-mediator")
+    mediator = Console(gateway_url, "aid-mediator")
+    assert all(a["id"] != listed["id"] for a in mediator.http.get("/console/api/applications").json()["applications"])
+    assert mediator.http.get(f"/console/api/applications/{listed['id']}").status_code == 403
+    assert say(client, user, "我要转人工").get("case_id")          # once the mediator has this resident's case: yes
+    case = max(mediator.http.get("/console/api/queue").json()["waiting"], key=lambda c: c["id"])   # the newest
+    assert mediator.post(f"/console/api/cases/{case['id']}/claim").status_code == 200
+    transcript = mediator.http.get(f"/console/api/cases/{case['id']}").json()["summary"]["transcript"]
+    assert any("张三" == t["text"] for t in transcript)
+    assert mediator.http.get(f"/console/api/applications/{listed['id']}").status_code == 200
     assert listed["outcome"] == "likely_eligible" and "13900001111" not in listed["phone"]
     page = staff.http.get(f"/console/api/applications/{listed['id']}", params={"format": "html"})
     assert page.status_code == 200 and "13900001111" in page.text and "第（五）项" in page.text
