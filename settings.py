@@ -57,6 +57,9 @@ class Settings:
     # where runtime state (databases, logs, generated endpoints) lives
     var_dir: Path = _setting("HAIZHU_VAR_DIR", str(ROOT / "var"), Path)
     host: str = _setting("HAIZHU_HOST", "127.0.0.1")
+    # the interface Rasa and the action server bind to: only the gateway faces the network,
+    # so HAIZHU_HOST=0.0.0.0 for the gateway leaves them on loopback
+    internal_host: str = _setting("INTERNAL_HOST", "127.0.0.1")
     rasa_port: int = _setting("RASA_PORT", "5005", int)
     action_port: int = _setting("ACTION_PORT", "5055", int)
     gateway_port: int = _setting("GATEWAY_PORT", "8000", int)
@@ -202,11 +205,11 @@ class Settings:
 
     @property
     def rasa_base_url(self) -> str:
-        return self.rasa_url or f"http://{self.host}:{self.rasa_port}"
+        return self.rasa_url or f"http://{self.internal_host}:{self.rasa_port}"
 
     @property
     def action_base_url(self) -> str:
-        return self.action_url or f"http://{self.host}:{self.action_port}"
+        return self.action_url or f"http://{self.internal_host}:{self.action_port}"
 
     @property
     def gateway_database_url(self) -> str:

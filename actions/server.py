@@ -7,7 +7,7 @@ no authentication of its own, so this entry point builds the same app
 (``rasa_sdk.endpoint.create_app_for_serve``), adds one request middleware that
 refuses every path but ``/health`` without ``Authorization: Bearer
 <ACTION_SERVER_TOKEN>`` (Rasa sends it: ops/endpoints.py), and binds it to
-``HAIZHU_HOST`` (127.0.0.1 by default). The secret comes from the
+``INTERNAL_HOST`` (127.0.0.1 by default). The secret comes from the
 environment, never the command line.
 
 Run: ``python -m actions.server -p 5055``.
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("ACTION_SERVER_TOKEN is not set: the action server refuses to run open")
     loader = AppLoader(factory=partial(build_app, args.actions))
     app = loader.load()
-    app.prepare(host=get_settings().host, port=args.port, workers=1, access_log=False)
+    app.prepare(host=get_settings().internal_host, port=args.port, workers=1, access_log=False)
     Sanic.serve(primary=app, app_loader=loader)
 
 

@@ -99,22 +99,22 @@ class Stack:
         endpoints = write_endpoints(s, s.var_dir / "endpoints.yml")
         common = {**s.as_env(), "PYTHONUNBUFFERED": "1"}
         rasa_env = {**common, **RASA_PROCESS_ENV}
-        base = f"http://{s.host}"
+        base, internal = f"http://{s.host}", f"http://{s.internal_host}"
         self.services = [
             Service(
                 "rasa",
                 # nlu/rasa_server.py: `rasa run` with the token from the environment, not the process list
-                [str(s.rasa_venv / "bin" / "python"), "-m", "nlu.rasa_server", "--enable-api", "-i", s.host,
+                [str(s.rasa_venv / "bin" / "python"), "-m", "nlu.rasa_server", "--enable-api", "-i", s.internal_host,
                  "-p", str(s.rasa_port), "--model", str(s.rasa_model),
                  "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
                  "--logging-config-file", str(ROOT / "ops" / "rasa_logging.yml")],
-                f"{base}:{s.rasa_port}/status?token={s.rasa_token()}", logs / "rasa.log", rasa_env,
+                f"{internal}:{s.rasa_port}/status?token={s.rasa_token()}", logs / "rasa.log", rasa_env,
             ),
             Service(
                 "actions",
                 [str(s.main_venv / "bin" / "python"), "-m", "actions.server", "--actions", "actions",
                  "-p", str(s.action_port)],
-                f"{base}:{s.action_port}/health", logs / "actions.log", common,
+                f"{internal}:{s.action_port}/health", logs / "actions.log", common,
             ),
         ]
         if gateway:
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"启动失败: {exc}", file=sys.stderr)
         return 1
     print(f"Ready in {took:.1f} s:")
-    print(f"  Rasa server     http://{s.host}:{s.rasa_port}")
-    print(f"  action server   http://{s.host}:{s.action_port}/webhook")
+    print(f"  Rasa server     http://{s.internal_host}:{s.rasa_port}")
+    print(f"  action server   http://{s.internal_host}:{s.action_port}/webhook")
     print(f"  gateway API     http://{s.host}:{s.gateway_port}/api/v1/messages  (docs: /docs)")
     if s.telegram_bot_token:
         mode = "webhook " + s.telegram_webhook_url if s.telegram_webhook_url else "long polling"

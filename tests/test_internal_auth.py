@@ -80,3 +80,16 @@ def test_no_secret_in_the_process_list_and_private_files(stack) -> None:
     for path in (p for p in private if p.exists()):
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode & 0o077 == 0, f"{path.name} is {oct(mode)}"
+
+
+def test_a_public_gateway_leaves_the_internals_on_loopback(tmp_path) -> None:
+    """HAIZHU_HOST=0.0.0.0 for the gateway used to put Rasa and the action server there too."""
+    from settings import Settings
+
+    s = Settings(var_dir=tmp_path, host="0.0.0.0", rasa_url="", action_url="")
+    assert s.internal_host == "127.0.0.1"
+    assert s.rasa_base_url.startswith("http://127.0.0.1:") and s.action_base_url.startswith("http://127.0.0.1:")
+    from ops.stack import Stack
+
+    rasa = Stack(s, gateway=False).service("rasa")
+    assert rasa.argv[rasa.argv.index("-i") + 1] == "127.0.0.1"
