@@ -175,8 +175,9 @@ def bare_citation_problems(text: str, lookup: Lookup) -> list[str]:
         except ValueError:
             found.append(f"malformed citation {match.group(0)}")
             continue
-        laws = [words[i:] for i in range(len(words) - 1)]          # longest name first
-        resolved = any(a.label.endswith(f"条{suffix}") for law in laws for a in lookup(normalise_law_name(law), number))
-        if not resolved and words.endswith(_LAW_ENDINGS):
+        if not words.endswith(_LAW_ENDINGS):
+            continue  # 「合同第五条」: no law named, nothing to resolve
+        laws = (normalise_law_name(words[i:]) for i in range(len(words) - 1))   # longest name first
+        if not any(a.label.endswith(f"条{suffix}") for law in laws for a in lookup(law, number)):
             found.append(f"unresolvable citation {words} {number}{suffix}")
     return found

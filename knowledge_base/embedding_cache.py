@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO

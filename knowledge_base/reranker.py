@@ -29,7 +29,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 RERANKER_FILE = "reranker.json"
-RRF_K = 10
+RRF_K = 10    # reciprocal-rank k, of the fusion (knowledge_base/retrieval.py) and of these features alike:
+              # small, to trust the top of each list (tuned on the dev set)
 LAW_WINDOW = 20          # candidates whose laws make up "the law most candidates come from"
 FEATURES = ("dense_rr", "dense_sim", "dense_gap", "lexical_rr", "lexical_rel", "issue_rr", "issue_hit",
             "bank_rr", "bank_vote", "fused", "law_share", "law_votes", "lists", "log_length")

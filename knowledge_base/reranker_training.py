@@ -29,8 +29,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from knowledge_base.index import read_manifest
 from knowledge_base.legal_issues import ISSUES_PATH
-from knowledge_base.question_bank import AnsweredQuestion, fingerprint, load_rows, split
+from knowledge_base.question_bank import BANK_FILE, AnsweredQuestion, fingerprint, load_rows, split
 from knowledge_base.reranker import FEATURE_VERSION, RERANKER_FILE, Reranker, fit
 from knowledge_base.retrieval import CATEGORY_LAWS_PATH, Retriever
 from knowledge_base.statutes import normalise_law_name
@@ -79,7 +80,8 @@ def training_data(retriever, bank: Sequence[AnsweredQuestion],
 
 
 def stamp(bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint: str) -> str:
-    digest = hashlib.sha256(f"{fingerprint(bank, model_name)}|{corpus_fingerprint}|{FEATURE_VERSION}|{TRAINING_VERSION}".encode())
+    digest = hashlib.sha256(
+        f"{fingerprint(bank, model_name)}|{corpus_fingerprint}|{FEATURE_VERSION}|{TRAINING_VERSION}".encode())
     # what the candidates' evidence is computed from: the own set, the issue table, the category laws
     for path in (OWN_TRAINING_SET, ISSUES_PATH, CATEGORY_LAWS_PATH):
         digest.update(path.read_bytes())
@@ -88,9 +90,6 @@ def stamp(bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint:
 
 def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True) -> Optional[Reranker]:
     """The reranker beside the index, trained unless current; None without a bank."""
-    from knowledge_base.index import read_manifest
-    from knowledge_base.question_bank import BANK_FILE
-
     manifest = read_manifest(index_dir)
     if manifest is None or not (questions_dir / BANK_FILE).is_file():
         return None

@@ -25,10 +25,9 @@ from knowledge_base.index import encode, load_embedder, read_manifest
 from knowledge_base.legal_issues import key_provisions
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.question_bank import QuestionBank
-from knowledge_base.reranker import RERANKER_FILE, Evidence, Pool, Reranker
+from knowledge_base.reranker import RERANKER_FILE, RRF_K, Evidence, Pool, Reranker
 from knowledge_base.statutes import Article, normalise_law_name
 
-RRF_K = 10           # small k: trust the top of each list (tuned on the dev set)
 DEPTH = 100          # candidates taken from each list before fusion
 BANK_WEIGHT = 0.5    # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
                      # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
@@ -100,12 +99,6 @@ class Retriever:
                 self._position.setdefault((article.law, article.number), position)
 
     # -- search ---------------------------------------------------------------
-    def _ranked_articles(self, passage_ids: list[int]) -> list[int]:
-        seen: dict[int, None] = {}
-        for p in passage_ids:
-            seen.setdefault(int(self.passage_article[p]), None)
-        return list(seen)
-
     def query_vector(self, text: str) -> np.ndarray:
         """The dense query: statute wording plus the statutory terms of the concepts named."""
         return encode(self.model, [expand_for_dense(text)], "query")
@@ -126,19 +119,11 @@ class Retriever:
                 best.setdefault(int(self.passage_article[p]), float(sim))
         return list(best.items())
 
-    def dense_articles(self, text: str, depth: int = DEPTH, vector: Optional[np.ndarray] = None) -> list[int]:
-        if vector is None:
-            vector = self.query_vector(text)
-        return [a for a, _ in self.dense_scored(vector, depth)]
-
     def lexical_scored(self, text: str, depth: int = DEPTH) -> list[tuple[int, float]]:
         best: dict[int, float] = {}
         for p, score in self.lexical.search(text, depth):
             best.setdefault(int(self.passage_article[p]), score)
         return list(best.items())
-
-    def lexical_articles(self, text: str, depth: int = DEPTH) -> list[int]:
-        return [a for a, _ in self.lexical_scored(text, depth)]
 
     def issue_articles(self, text: str, category: Optional[str]) -> list[int]:
         """The indexed articles among the key provisions of the issues `text` raises."""
@@ -152,9 +137,6 @@ class Retriever:
             return []
         found = ((self._position.get(key), vote) for key, vote in self.bank.votes(vector, leave_out=leave_out))
         return [(a, vote) for a, vote in found if a is not None]
-
-    def bank_articles(self, vector: np.ndarray) -> list[int]:
-        return [a for a, _ in self.bank_scored(vector)]
 
     def pool(self, text: str, category: Optional[str] = None, mode: str = "hybrid",
              query_vector: Optional[np.ndarray] = None, leave_out: Optional[int] = None) -> Pool:

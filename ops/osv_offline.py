@@ -42,15 +42,17 @@ def _version(text: str) -> Version | None:
         return None
 
 
+def _bound(event: dict) -> Version | None:
+    """The version an OSV range event names ("0": before every release)."""
+    value = str(next(iter(event.values())))
+    return Version("0") if value == "0" else _version(value)
+
+
 def in_range(version: Version, events: list[dict]) -> bool:
     """Whether `version` falls in an OSV ECOSYSTEM range given by its events."""
     affected = False
-    for event in sorted(events, key=lambda e: (_version(next(iter(e.values()))) or Version("0"))
-                        if next(iter(e.values())) != "0" else Version("0")):
-        (kind, value), = event.items()
-        bound = Version("0") if value == "0" else _version(value)
-        if bound is None:
-            continue
+    for event in sorted((e for e in events if _bound(e) is not None), key=_bound):
+        kind, bound = next(iter(event)), _bound(event)
         if kind == "introduced" and version >= bound:
             affected = True
         elif kind == "fixed" and version >= bound:
