@@ -135,6 +135,8 @@ class Settings:
     rate_limit_per_address: str = _setting("RATE_LIMIT_PER_ADDRESS", "600/minute")
     rate_limit_per_resident: str = _setting("RATE_LIMIT_PER_RESIDENT", "20/minute")
     rate_limit_login: str = _setting("RATE_LIMIT_LOGIN", "10/minute")
+    # new resident identities (POST /api/v1/residents) per client address
+    rate_limit_new_residents: str = _setting("RATE_LIMIT_NEW_RESIDENTS", "120/hour")
     # hand-off cases a resident, and an address, may open (each case takes a mediator's time)
     case_limit_per_resident: str = _setting("CASE_LIMIT_PER_RESIDENT", "3/hour")
     case_limit_per_address: str = _setting("CASE_LIMIT_PER_ADDRESS", "10/hour")
@@ -152,6 +154,11 @@ class Settings:
     action_server_token: str = _setting("ACTION_SERVER_TOKEN", "")
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
     console_secret: str = _setting("CONSOLE_SECRET", "")
+    # web and API residents' tokens (bot/resident_tokens.py) are accepted this many seconds
+    resident_token_max_age_s: int = _setting("RESIDENT_TOKEN_MAX_AGE_S", "2592000", int)
+    # keys (comma-separated, so one can be rotated) with which a partner system obtains the
+    # token of a resident id it chooses; empty: only ids the gateway issues itself
+    integrator_keys: str = _setting("INTEGRATOR_KEYS", "")
     # console sessions end after this many seconds
     console_session_max_age_s: int = _setting("CONSOLE_SESSION_MAX_AGE_S", "28800", int)
     # send the console cookie over HTTPS only (set 1 behind TLS)

@@ -84,6 +84,12 @@ class CaseStore:
                                   note=reason, at=now))
         return CaseView.of(row)
 
+    async def number_of(self, public_id: str) -> Optional[int]:
+        """The row behind a case's public id: URLs carry the unguessable one, the
+        store and its audit log the row number."""
+        async with self._sessions() as session:
+            return (await session.execute(select(Case.id).where(Case.public_id == public_id))).scalar_one_or_none()
+
     async def get(self, case_id: int) -> Optional[CaseView]:
         async with self._sessions() as session:
             row = await session.get(Case, case_id)

@@ -100,12 +100,15 @@ class Close(BaseModel):
     outcome: str
 
 
-MAX_ROW_ID = 2**63 - 1   # a database integer: beyond it no row exists (it was a 500 with a traceback)
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def existing_id(value: int) -> int:
-    """`value` if a row could have it, else the 404 of a row that does not exist."""
-    if not 1 <= value <= MAX_ROW_ID:
+def public_id(value: str) -> str:
+    """`value` if it has the shape of a public id (uuid4 hex), else the 404 of a record
+    that does not exist. URLs carry these, not row numbers: a mediator who counts up
+    from their own case finds nothing (sequential ids were guessable, #13), and an
+    id beyond any database integer is simply unknown (it was a 500)."""
+    if not PUBLIC_ID.fullmatch(value):
         raise ConsoleError(404, "not_found", "找不到这条记录。")
     return value
 
@@ -134,18 +137,24 @@ def router(max_age_s: int) -> APIRouter:
                 raise ConsoleError(403, "origin", "请求来自其他网站，已拒绝。")
         return staff
 
-    async def visible_case(request: Request, case_id: int, staff: StaffView) -> CaseView:
-        case = await cases(request).get(existing_id(case_id))
+    async def case_number(request: Request, case_id: str) -> int:
+        number = await cases(request).number_of(public_id(case_id))
+        if number is None:
+            raise ConsoleError(404, "not_found", "找不到这个案件。")
+        return number
+
+    async def visible_case(request: Request, number: int, staff: StaffView) -> CaseView:
+        case = await cases(request).get(number)
         if case is None:
             raise ConsoleError(404, "not_found", "找不到这个案件。")
         if staff.role != "admin" and case.assigned_to != staff.id:
-            await cases(request).audit(staff.id, "denied_view", case_id)
+            await cases(request).audit(staff.id, "denied_view", number)
             raise ConsoleError(403, "forbidden", "只有接手的调解员和管理员可以查看这个案件。")
         return case
 
     def listing(case: CaseView) -> dict[str, Any]:
         """What any mediator may see in a list: no transcript, no personal data."""
-        return {"id": case.id, "status": case.status, "category": case.category, "street": case.street,
+        return {"id": case.public_id, "number": case.id, "status": case.status, "category": case.category, "street": case.street,
                 "reason": case.reason, "intent": case.intent, "waiting_s": round(time.time() - case.created_at),
                 "assigned_to": case.assigned_to}
 
@@ -208,9 +217,9 @@ def router(max_age_s: int) -> APIRouter:
         return {"applications": [a.listing() for a in found if allowed is None or a.resident_id in allowed]}
 
     @api.get("/applications/{application_id}")
-    async def application(request: Request, application_id: int, format: str = "json",
+    async def application(request: Request, application_id: str, format: str = "json",
                           staff: StaffView = Depends(current)) -> Any:
-        found = await request.app.state.conversations.applications.get(existing_id(application_id))
+        found = await request.app.state.conversations.applications.get(public_id(application_id))
         if found is None:
             return error(404, "not_found", "找不到这份申请。")
         allowed = await residents_of(request, staff)
@@ -224,55 +233,61 @@ def router(max_age_s: int) -> APIRouter:
         if format == "pdf":
             return Response(render_pdf(found), media_type="application/pdf", headers={
                 "Content-Disposition": f'inline; filename="legal-aid-{found.public_id}.pdf"'})
-        return {"id": found.id, "public_id": found.public_id, "outcome": found.outcome, "record": found.record,
+        return {"id": found.public_id, "number": found.id, "public_id": found.public_id, "outcome": found.outcome,
+                "record": found.record,
                 "created_at": found.created_at}
 
     @api.post("/cases/{case_id}/claim")
-    async def claim(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
-        if not await cases(request).claim(existing_id(case_id), staff.id, actor=f"staff:{staff.username}"):
+    async def claim(request: Request, case_id: str, staff: StaffView = Depends(current)) -> Any:
+        number = await case_number(request, case_id)
+        if not await cases(request).claim(number, staff.id, actor=f"staff:{staff.username}"):
             return error(409, "already_claimed", "这个案件已被其他调解员接手，或已结束。")
-        await cases(request).audit(staff.id, "claim", case_id)
-        await cases(request).add_message(case_id, "system", f"调解员{staff.display_name}已接手，会在这里回复您。")
+        await cases(request).audit(staff.id, "claim", number)
+        await cases(request).add_message(number, "system", f"调解员{staff.display_name}已接手，会在这里回复您。")
         return {"ok": True}
 
     @api.get("/cases/{case_id}")
-    async def read(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
-        case = await visible_case(request, case_id, staff)
-        await cases(request).audit(staff.id, "view_case", case_id)
-        messages = await cases(request).messages(case_id)
+    async def read(request: Request, case_id: str, staff: StaffView = Depends(current)) -> Any:
+        number = await case_number(request, case_id)
+        case = await visible_case(request, number, staff)
+        await cases(request).audit(staff.id, "view_case", number)
+        messages = await cases(request).messages(number)
         return {**listing(case), "public_id": case.public_id, "summary": case.summary, "outcome": case.outcome,
                 "messages": [{"id": m.id, "sender": m.sender, "text": m.text, "at": m.created_at} for m in messages],
-                "history": await cases(request).history(case_id), "outcomes": list(OUTCOMES)}
+                "history": await cases(request).history(number), "outcomes": list(OUTCOMES)}
 
     @api.post("/cases/{case_id}/messages")
-    async def reply(request: Request, case_id: int, body: Reply, staff: StaffView = Depends(current)) -> Any:
-        case = await visible_case(request, case_id, staff)
+    async def reply(request: Request, case_id: str, body: Reply, staff: StaffView = Depends(current)) -> Any:
+        number = await case_number(request, case_id)
+        case = await visible_case(request, number, staff)
         if case.status != CLAIMED or case.assigned_to != staff.id:
             return error(409, "not_yours", "只能回复自己接手、尚未结束的案件。")
-        message = await cases(request).add_message(case_id, "mediator", body.text.strip(), staff.id)
-        await cases(request).audit(staff.id, "reply", case_id, {"chars": len(body.text)})
+        message = await cases(request).add_message(number, "mediator", body.text.strip(), staff.id)
+        await cases(request).audit(staff.id, "reply", number, {"chars": len(body.text)})
         return {"id": message.id}
 
     @api.post("/cases/{case_id}/return")
-    async def give_back(request: Request, case_id: int, staff: StaffView = Depends(current)) -> Any:
-        await visible_case(request, case_id, staff)
-        if not await cases(request).return_to_bot(case_id, actor=f"staff:{staff.username}"):
+    async def give_back(request: Request, case_id: str, staff: StaffView = Depends(current)) -> Any:
+        number = await case_number(request, case_id)
+        await visible_case(request, number, staff)
+        if not await cases(request).return_to_bot(number, actor=f"staff:{staff.username}"):
             return error(409, "not_open", "案件已经结束。")
-        await cases(request).add_message(case_id, "system", "调解员已结束人工服务，智能助手继续为您服务。")
-        await cases(request).audit(staff.id, "return_to_bot", case_id)
+        await cases(request).add_message(number, "system", "调解员已结束人工服务，智能助手继续为您服务。")
+        await cases(request).audit(staff.id, "return_to_bot", number)
         return {"ok": True}
 
     @api.post("/cases/{case_id}/close")
-    async def close(request: Request, case_id: int, body: Close, staff: StaffView = Depends(current)) -> Any:
-        case = await visible_case(request, case_id, staff)
+    async def close(request: Request, case_id: str, body: Close, staff: StaffView = Depends(current)) -> Any:
+        number = await case_number(request, case_id)
+        case = await visible_case(request, number, staff)
         if body.outcome not in OUTCOMES:
             return error(422, "bad_outcome", "结案结果必须是：" + "、".join(OUTCOMES))
         if case.assigned_to != staff.id and staff.role != "admin":
             return error(403, "forbidden", "只能结束自己接手的案件。")
-        if not await cases(request).close(case_id, f"staff:{staff.username}", body.outcome):
+        if not await cases(request).close(number, f"staff:{staff.username}", body.outcome):
             return error(409, "not_claimed", "只有已接手、未结束的案件可以结案。")
-        await cases(request).add_message(case_id, "system", f"本次人工服务已结束（{body.outcome}）。智能助手继续为您服务。")
-        await cases(request).audit(staff.id, "close", case_id, {"outcome": body.outcome})
+        await cases(request).add_message(number, "system", f"本次人工服务已结束（{body.outcome}）。智能助手继续为您服务。")
+        await cases(request).audit(staff.id, "close", number, {"outcome": body.outcome})
         return {"ok": True}
 
     return api

@@ -46,7 +46,7 @@ class Application:
 
     def listing(self) -> dict[str, Any]:
         """For lists: no description, phone masked."""
-        return {"id": self.id, "outcome": self.outcome, "category": self.category, "street": self.street,
+        return {"id": self.public_id, "number": self.id, "outcome": self.outcome, "category": self.category, "street": self.street,
                 "applicant": self.record.get("applicant_name"),
                 "phone": mask_personal_data(self.record.get("applicant_phone") or ""),
                 "created_at": self.created_at}
@@ -81,9 +81,10 @@ class ApplicationStore:
             session.add(row)
         return Application.of(row)
 
-    async def get(self, application_id: int) -> Optional[Application]:
+    async def get(self, public_id: str) -> Optional[Application]:
         async with self._sessions() as session:
-            row = await session.get(LegalAidApplication, application_id)
+            row = (await session.execute(select(LegalAidApplication)
+                                         .where(LegalAidApplication.public_id == public_id))).scalar_one_or_none()
             return Application.of(row) if row and row.purged_at is None else None
 
     async def recent(self, limit: int = 100) -> list[Application]:

@@ -42,7 +42,7 @@ UNLIMITED = ("/healthz",)
 class RateLimits:
     def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://",
                  lockout: str = "5/minute;20/hour;50/day", cases_per_resident: str = "3/hour",
-                 cases_per_address: str = "10/hour") -> None:
+                 cases_per_address: str = "10/hour", new_residents: str = "120/hour") -> None:
         options = {"implementation": "redispy", "key_prefix": "haizhu-limits", "socket_timeout": 0.5,
                    "socket_connect_timeout": 0.5} if storage.startswith("redis") else {}
         backend = storage_from_string(f"async+{storage}", **options)
@@ -52,6 +52,7 @@ class RateLimits:
         self.per_login: RateLimitItem = parse(per_login)
         # failed logins of one account from anywhere, in widening windows: a guesser
         # who waits out the minute meets the hour, then the day (back-off)
+        self.new_residents: RateLimitItem = parse(new_residents)
         self.cases_per_resident: RateLimitItem = parse(cases_per_resident)
         self.cases_per_address: RateLimitItem = parse(cases_per_address)
         self.lockout: list[RateLimitItem] = parse_many(lockout) if lockout.strip().lower() not in ("", "off") else []
@@ -79,6 +80,11 @@ class RateLimits:
     async def resident(self, user_id: str) -> JSONResponse | None:
         """None if the resident may send another message now, else the 429 to answer."""
         return await self._check(self.per_resident, "resident", user_id)
+
+    async def new_resident(self, host: str) -> JSONResponse | None:
+        """None if this address may be given another resident identity now, else the 429
+        (each identity brings a fresh per-resident budget, so they are budgeted too)."""
+        return await self._check(self.new_residents, "new-resident", host)
 
     async def login(self, host: str, username: str) -> JSONResponse | None:
         """None if this login may be tried now, else the 429: per address and name,

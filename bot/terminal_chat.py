@@ -1,14 +1,14 @@
 """`make chat`: chat with the running assistant in a terminal, through the gateway.
 
 Goes through the same `POST /api/v1/messages` as every channel, so what you
-see here is what a resident gets. Buttons are numbered: type the number to
-press one.
+see here is what a resident gets, as a new resident the gateway issues
+(`POST /api/v1/residents`), like the web page. Buttons are numbered: type the
+number to press one.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 
 import httpx
 
@@ -29,7 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=f"http://{settings.host}:{settings.gateway_port}")
-    parser.add_argument("--user", default=f"cli-{uuid.uuid4().hex[:8]}")
     args = parser.parse_args(argv)
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(encoding="utf-8", errors="replace")
@@ -37,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     print("海珠区公共法律服务智能助手（输入 /quit 退出，数字选择按钮）")
     buttons: list[dict] = []
     with httpx.Client(base_url=args.url, timeout=60) as client:
+        try:
+            issued = client.post("/api/v1/residents")
+        except httpx.HTTPError:
+            print(f"（连不上助手 {args.url}，请先运行 make run）")
+            return 1
+        if issued.status_code != 201:
+            print(f"（{issued.json().get('error', {}).get('message', issued.status_code)}）")
+            return 1
+        client.headers["Authorization"] = f"Bearer {issued.json()['token']}"
         while True:
             try:
                 text = input("您> ").strip()
@@ -50,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             if text.isdigit() and 0 < int(text) <= len(buttons):
                 text = buttons[int(text) - 1]["payload"]
             try:
-                response = client.post("/api/v1/messages", json={"user_id": args.user, "text": text})
+                response = client.post("/api/v1/messages", json={"text": text})
             except httpx.HTTPError:
                 print(f"（连不上助手 {args.url}，请先运行 make run）")
                 continue

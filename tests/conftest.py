@@ -5,6 +5,7 @@ directory, from the model `make test` trained, exactly as `make run` does.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -25,6 +26,60 @@ from settings import Settings  # noqa: E402
 
 
 PG = "postgresql://postgres@127.0.0.1:5432"
+
+# Every test gateway accepts this integrator key (INTEGRATOR_KEYS), and shares one
+# signing key, so a resident's token from one gateway holds on the others as in a
+# deployment with CONSOLE_SECRET set
+TEST_INTEGRATOR_KEY = "test-integrator-" + os.urandom(8).hex()
+TEST_CONSOLE_SECRET = os.urandom(24).hex()
+
+
+class ResidentAuth(httpx.Auth):
+    """Acts as an integrator: before a request that speaks for a resident id the test
+    chose (the body's or query's `user_id`, or the conversation path), it asks the
+    gateway for that id's token with the integrator key and sends it as the bearer,
+    over real HTTP. A request that already carries Authorization is left alone, and an
+    id the gateway will not issue (tg:, wx:, web:, malformed) goes without a token."""
+
+    requires_response_body = True
+
+    def __init__(self, integrator_key: str = TEST_INTEGRATOR_KEY) -> None:
+        self.integrator_key = integrator_key
+        self.tokens: dict[tuple[str, str], str | None] = {}
+
+    @staticmethod
+    def resident_named(request: httpx.Request) -> str | None:
+        path = request.url.path
+        if path.startswith("/api/v1/conversations/") and path.endswith("/messages"):
+            return path.split("/")[4] or None
+        if path.startswith("/api/v1/messages/"):
+            return request.url.params.get("user_id")
+        if path == "/api/v1/messages" and request.method == "POST":
+            try:
+                body = json.loads(request.content or b"null")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            named = body.get("user_id") if isinstance(body, dict) else None
+            return named if isinstance(named, str) else None
+        return None
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        named = self.resident_named(request)
+        if named is not None and "authorization" not in request.headers:
+            key = (str(request.url.copy_with(path="/", query=None)), named)
+            if key not in self.tokens:
+                issued = yield httpx.Request(
+                    "POST", request.url.copy_with(path="/api/v1/residents", query=None),
+                    json={"user_id": named}, headers={"Authorization": f"Bearer {self.integrator_key}"})
+                self.tokens[key] = issued.json()["token"] if issued.status_code == 201 else None
+            if self.tokens[key] is not None:
+                request.headers["Authorization"] = f"Bearer {self.tokens[key]}"
+        yield request
+
+
+def resident_http(base_url: str, **kwargs: object) -> httpx.Client:
+    """An HTTP client that speaks for the residents its requests name (ResidentAuth)."""
+    return httpx.Client(base_url=base_url, auth=ResidentAuth(), **kwargs)  # type: ignore[arg-type]
 
 
 async def _pg_admin(sql: str) -> None:
@@ -97,6 +152,8 @@ def stack_settings(var_dir: Path, **overrides: object) -> Settings:
         # every test talks from 127.0.0.1; tests/test_rate_limits.py sets its own
         rate_limit_per_address=UNTHROTTLED, rate_limit_per_resident=UNTHROTTLED, rate_limit_login=UNTHROTTLED,
         login_lockout="off", case_limit_per_resident=UNTHROTTLED, case_limit_per_address=UNTHROTTLED,  # tests/test_rate_limits.py tests the lockout on its own gateway
+        rate_limit_new_residents=UNTHROTTLED,
+        integrator_keys=TEST_INTEGRATOR_KEY, console_secret=TEST_CONSOLE_SECRET,
     )
     values.update(overrides)
     settings = Settings(**values)
@@ -124,7 +181,7 @@ def gateway_url(stack: Stack) -> str:
 
 @pytest.fixture
 def client(gateway_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway_url, timeout=30) as c:
+    with resident_http(gateway_url, timeout=30) as c:
         yield c
 
 

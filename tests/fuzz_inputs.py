@@ -4,8 +4,8 @@ Each `Case` is one HTTP request plus what a correct gateway may answer. The
 mix covers what residents paste and what attackers send: empty and
 whitespace text, 100 KB texts, control characters, lone surrogates, invalid
 UTF-8, emoji and mixed scripts, HTML and script tags, SQL-looking text,
-oversized, deeply nested and malformed JSON, forged or missing signatures,
-XML entity bombs. `valid` marks a message the assistant must answer.
+oversized, deeply nested and malformed JSON, forged or missing signatures and
+resident tokens, XML entity bombs. `valid` marks a message the assistant must answer.
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ class Case:
     params: dict[str, str] = field(default_factory=dict)
     allowed: frozenset[int] = frozenset({200})
     valid: bool = False  # a message the assistant must answer (200 with replies, or 503 kept)
+    # send it with the token the gateway issues to this id (the runner obtains it as an
+    # integrator); None: the headers above as they are (no token, or a forged one)
+    resident: Optional[str] = None
 
 
 def _text(rng: random.Random) -> str:
@@ -59,14 +62,37 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode("ascii")
 
 
+def _token_mode(rng: random.Random) -> tuple[dict[str, str], bool]:
+    """(extra headers, whether the runner adds the resident's own token): mostly the
+    resident's own token, else none or a forged one, which must get 401."""
+    roll = rng.random()
+    if roll < 0.7:
+        return {}, True
+    if roll < 0.85:
+        return {}, False
+    return {"authorization": rng.choice(["Bearer forged", "Bearer " + "x" * 300, "Basic dXNlcjpwdw==", "Bearer"])}, False
+
+
 def _message_case(rng: random.Random) -> Case:
     text = _text(rng)
     user = (rng.choice(USER_IDS) + ("" if rng.random() < 0.5 else f"-{rng.randint(0, 10**6)}"))[-128:]
+    headers, own_token = _token_mode(rng)
+    # web: ids are the gateway's to give, tg:/wx: the channels': no token is ever issued for them
+    issuable = not user.startswith(("tg:", "wx:", "web:"))
     # something left once control characters and lone surrogates are set aside: it must be answered
     valid = (any(not c.isspace() and unicodedata.category(c) not in ("Cc", "Cs") for c in text)
-             and not user.startswith(("tg:", "wx:")))  # reserved for their channels: refused with 422
+             and own_token and issuable)
     return Case("message", "POST", "/api/v1/messages", _json({"user_id": user, "text": text}),
-                {"content-type": "application/json"}, allowed=frozenset({200, 422, 429}), valid=valid)
+                {"content-type": "application/json", **headers}, allowed=frozenset({200, 401, 422, 429}),
+                valid=valid, resident=user if own_token and issuable else None)
+
+
+def _resident_case(rng: random.Random) -> Case:
+    body = rng.choice([b"", b"{}", b"[]", b"{", b"null", _json({"user_id": rng.choice(USER_IDS)}),
+                       _json({"user_id": rng.choice(NASTY)}), _json({"user_id": 7}), b"\xff\xfe"])
+    headers = rng.choice([{}, {"authorization": "Bearer not-an-integrator-key"}, {"authorization": "Bearer"}])
+    return Case("residents", "POST", "/api/v1/residents", body, {"content-type": "application/json", **headers},
+                allowed=frozenset({201, 400, 403, 413, 415, 422, 429}))
 
 
 def _malformed_body_case(rng: random.Random) -> Case:
@@ -82,22 +108,27 @@ def _malformed_body_case(rng: random.Random) -> Case:
                                "application/x-www-form-urlencoded", ""])
     return Case("malformed", "POST", "/api/v1/messages", rng.choice(bodies),
                 {"content-type": content_type} if content_type else {},
-                allowed=frozenset({200, 400, 413, 415, 422, 429}))
+                allowed=frozenset({200, 400, 401, 413, 415, 422, 429}))
 
 
 def _read_case(rng: random.Random) -> Case:
     choice = rng.randrange(3)
+    headers, own_token = _token_mode(rng)
+    user = rng.choice(USER_IDS)
+    resident = user if own_token and not user.startswith(("tg:", "wx:", "web:")) else None
     if choice == 0:
         return Case("read", "GET", f"/api/v1/messages/{rng.choice([uuid.uuid4().hex, 'x' * 300, '%00', '1 OR 1=1'])}",
-                    params={"user_id": rng.choice(USER_IDS)}, allowed=frozenset({404, 422, 429}))
+                    headers=headers, params={"user_id": user}, allowed=frozenset({401, 404, 422, 429}),
+                    resident=resident)
     if choice == 1:
         return Case("read", "GET", "/api/v1/articles",
                     params={"law": rng.choice(["劳动合同法", "<b>x</b>", "", "民法典" * 50]),
                             "label": rng.choice(["第三十条", "第九九九九九九九九条", "第一千零一条之一", "'", "第条"])},
                     allowed=frozenset({200, 404, 422, 429}))
-    return Case("read", "GET", f"/api/v1/conversations/{rng.choice(['resident-1', '居民甲', 'x' * 200])}/messages",
+    user = rng.choice(["resident-1", "居民甲", "x" * 128, "tg:42"])
+    return Case("read", "GET", f"/api/v1/conversations/{user}/messages", headers=headers,
                 params={"after": rng.choice(["0", "-1", "abc", "99999999999999999999"])},
-                allowed=frozenset({200, 422, 429}))
+                allowed=frozenset({200, 401, 404, 422, 429}), resident=user if own_token and ":" not in user else None)
 
 
 def wechat_signature(token: str, timestamp: str, nonce: str) -> str:
@@ -143,7 +174,7 @@ def _console_case(rng: random.Random) -> Case:
 
 def generate(n: int, seed: int, wechat_token: str, telegram_secret: str) -> list[Case]:
     rng = random.Random(seed)
-    makers = [(0.40, _message_case), (0.15, _malformed_body_case), (0.15, _read_case),
+    makers = [(0.37, _message_case), (0.03, _resident_case), (0.15, _malformed_body_case), (0.15, _read_case),
               (0.12, lambda r: _wechat_case(r, wechat_token)), (0.08, lambda r: _telegram_case(r, telegram_secret)),
               (0.10, _console_case)]
     weights = [w for w, _ in makers]

@@ -16,7 +16,7 @@ import pytest
 
 from bot.citation_guard import BLOCKED_TEXT
 from ops.stack import Service
-from tests.conftest import free_port, start_gateway
+from tests.conftest import free_port, resident_http, start_gateway
 
 
 class ScriptedRasa(ThreadingHTTPServer):
@@ -60,7 +60,7 @@ def guarded_gateway(stack, tmp_path) -> Iterator[tuple[str, ScriptedRasa, Servic
 def test_made_up_citation_is_blocked_kept_and_logged(guarded_gateway) -> None:
     url, rasa, service = guarded_gateway
     rasa.reply = "根据《劳动合同法》第九百九十九条，老板要赔您十倍工资。"
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with resident_http(url, timeout=30) as client:
         sent = client.post("/api/v1/messages", json={"user_id": "guard-1", "text": "老板欠我工资，电话13812345678"})
         assert sent.status_code == 200
         texts = [r["text"] for r in sent.json()["replies"]]
@@ -75,7 +75,7 @@ def test_made_up_citation_is_blocked_kept_and_logged(guarded_gateway) -> None:
 def test_real_citation_with_status_passes(guarded_gateway) -> None:
     url, rasa, _ = guarded_gateway
     rasa.reply = "《劳动合同法》第三十条（现行有效）规定，用人单位应当及时足额支付劳动报酬。"
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with resident_http(url, timeout=30) as client:
         sent = client.post("/api/v1/messages", json={"user_id": "guard-2", "text": "工资"})
         assert [r["text"] for r in sent.json()["replies"]] == [rasa.reply]
         kept = client.get(f"/api/v1/messages/{sent.json()['message_id']}", params={"user_id": "guard-2"})

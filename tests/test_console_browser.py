@@ -111,3 +111,4 @@ def test_wrong_password_shows_a_chinese_error(browser, gateway_url) -> None:
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("用户名或密码不正确")
     page.close()
+

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from bot.conversation import NOT_SAVED_TEXT
-from tests.conftest import free_port, start_gateway
+from tests.conftest import free_port, resident_http, start_gateway
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.tcp_proxy import TcpProxy
 from tests.test_handoff import Console, add_staff, say
@@ -78,7 +78,7 @@ def test_gateway_crash_keeps_open_cases_and_queued_messages(stack, tmp_path) -> 
     with_case, queued = f"fault-gw-case-{uuid.uuid4().hex[:6]}", f"fault-gw-queue-{uuid.uuid4().hex[:6]}"
     url, service = start_gateway(stack, tmp_path, **env)
     try:
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with resident_http(url, timeout=30) as http:
             case_id = say(http, with_case, "我要转人工")["case_id"]
             proxy.disable()
             message_id = kept(http.post("/api/v1/messages", json={"user_id": queued, "text": WAGES}))
@@ -88,7 +88,7 @@ def test_gateway_crash_keeps_open_cases_and_queued_messages(stack, tmp_path) -> 
         url, service = start_gateway(stack, tmp_path, **env)  # same state directory, new process
         mediator = f"med-{uuid.uuid4().hex[:6]}"
         add_staff(dataclasses.replace(stack.settings, var_dir=tmp_path), mediator)
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with resident_http(url, timeout=30) as http:
             console = Console(url, mediator)
             waiting = console.http.get("/console/api/queue").json()["waiting"]
             assert len(waiting) == 1
@@ -117,7 +117,7 @@ def test_database_outage_gives_clear_errors_and_leaves_nothing_half_written(stac
         TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook")
     resident = f"fault-db-{uuid.uuid4().hex[:6]}"
     try:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with resident_http(url, timeout=60) as http:
             assert say(http, resident, "你好")["intent"] == "greet"
             proxy.disable()
             for request in (lambda: http.post("/api/v1/messages", json={"user_id": resident, "text": "我要转人工"}),
@@ -189,7 +189,7 @@ def test_two_gateways_share_cases_and_deliver_each_reply_once(stack, two_gateway
     console_a = Console(a, mediator)
     waiting = console_a.http.get("/console/api/queue").json()["waiting"]
     # opened through gateway A (the newest case: this module's database also holds the outage test's)
-    case = max(c["id"] for c in waiting)
+    case = max(waiting, key=lambda c: c["number"])["id"]  # the newest
     console_b = Console(b, mediator)  # ... seen and claimed through gateway B
     assert console_b.post(f"/console/api/cases/{case}/claim").status_code == 200
     replies = [f"调解员第{i}次回复" for i in range(6)]
@@ -222,7 +222,7 @@ def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
     mediator = f"med-{uuid.uuid4().hex[:6]}"
     add_staff(dataclasses.replace(stack.settings, var_dir=tmp_path), mediator)
     try:
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with resident_http(url, timeout=30) as http:
             body = say(http, "no-reply-1", "老板欠我工资")
             assert body["replies"][0]["text"] == NO_ANSWER_TEXT and body["case_id"]
             assert "排在第" in body["replies"][-1]["text"]

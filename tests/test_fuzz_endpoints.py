@@ -19,7 +19,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.conftest import free_port, start_gateway
+from tests.conftest import TEST_INTEGRATOR_KEY, free_port, start_gateway
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_wechat import APPID, SECRET, FakeWeChat
 from tests.fuzz_inputs import Case, generate
@@ -45,10 +45,26 @@ def fuzz_gateway(stack, tmp_path_factory) -> Iterator[tuple[str, object]]:
 RECONNECTS = collections.Counter()
 
 
+TOKENS: dict[str, str] = {}
+
+
+async def _token(http: httpx.AsyncClient, user_id: str) -> str:
+    """The resident's token, obtained as an integrator would (tests/conftest.py's key)."""
+    if user_id not in TOKENS:
+        issued = await http.post("/api/v1/residents", json={"user_id": user_id},
+                                 headers={"Authorization": f"Bearer {TEST_INTEGRATOR_KEY}"})
+        assert issued.status_code == 201, issued.text
+        TOKENS[user_id] = issued.json()["token"]
+    return TOKENS[user_id]
+
+
 async def _send(http: httpx.AsyncClient, case: Case) -> tuple[Case, int, dict | None]:
+    headers = dict(case.headers)
+    if case.resident is not None:
+        headers["authorization"] = f"Bearer {await _token(http, case.resident)}"
     for attempt in range(2):
         try:
-            response = await http.request(case.method, case.path, content=case.body, headers=case.headers,
+            response = await http.request(case.method, case.path, content=case.body, headers=headers,
                                           params=case.params)
             break
         except (httpx.ReadError, httpx.RemoteProtocolError) as exc:

@@ -93,7 +93,7 @@ def test_clarification_payload_buttons_work(client: httpx.Client) -> None:
     assert "押金" in all_text(body)
 
 
-@pytest.mark.parametrize("user_id", ["居民张三", "user with spaces/and slash", "web:42", "a%2Fb"])
+@pytest.mark.parametrize("user_id", ["居民张三", "user with spaces/and slash", "partner:42", "a%2Fb"])
 def test_any_user_id_gets_its_own_intent_and_category(client: httpx.Client, user_id: str) -> None:
     """Rasa does not percent-decode conversation ids: ids that need encoding reach it as a digest."""
     body = client.post("/api/v1/messages", json={"user_id": user_id, "text": "房东不退押金怎么办"}).json()

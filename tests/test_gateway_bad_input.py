@@ -1,7 +1,9 @@
 """Bad input gets a clear JSON error or a polite Chinese reply, never a trace."""
 from __future__ import annotations
 
+import http.client
 import json
+import re
 
 import httpx
 import pytest
@@ -37,7 +39,7 @@ def test_wrong_content_type(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("payload,code", [
-    ({"text": "工资"}, "invalid_user_id"),
+    ({"user_id": 42, "text": "工资"}, "invalid_user_id"),
     ({"user_id": "", "text": "工资"}, "invalid_user_id"),
     ({"user_id": "a\x00b", "text": "工资"}, "invalid_user_id"),
     ({"user_id": "x" * 200, "text": "工资"}, "invalid_user_id"),
@@ -74,3 +76,22 @@ def test_unknown_route_and_method(client: httpx.Client) -> None:
 def test_openapi_describes_the_message_endpoint(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/messages" in spec["paths"]
+
+
+def test_redirects_never_carry_the_host_header_and_docs_need_no_cdn(client: httpx.Client, gateway_url: str) -> None:
+    """#13: `/chat/` redirected to http://<whatever Host said>/chat; /docs loaded Swagger from a CDN."""
+    moved = client.get("/chat/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["location"] == "/chat"
+    assert client.get("/console/?x=1", follow_redirects=False).headers["location"] == "/console?x=1"
+    assert_error(client.get("/api/v1/nothing/", follow_redirects=False), 404, "http_404")
+    connection = http.client.HTTPConnection(httpx.URL(gateway_url).host, httpx.URL(gateway_url).port, timeout=30)
+    connection.request("GET", "//evil.example/")   # would be a protocol-relative Location: an open redirect
+    answer = connection.getresponse()
+    assert answer.status == 404 and answer.getheader("location") is None
+    connection.close()
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+    assert re.findall(r"https?://", docs.text) == []
+    assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/redoc").status_code == 404

@@ -20,6 +20,7 @@ from bot.conversation import ENDED_TEXT
 from bot.migrate import upgrade
 from bot.staff import StaffStore
 from settings import ROOT
+from tests.conftest import resident_http, start_gateway
 
 PASSWORD = "correct horse battery"
 
@@ -120,7 +121,7 @@ def test_mediator_closes_with_an_outcome_and_admin_sees_the_audit(client, gatewa
     async def audit() -> list[dict]:
         engine = create_async_engine(stack.settings.gateway_database_url)
         try:
-            return await CaseStore(engine).audit_log(case["id"])
+            return await CaseStore(engine).audit_log(case["number"])
         finally:
             await engine.dispose()
     actions = [e["action"] for e in asyncio.run(audit())]
@@ -240,11 +241,10 @@ def test_two_mediators_never_both_claim_a_case_on_postgres(database) -> None:
 def test_unclaimed_case_tells_the_resident_once(stack, tmp_path) -> None:
     """A gateway with a 1 s notice time: the waiting resident is told, once, and offered 12348."""
     from bot.conversation import WAIT_NOTICE
-    from tests.conftest import start_gateway
 
     url, service = start_gateway(stack, tmp_path, HANDOFF_WAIT_NOTICE_S="1", RETRY_INTERVAL_S="0.3")
     try:
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with resident_http(url, timeout=30) as http:
             resident = f"res-{uuid.uuid4().hex[:8]}"
             assert say(http, resident, "转人工")["case_id"]
             deadline = time.monotonic() + 20
@@ -304,16 +304,23 @@ def test_retention_purges_personal_data_of_old_closed_cases(tmp_path) -> None:
     assert still_open.summary["transcript"]  # open cases are never purged
 
 
-def test_console_refuses_foreign_origins_and_answers_404_beyond_any_id(gateway_url, mediators) -> None:
-    """#13: no Origin check on console writes; ids ≥ 2^63 gave a 500 with a traceback."""
+def test_console_refuses_foreign_origins_and_answers_404_beyond_any_id(client, gateway_url, mediators) -> None:
+    """#13: no Origin check on console writes; ids ≥ 2^63 gave a 500 with a traceback;
+    URLs carried sequential row numbers anyone could count through."""
     console = Console(gateway_url, mediators[0])
-    foreign = console.http.post("/console/api/cases/1/claim", headers={
+    opened = say(client, f"res-{uuid.uuid4().hex[:8]}", "我要转人工")["case_id"]
+    listed = next(c for c in console.http.get("/console/api/queue").json()["waiting"] if c["id"] == opened)
+    assert len(listed["id"]) == 32 and isinstance(listed["number"], int)
+    assert console.http.get(f"/console/api/cases/{listed['number']}").status_code == 404  # a row number is no address
+    assert console.post(f"/console/api/cases/{listed['number']}/claim").status_code == 404
+    foreign = console.http.post(f"/console/api/cases/{listed['id']}/claim", headers={
         "X-CSRF-Token": console.csrf, "Origin": "https://evil.example"})
     assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "origin"
     for big in (2**63, 2**64 + 5, 0, -1):
         assert console.http.get(f"/console/api/cases/{big}").status_code == 404
         assert console.http.get(f"/console/api/applications/{big}").status_code == 404
         assert console.post(f"/console/api/cases/{big}/claim").status_code == 404
+    assert console.post(f"/console/api/cases/{listed['id']}/claim").status_code == 200
 
 
 def test_hsts_when_the_console_is_https_only(stack, mediators) -> None:

@@ -91,7 +91,7 @@ def test_full_application_with_a_correction(client, stack, gateway_url) -> None:
     assert all(a["id"] != listed["id"] for a in mediator.http.get("/console/api/applications").json()["applications"])
     assert mediator.http.get(f"/console/api/applications/{listed['id']}").status_code == 403
     assert say(client, user, "我要转人工").get("case_id")          # once the mediator has this resident's case: yes
-    case = max(mediator.http.get("/console/api/queue").json()["waiting"], key=lambda c: c["id"])   # the newest
+    case = max(mediator.http.get("/console/api/queue").json()["waiting"], key=lambda c: c["number"])   # the newest
     assert mediator.post(f"/console/api/cases/{case['id']}/claim").status_code == 200
     transcript = mediator.http.get(f"/console/api/cases/{case['id']}").json()["summary"]["transcript"]
     assert any("张三" == t["text"] for t in transcript)

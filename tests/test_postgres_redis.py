@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ops.stack import Stack
-from tests.conftest import PG, stack_settings
+from tests.conftest import PG, ResidentAuth, stack_settings
 
 
 async def _fetch(database: str, sql: str, *args: object) -> list:
@@ -29,7 +29,8 @@ def test_stack_on_postgres_and_redis(database: str, tmp_path) -> None:
     with Stack(settings):
         resident = f"pg-{uuid.uuid4().hex[:8]}"
         body = httpx.post(f"http://127.0.0.1:{settings.gateway_port}/api/v1/messages",
-                          json={"user_id": resident, "text": "房东不退押金怎么办"}, timeout=60).json()
+                          json={"user_id": resident, "text": "房东不退押金怎么办"}, timeout=60,
+                          auth=ResidentAuth()).json()
         assert body["category"] == "lease"
         assert "相关法条（原文）" in body["replies"][0]["text"]
     events = asyncio.run(_fetch(database, "SELECT count(*) FROM events WHERE sender_id = $1", resident))

@@ -43,7 +43,7 @@ def test_rasa_api_needs_the_token_and_logs_do_not_hold_it(client: httpx.Client, 
 def test_terminal_chat_in_chinese(gateway_url: str, stack) -> None:
     done = subprocess.run(
         [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot.terminal_chat",
-         "--url", gateway_url, "--user", "chat-1"],
+         "--url", gateway_url],
         input="你好\n1\n/quit\n", capture_output=True, text=True, encoding="utf-8",
         cwd=ROOT, timeout=120,
     )

@@ -9,7 +9,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.conftest import free_port, start_gateway
+from tests.conftest import free_port, resident_http, start_gateway
 from tests.tcp_proxy import TcpProxy
 
 
@@ -36,7 +36,7 @@ def wait_answered(client: httpx.Client, message_id: str, user_id: str, timeout_s
 def test_messages_kept_while_rasa_down_and_answered_in_order(gateway_behind_proxy) -> None:
     url, proxy = gateway_behind_proxy
     resident = f"down-{time.time_ns()}"
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with resident_http(url, timeout=30) as client:
         first = client.post("/api/v1/messages", json={"user_id": resident, "text": "包工头欠我们工钱跑路了"})
         assert first.status_code == 503
         error = first.json()["error"]

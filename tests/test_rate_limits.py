@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 
-from tests.conftest import start_gateway
+from tests.conftest import ResidentAuth, resident_http, start_gateway
 
 
 def refused(response: httpx.Response) -> bool:
@@ -20,9 +20,10 @@ def refused(response: httpx.Response) -> bool:
 
 def test_budgets_per_resident_address_and_login(stack, tmp_path) -> None:
     url, service = start_gateway(stack, tmp_path, RATE_LIMIT_PER_RESIDENT="3/minute",
-                                 RATE_LIMIT_PER_ADDRESS="40/minute", RATE_LIMIT_LOGIN="2/minute")
+                                 RATE_LIMIT_PER_ADDRESS="40/minute", RATE_LIMIT_LOGIN="2/minute",
+                                 RATE_LIMIT_NEW_RESIDENTS="2/minute")
     try:
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with resident_http(url, timeout=30) as http:
             resident, other = (f"rl-{uuid.uuid4().hex[:6]}" for _ in range(2))
             for _ in range(3):
                 assert http.post("/api/v1/messages", json={"user_id": resident, "text": "你好"}).status_code == 200
@@ -33,10 +34,15 @@ def test_budgets_per_resident_address_and_login(stack, tmp_path) -> None:
                 assert http.post("/console/api/login", json={"username": "guess", "password": "x" * 8}).status_code == 401
             assert refused(http.post("/console/api/login", json={"username": "guess", "password": "x" * 8}))
 
-            # 8 requests so far from this address (5 messages, 3 logins); the rest of the 40 pass, then every public path is refused
+            # a fresh identity brings a fresh per-resident budget, so an address gets few of them
+            assert [http.post("/api/v1/residents").status_code for _ in range(2)] == [201, 201]
+            assert refused(http.post("/api/v1/residents"))
+
+            # 13 requests so far from this address (2 integrator tokens, 5 messages, 3 logins, 3 new
+            # residents); the rest of the 40 pass, then every public path is refused
             statuses = [http.get("/api/v1/articles", params={"law": "劳动法", "label": "第五十条"}).status_code
-                        for _ in range(32)]
-            assert statuses.count(200) == 32
+                        for _ in range(27)]
+            assert statuses.count(200) == 27
             assert refused(http.get("/api/v1/articles", params={"law": "劳动法", "label": "第五十条"}))
             assert refused(http.get("/chat"))
             assert refused(http.post("/api/v1/messages", json={"user_id": f"rl-{uuid.uuid4().hex}", "text": "你好"}))
@@ -53,13 +59,14 @@ def test_gateways_share_one_budget_in_redis_and_serve_when_it_is_down(stack, tmp
     try:
         resident = f"rl-shared-{uuid.uuid4().hex[:6]}"
         for url in (a, a, b):
-            assert httpx.post(f"{url}/api/v1/messages", json={"user_id": resident, "text": "你好"},
+            assert httpx.post(f"{url}/api/v1/messages", json={"user_id": resident, "text": "你好"}, auth=ResidentAuth(),
                               timeout=30).status_code == 200
         # a fourth through the other gateway: the budget is shared, not 3 per gateway
-        assert refused(httpx.post(f"{b}/api/v1/messages", json={"user_id": resident, "text": "你好"}, timeout=30))
+        assert refused(httpx.post(f"{b}/api/v1/messages", json={"user_id": resident, "text": "你好"}, timeout=30,
+                             auth=ResidentAuth()))
 
         for _ in range(2):  # the limiter's store unreachable: residents are still served
-            assert httpx.post(f"{down_url}/api/v1/messages", json={"user_id": resident, "text": "你好"},
+            assert httpx.post(f"{down_url}/api/v1/messages", json={"user_id": resident, "text": "你好"}, auth=ResidentAuth(),
                               timeout=30).status_code == 200
         assert "rate limits not applied" in service_down.log_path.read_text("utf-8")
     finally:
@@ -125,7 +132,7 @@ def test_opening_cases_has_a_budget_per_resident_and_per_address(stack, tmp_path
 
     url, service = start_gateway(stack, tmp_path, CASE_LIMIT_PER_RESIDENT="1/hour", CASE_LIMIT_PER_ADDRESS="2/hour")
     try:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with resident_http(url, timeout=60) as http:
             def say(user: str, text: str) -> dict:
                 response = http.post("/api/v1/messages", json={"user_id": user, "text": text})
                 assert response.status_code == 200, response.text

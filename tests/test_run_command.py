@@ -36,8 +36,12 @@ def test_launcher_starts_all_three_and_stops_on_ctrl_c(stack, tmp_path) -> None:
         assert "Statute index up to date" in output, output
         for port in ports.values():
             assert f":{port}" in output
-        reply = httpx.post(f"http://127.0.0.1:{ports['GATEWAY_PORT']}/api/v1/messages",
-                           json={"user_id": "run-1", "text": "你好"}, timeout=30)
+        gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+        # the default deployment has no integrator key: a resident gets a server-issued id
+        issued = httpx.post(f"{gateway}/api/v1/residents", timeout=30)
+        assert issued.status_code == 201 and issued.json()["user_id"].startswith("web:")
+        reply = httpx.post(f"{gateway}/api/v1/messages", json={"text": "你好"}, timeout=30,
+                           headers={"Authorization": f"Bearer {issued.json()['token']}"})
         assert reply.status_code == 200
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0

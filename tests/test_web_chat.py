@@ -59,3 +59,30 @@ def test_a_whole_conversation_in_the_web_page(browser, stack, gateway_url) -> No
     page.set_viewport_size({"width": 1280, "height": 800})
     page.screenshot(path=str(SHOTS / "chat-handoff-desktop.png"), full_page=True)
     page.close()
+
+
+def test_the_page_speaks_as_the_resident_the_gateway_issued(browser, gateway_url) -> None:  # noqa: F811
+    """#13: the page chose its own id, and any id was accepted. Now it asks the gateway for
+    an identity, keeps the token across visits, and gets a new one when its token is refused."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{gateway_url}/chat")
+    page.click("#privacy-ok")
+
+    def ask(text: str) -> dict:
+        """Sends `text` on a freshly loaded page and waits for the answer after the greeting."""
+        page.fill("#text", text)
+        page.press("#text", "Enter")
+        expect(page.locator(".bubble.bot").nth(1)).to_be_visible(timeout=30000)
+        return page.evaluate("JSON.parse(localStorage.getItem('haizhu-resident-token'))")
+
+    first = ask("你好")
+    assert first["user_id"].startswith("web:") and first["token"]
+    page.reload()
+    assert ask("谢谢") == first  # the same resident on the next visit
+
+    page.evaluate("localStorage.setItem('haizhu-resident-token', JSON.stringify({user_id: 'web:x', token: 'forged'}))")
+    page.reload()
+    renewed = ask("你好")  # refused with 401, then sent again as a new resident
+    assert renewed["user_id"].startswith("web:") and renewed["user_id"] not in (first["user_id"], "web:x")
+    assert page.locator(".bubble.system").count() == 0
+    page.close()

@@ -74,7 +74,7 @@ async function openCaseView(id) {
   try {
     const c = await api(`/cases/${id}`);
     openCase = c;
-    $("case-title").textContent = `#${c.id} · ${CATEGORY[c.category] || "未知"} · ${c.street || "街道未知"}`;
+    $("case-title").textContent = `#${c.number} · ${CATEGORY[c.category] || "未知"} · ${c.street || "街道未知"}`;
     const dl = $("case-summary");
     dl.replaceChildren();
     const entities = c.summary.entities || {};

@@ -1,15 +1,35 @@
 // The residents' web chat. All text from the server is set with textContent
-// (never innerHTML). The resident's id is a random token kept in this browser.
+// (never innerHTML). The resident's identity is issued by the gateway
+// (POST /api/v1/residents) and kept in this browser; every call carries its token.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const log = $("log");
-let userId = localStorage.getItem("haizhu-resident");
-if (!userId) {
-  const bytes = new Uint8Array(16); crypto.getRandomValues(bytes);
-  userId = "web:" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  localStorage.setItem("haizhu-resident", userId);
-}
+localStorage.removeItem("haizhu-resident");  // the id this page once chose itself: no longer accepted
+let resident = JSON.parse(localStorage.getItem("haizhu-resident-token") || "null");
 let lastPushed = Number(localStorage.getItem("haizhu-last-push") || 0);
+
+class Refused extends Error {}  // the gateway's own words (Chinese), shown as they are
+
+async function identity(renew) {
+  if (resident && !renew) return resident;
+  const response = await fetch("/api/v1/residents", {method: "POST"});
+  const body = await response.json();
+  if (!response.ok) throw new Refused(body.error ? body.error.message : "暂时无法开始对话，请稍后再试。");
+  resident = {user_id: body.user_id, token: body.token};
+  localStorage.setItem("haizhu-resident-token", JSON.stringify(resident));
+  lastPushed = 0; localStorage.setItem("haizhu-last-push", "0");
+  return resident;
+}
+
+// a call as this resident; an expired or unknown token gets a new identity once
+async function asResident(path, options = {}) {
+  for (const renew of [false, true]) {
+    const me = await identity(renew);
+    const response = await fetch(path.replace("{me}", encodeURIComponent(me.user_id)), {
+      ...options, headers: {...(options.headers || {}), Authorization: `Bearer ${me.token}`}});
+    if (response.status !== 401 || renew) return response;
+  }
+}
 // ①《劳动合同法》第三十条（现行有效 · 2012-12-28版）\n“…”
 const QUOTE = /([①②③④⑤⑥⑦⑧⑨])《([^》]+)》(第[^（\n]+条(?:之[一二三四五六七八九十]+)?)（([^）·]+?)(?: · ([\d-]+)版)?）\n“([\s\S]*?)”/g;
 
@@ -84,19 +104,20 @@ function send(text, shown) {
 async function deliver(text) {
   $("send").disabled = true;
   try {
-    const response = await fetch("/api/v1/messages", {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({user_id: userId, text})});
+    const response = await asResident("/api/v1/messages", {method: "POST",
+      headers: {"Content-Type": "application/json"}, body: JSON.stringify({text})});
     const body = await response.json();
     if (!response.ok) bubble("system", body.error ? body.error.message : "发送失败，请稍后再试。");
     else body.replies.forEach(botReply);
   } catch (e) {
-    bubble("system", "网络不通，消息没有发出去，请稍后再试。");
+    bubble("system", e instanceof Refused ? e.message : "网络不通，消息没有发出去，请稍后再试。");
   } finally { $("send").disabled = false; }
 }
 
 async function pollMediator() {
   try {
-    const response = await fetch(`/api/v1/conversations/${encodeURIComponent(userId)}/messages?after=${lastPushed}`);
+    if (!resident) return;  // nothing sent yet: nobody can have written to this resident
+    const response = await asResident(`/api/v1/conversations/{me}/messages?after=${lastPushed}`);
     if (response.ok) {
       for (const m of (await response.json()).messages) {
         bubble(m.from === "mediator" ? "mediator" : "system", (m.from === "mediator" ? "调解员：" : "") + m.text);
