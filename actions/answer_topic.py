@@ -18,10 +18,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import NEEDS_A_PERSON, Grounded, ground, is_follow_up, needs_a_person
-from actions.grounding import grounding
+from actions.retrieval_service import grounding
 from actions.handoff import request_handoff
 from actions.referral import referral
-from actions.routing import decide
+from actions.routing_policy import decide
 from actions.tracker_views import earlier_user_texts, previous_bot_action
 from nlu.intent_decision import GENERAL_INTENTS
 from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy

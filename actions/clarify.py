@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answer_topic import answer, follow_up_topic
 from actions.cards import human_reply
 from actions.handoff import request_handoff
-from actions.routing import decide
+from actions.routing_policy import decide
 from actions.tracker_views import previous_bot_action
 from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
 

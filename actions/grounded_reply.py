@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from knowledge_base.cases import Case
-from knowledge_base.quotes import MARKERS, Quote, article_ref, quote
-from knowledge_base.retrieval import Hit, governs
+from knowledge_base.corpus.typical_cases import TypicalCase
+from knowledge_base.retrieval.quotes import MARKERS, Quote, article_ref, quote
+from knowledge_base.retrieval.retriever import Hit, governs
 
 MAX_QUOTES = 3
-# With the learned reranker (knowledge_base/reranker.py) each hit carries the
+# With the learned reranker (knowledge_base/retrieval/reranker.py) each hit carries the
 # probability that an annotator would cite it. Chosen on the reranker's own
 # training questions (bank, each with its vote left out, and our dev set):
 # at 0.2, 48 % of the quotes shown there were gold (a lower bound: annotators
@@ -50,7 +50,7 @@ CASE_NOTE = "（典型案例仅供参考，不是法律条文，每个案件的�
 @dataclass
 class Grounded:
     quotes: list[Quote] = field(default_factory=list)
-    cases: list[Case] = field(default_factory=list)
+    cases: list[TypicalCase] = field(default_factory=list)
     confident: bool = False
     available: bool = True
     withheld: bool = False     # articles were found but none matched well enough to show
@@ -126,7 +126,7 @@ def confident(hits: Sequence[Hit], category: Optional[str]) -> bool:
                 and top.dense_rank <= DENSE_SURE_RANK)
 
 
-def ground(hits: Sequence[Hit], category: Optional[str], cases: Sequence[Case] = (),
+def ground(hits: Sequence[Hit], category: Optional[str], cases: Sequence[TypicalCase] = (),
            question: str = "") -> Grounded:
     """The quotes of the chosen hits, each showing the part that answers `question`."""
     chosen = choose(hits)

@@ -18,13 +18,13 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import intake_rules as rules
-from actions.grounding import grounding
+from actions import legal_aid_rules as rules
+from actions.retrieval_service import grounding
 from actions.referral import referral
-from actions.routing import mediation_body
-from knowledge_base.article_store import ArticleStore
+from actions.routing_policy import mediation_body
+from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.chinese_numerals import to_chinese_number
-from knowledge_base.quotes import citation_line
+from knowledge_base.retrieval.quotes import citation_line
 from settings import get_settings
 
 FORM = "legal_aid_form"

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
-from actions.routing import STREET_COMMITTEE
+from actions.routing_policy import STREET_COMMITTEE
 from knowledge_base.services import Directory, DirectoryError, load_directory
 from settings import get_settings
 

@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.cards import human_reply, legal_aid_reply, mediation_reply
 from actions.handoff import request_handoff
 from actions.referral import referral
-from actions.routing import decide
+from actions.routing_policy import decide
 from nlu.taxonomy import load as load_taxonomy
 
 

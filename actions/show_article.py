@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.grounding import grounding
+from actions.retrieval_service import grounding
 from knowledge_base.chinese_numerals import parse_chinese_number
-from knowledge_base.quotes import MARKERS, full_text, parse_ref
+from knowledge_base.retrieval.quotes import MARKERS, full_text, parse_ref
 
 NOT_FOUND = "抱歉，我找不到要看的那一条。请先问一个具体问题，我回答时附上的法条都可以点「查看全文」。"
 _POSITION = re.compile(r"([1-9]|[①②③④⑤⑥⑦⑧⑨]|[一二三四五六七八九])")

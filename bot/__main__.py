@@ -2,7 +2,7 @@
 
 X-Forwarded-For is believed only from TRUSTED_PROXIES: uvicorn's default
 trusts it from 127.0.0.1, so any local client could name any address and
-reset its rate limits (bot/rate_limits.py keys on the client address).
+reset its rate limits (bot/core/rate_limits.py keys on the client address).
 """
 import uvicorn
 

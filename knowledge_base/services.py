@@ -1,4 +1,4 @@
-"""The directory of services (knowledge_base/services.yml): who handles what,
+"""The directory of services (knowledge_base/content/services.yml): who handles what,
 for which categories and streets, when and how to reach them.
 
 The operator edits the YAML; this module is the schema that rejects a broken
@@ -27,7 +27,7 @@ from nlu.taxonomy import load as load_taxonomy
 UNCONFIRMED = "待运营方确认"
 WHOLE_DISTRICT = "全区"
 NATIONAL_HOTLINES = ("12348", "12333", "12345", "110", "120")
-SYNONYMS = Path(__file__).resolve().parents[1] / "nlu" / "data" / "synonyms.yml"
+SYNONYMS = Path(__file__).resolve().parents[1] / "data" / "nlu" / "synonyms.yml"  # Rasa's own entity synonyms
 _PHONE = re.compile(r"^(\d{5}|0\d{2,3}-?\d{7,8}|1[3-9]\d{9})$")
 Kind = Literal["mediation", "legal_aid", "legal_service", "labour_inspection", "arbitration", "administrative"]
 

@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def own_examples() -> list[tuple[str, str, str]]:
-    """(text, intent, category) of nlu/data, read by Rasa's own loader."""
+    """(text, intent, category) of data/nlu, read by Rasa's own loader."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     from nlu.components.question_classifier import example_category
 
     taxonomy = load_taxonomy()
-    data = load_data(str(ROOT / "nlu" / "data"))
+    data = load_data(str(ROOT / "data" / "nlu"))
     return [(e.get("text"), e.get("intent"), example_category(e, taxonomy.category_of(e.get("intent"))))
             for e in data.intent_examples if e.get("text")]
 

@@ -1,6 +1,6 @@
 """Real residents' questions as training data, read from the shared folder at build time.
 
-Why a build step and not a YAML file in ``nlu/data``: the questions come from
+Why a build step and not a YAML file in ``data/nlu``: the questions come from
 public datasets, several without a licence (``../shared/questions/README.md``),
 so their texts stay in the shared folder and only their intents live here
 (``nlu/real_question_intents.yml``, keyed by ``source_ref``). ``make model``
@@ -9,7 +9,7 @@ category, a fixed seed, order-independent) into a part that is trained on and
 a dev part that is only measured on, and writes
 
 - ``<out>/nlu/real_questions.yml``: the training part as Rasa NLU data, passed
-  to ``rasa train`` beside ``nlu/data``;
+  to ``rasa train`` beside ``data/nlu``;
 - ``<out>/train.jsonl`` and ``<out>/dev.jsonl``: ``{"text", "category",
   "intent", "source_ref"}`` lines for ``make eval-nlu``.
 

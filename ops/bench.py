@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,14 +22,14 @@ from pathlib import Path
 import httpx
 import psutil
 
-from knowledge_base.index import ensure_index, read_manifest
+from knowledge_base.indexing.index import ensure_index
 from ops.stack import Stack
 from settings import ROOT, get_settings
 
 REPORT_DIR = ROOT / "reports" / "bench"
 QUOTES_MARK = "相关法条"  # the heading of quoted articles (actions/grounded_reply.py)
 QUESTIONS = ROOT / "nlu" / "test" / "heldout.jsonl"
-RETRIEVAL_DEV = ROOT / "knowledge_base" / "eval" / "retrieval_dev.jsonl"
+RETRIEVAL_DEV = ROOT / "knowledge_base" / "evaluation" / "data" / "retrieval_dev.jsonl"
 TARGETS = {"e2e_p50_ms@10": 60, "e2e_p95_ms@10": 250, "throughput_per_s": 40, "cold_start_s": 45,
            "memory_total_mb": 3072}
 
@@ -57,7 +56,7 @@ async def nlu_latency(rasa_url: str, token: str, sample: list[str]) -> dict:
 
 
 def retrieval_latency(index_dir: Path) -> dict:
-    from knowledge_base.retrieval import Retriever
+    from knowledge_base.retrieval.retriever import Retriever
 
     retriever = Retriever(index_dir)
     questions = [json.loads(l)["question"] for l in RETRIEVAL_DEV.read_text("utf-8").splitlines() if l.strip()]

@@ -18,7 +18,7 @@ from typing import IO, Optional
 
 import httpx
 
-from knowledge_base.index import ensure_index, read_manifest
+from knowledge_base.indexing.index import ensure_index, read_manifest
 from ops.endpoints import write_endpoints
 from settings import ROOT, Settings, get_settings
 

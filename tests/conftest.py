@@ -20,8 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from knowledge_base.index import ensure_index  # noqa: E402
-from ops.stack import RASA_PROCESS_ENV, Stack  # noqa: E402
+from knowledge_base.indexing.index import ensure_index  # noqa: E402
+from ops.stack import RASA_PROCESS_ENV, Service, Stack  # noqa: E402
 from settings import Settings  # noqa: E402
 
 
@@ -96,7 +96,7 @@ async def _pg_admin(sql: str) -> None:
 def full_corpus_in_force() -> frozenset[tuple[str, int]]:
     """(law, article) of every in-force article of the default corpus: what
     evaluation golds and hand-written tables may cite."""
-    from knowledge_base.statutes import load_corpus
+    from knowledge_base.corpus.statutes import load_corpus
     from settings import get_settings
 
     return frozenset((a.law, a.number) for a in load_corpus(get_settings().statute_dirs).in_force())
@@ -185,11 +185,9 @@ def client(gateway_url: str) -> Iterator[httpx.Client]:
         yield c
 
 
-def start_gateway(stack: Stack, var_dir: Path, **env: str) -> tuple[str, "Service"]:
+def start_gateway(stack: Stack, var_dir: Path, **env: str) -> tuple[str, Service]:
     """A second real gateway process beside the test stack (its own port and state
     directory, the stack's Rasa and index), with `env` overriding settings; ready on return."""
-    from ops.stack import Service
-
     port = free_port()
     service = Service(
         "gateway-extra", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],

@@ -8,7 +8,7 @@ import yaml
 
 from actions.cards import topic_cards, topic_reply
 from nlu.taxonomy import load
-from settings import ROOT
+from settings import ROOT, get_settings
 from tests.conftest import action_secret
 
 ALLOWED_NUMBERS = {"110", "120", "12333", "12345", "12348"}
@@ -29,7 +29,7 @@ def test_every_answered_intent_has_a_complete_card() -> None:
 
 def test_cards_invent_no_numbers_and_quote_no_articles() -> None:
     texts = [
-        (ROOT / "knowledge_base" / name).read_text("utf-8")
+        get_settings().content(name).read_text("utf-8")
         for name in ("topic_cards.yml", "request_cards.yml")
     ] + [(ROOT / "domain.yml").read_text("utf-8")]
     for text in texts:

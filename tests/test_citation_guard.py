@@ -11,10 +11,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
-import httpx
 import pytest
 
-from bot.citation_guard import BLOCKED_TEXT
+from bot.core.citation_guard import BLOCKED_TEXT
 from ops.stack import Service
 from tests.conftest import free_port, resident_http, start_gateway
 

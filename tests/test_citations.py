@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.citations import check, find_citations, problems
-from knowledge_base.statutes import Corpus, load_corpus
+from knowledge_base.corpus.citations import check, find_citations, problems
+from knowledge_base.corpus.statutes import Corpus, load_corpus
 from settings import get_settings
 
 
@@ -67,7 +67,7 @@ def test_problems_name_every_made_up_citation(corpus: Corpus) -> None:
 # -- a citation a resident reads as one is checked as one (#13) -----------------
 from hypothesis import given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
-from knowledge_base.citations import normalise  # noqa: E402
+from knowledge_base.corpus.citations import normalise  # noqa: E402
 
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202e", "\u202d", "\u2066", "\u00ad"]
 BRACKETS = [("《", "》"), ("〈", "〉"), ("<<", ">>"), ("«", "»"), ("【", "】"), ("＜", "＞"), ("", "")]

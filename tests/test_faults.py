@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.conversation import NOT_SAVED_TEXT
+from bot.errors import NOT_SAVED_TEXT
 from tests.conftest import free_port, resident_http, start_gateway
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.tcp_proxy import TcpProxy
@@ -212,7 +212,7 @@ def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
     fail again, so the message is kept as unanswered and a case opened for a person."""
     import threading
 
-    from bot.conversation import NO_ANSWER, NO_ANSWER_TEXT
+    from bot.core.conversation import NO_ANSWER, NO_ANSWER_TEXT
     from tests.test_citation_guard import Handler, ScriptedRasa
 
     rasa = ScriptedRasa(("127.0.0.1", free_port()), Handler)

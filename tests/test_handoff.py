@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.case_store import CaseStore
-from bot.conversation import ENDED_TEXT
-from bot.migrate import upgrade
+from bot.store.handoff_cases import HandoffCaseStore
+from bot.core.conversation import ENDED_TEXT
+from bot.store.migrate import upgrade
 from bot.staff import StaffStore
 from settings import ROOT
 from tests.conftest import resident_http, start_gateway
@@ -121,7 +121,7 @@ def test_mediator_closes_with_an_outcome_and_admin_sees_the_audit(client, gatewa
     async def audit() -> list[dict]:
         engine = create_async_engine(stack.settings.gateway_database_url)
         try:
-            return await CaseStore(engine).audit_log(case["number"])
+            return await HandoffCaseStore(engine).audit_log(case["number"])
         finally:
             await engine.dispose()
     actions = [e["action"] for e in asyncio.run(audit())]
@@ -185,7 +185,7 @@ def newest_revision() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from bot.migrate import MIGRATIONS
+    from bot.store.migrate import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -224,7 +224,7 @@ def test_two_mediators_never_both_claim_a_case_on_postgres(database) -> None:
             await upgrade(engine)
             staff = StaffStore(engine)
             ids = [(await staff.upsert(f"m{i}", PASSWORD, "mediator", f"调解员{i}")).id for i in range(10)]
-            store = CaseStore(engine)
+            store = HandoffCaseStore(engine)
             case = await store.create("resident-x", "asks_for_person", {"transcript": []}, category="labour")
             results = await asyncio.gather(*(store.claim(case.id, sid, f"staff:m{i}") for i, sid in enumerate(ids)))
             claimed = await store.get(case.id)
@@ -240,7 +240,7 @@ def test_two_mediators_never_both_claim_a_case_on_postgres(database) -> None:
 
 def test_unclaimed_case_tells_the_resident_once(stack, tmp_path) -> None:
     """A gateway with a 1 s notice time: the waiting resident is told, once, and offered 12348."""
-    from bot.conversation import WAIT_NOTICE
+    from bot.core.conversation import WAIT_NOTICE
 
     url, service = start_gateway(stack, tmp_path, HANDOFF_WAIT_NOTICE_S="1", RETRY_INTERVAL_S="0.3")
     try:
@@ -274,14 +274,14 @@ def test_admin_statistics_and_mediators_kept_out(client, gateway_url, mediators)
 
 
 def test_retention_purges_personal_data_of_old_closed_cases(tmp_path) -> None:
-    from bot.retention import PURGED_TEXT, purge
+    from bot.store.retention import PURGED_TEXT, purge
 
     async def scenario() -> tuple:
         engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
         try:
             await upgrade(engine)
             staff = await StaffStore(engine).upsert("m", PASSWORD, "mediator", "调解员")
-            store = CaseStore(engine)
+            store = HandoffCaseStore(engine)
             old = await store.create("tg-42", "asks_for_person",
                                      {"reason": "asks_for_person", "category": "labour",
                                       "transcript": [{"from": "resident", "text": "我叫张三，电话13812345678"}],

@@ -12,12 +12,14 @@ import logging
 
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from bot.http_common import check_text
-from bot.privacy import PersonalDataFilter, mask_personal_data
+from bot.api.deps import validated
+from bot.api.schemas import MessageIn
+from bot.errors import ApiError
+from bot.core.privacy import PersonalDataFilter, mask_personal_data
 from knowledge_base.chinese_numerals import parse_chinese_number
-from knowledge_base.citations import CITATION, find_citations, problems
-from knowledge_base.colloquial import expand_for_dense, to_statute_wording
-from knowledge_base.legal_issues import key_provisions, load_issues, spot
+from knowledge_base.corpus.citations import CITATION, find_citations, problems
+from knowledge_base.retrieval.colloquial import expand_for_dense, to_statute_wording
+from knowledge_base.retrieval.legal_issues import key_provisions, load_issues, spot
 from nlu.taxonomy import load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
 
@@ -108,11 +110,12 @@ def test_log_records_carry_no_numbers(words: str, mobile: str, id_card: str) -> 
 @given(st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.booleans(), HOSTILE_TEXT,
                  st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=5), st.text(max_size=5))))
 def test_text_validation_answers_every_value(value: object) -> None:
-    checked = check_text(value)
-    if isinstance(checked, str):
-        assert checked.strip()
+    try:
+        checked = validated(MessageIn, {"text": value}).text
+    except ApiError as refused:
+        assert refused.status == 422 and refused.code in ("invalid_text", "empty_text")
     else:
-        assert checked.status_code == 422
+        assert checked.strip()
 
 
 @PROFILE

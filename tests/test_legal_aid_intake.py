@@ -8,11 +8,10 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
-from actions import intake_rules as rules
-from bot.citation_guard import BLOCKED_TEXT
-from knowledge_base.article_store import ArticleStore
+from actions import legal_aid_rules as rules
+from bot.core.citation_guard import BLOCKED_TEXT
+from knowledge_base.corpus.article_store import ArticleStore
 from tests.test_handoff import Console, add_staff
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.legal_issues import key_provisions, load_issues, parse_issues, spot
+from knowledge_base.retrieval.legal_issues import key_provisions, load_issues, parse_issues, spot
 
 
 def test_every_provision_exists_in_force(full_corpus_in_force) -> None:

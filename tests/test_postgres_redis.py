@@ -7,7 +7,6 @@ import uuid
 
 import asyncpg
 import httpx
-import pytest
 
 from ops.stack import Stack
 from tests.conftest import PG, ResidentAuth, stack_settings

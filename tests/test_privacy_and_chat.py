@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from bot.privacy import mask_personal_data
+from bot.core.privacy import mask_personal_data
 from settings import ROOT
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base import question_bank as qb
+from knowledge_base.retrieval import question_bank as qb
 from settings import get_settings
 
 SHARED = get_settings().questions_dir
@@ -43,8 +43,8 @@ def test_votes_rank_the_articles_of_near_questions_and_ignore_far_ones() -> None
 
 
 def test_build_embeds_the_bank_once_and_again_when_rows_change(tmp_path: Path) -> None:
-    from knowledge_base.colloquial import expand_for_dense
-    from knowledge_base.index import encode, load_embedder
+    from knowledge_base.retrieval.colloquial import expand_for_dense
+    from knowledge_base.indexing.index import encode, load_embedder
 
     model = load_embedder(get_settings().embedding_model)
     calls = []

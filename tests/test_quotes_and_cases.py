@@ -8,12 +8,12 @@ import pytest
 from actions.grounded_reply import (NOTHING_FOUND, SHOW_PROBABILITY, SURE_PROBABILITY, UNSURE, WITHHELD, Grounded,
                                     choose, confident, ground, is_follow_up, needs_a_person)
 from actions.show_article import pick_ref
-from knowledge_base.cases import CaseLibrary, load_cases, parse_case
-from knowledge_base.citations import CITATION
-from knowledge_base.article_parts import split_parts
-from knowledge_base.quotes import article_ref, excerpt, full_text, parse_ref, quote, quoted_body
-from knowledge_base.retrieval import Hit
-from knowledge_base.statutes import Article, load_corpus
+from knowledge_base.corpus.typical_cases import TypicalCaseLibrary, load_typical_cases, parse_typical_case
+from knowledge_base.corpus.citations import CITATION
+from knowledge_base.retrieval.article_parts import split_parts
+from knowledge_base.retrieval.quotes import article_ref, excerpt, full_text, parse_ref, quote, quoted_body
+from knowledge_base.retrieval.retriever import Hit
+from knowledge_base.corpus.statutes import Article, load_corpus
 from settings import get_settings
 
 
@@ -187,7 +187,7 @@ def test_full_text_command_picks_among_the_shown_articles() -> None:
 
 
 def test_shared_cases_parse_with_their_cited_articles() -> None:
-    cases, problems = load_cases(get_settings().case_dirs)
+    cases, problems = load_typical_cases(get_settings().typical_case_dirs)
     assert len(cases) == 10 and problems == []
     timing = next(c for c in cases if c.title == "加班费的仲裁时效应当如何认定")
     assert ("劳动争议调解仲裁法", 27) in timing.cited
@@ -199,15 +199,15 @@ def test_shared_cases_parse_with_their_cited_articles() -> None:
 def test_a_malformed_case_is_reported(tmp_path) -> None:
     (tmp_path / "bad.md").write_text("没有标题\n## 基本案情\n……", "utf-8")
     (tmp_path / "nofacts.md").write_text("# 某案\n## 裁判结果\n驳回。", "utf-8")
-    assert parse_case(tmp_path / "bad.md")[0] is None
-    cases, problems = load_cases([tmp_path])
+    assert parse_typical_case(tmp_path / "bad.md")[0] is None
+    cases, problems = load_typical_cases([tmp_path])
     assert cases == [] and len(problems) == 2 and all(p.line >= 1 for p in problems)
 
 
 def test_cases_match_by_meaning_or_by_a_shared_article() -> None:
-    cases, _ = load_cases(get_settings().case_dirs)
+    cases, _ = load_typical_cases(get_settings().typical_case_dirs)
     vectors = np.eye(len(cases), 8, dtype=np.float32)
-    library = CaseLibrary(cases, vectors)
+    library = TypicalCaseLibrary(cases, vectors)
     close = vectors[0] * 0.92
     assert library.match(close, []) == [cases[0]]
     weak = vectors[0] * 0.905

@@ -7,7 +7,7 @@ from tests.conftest import ROOT, rasa_cli, rasa_python
 
 def test_rasa_data_validate_is_clean() -> None:
     real = ROOT / "build" / "real-questions" / "nlu"  # the real questions' training part, when built
-    data = ["nlu/data", "data"] + ([str(real)] if real.is_dir() else [])
+    data = ["data"] + ([str(real)] if real.is_dir() else [])
     done = rasa_cli("data", "validate", "--fail-on-warnings", "--domain", "domain.yml",
                     "--data", *data, "--config", "config.yml")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]

@@ -128,7 +128,7 @@ def stack_settings_of(service, stack):
 
 def test_opening_cases_has_a_budget_per_resident_and_per_address(stack, tmp_path) -> None:
     """#13: anyone could open mediator cases without end (10 in 1.1 s)."""
-    from bot.conversation import CASE_LIMIT_TEXT
+    from bot.core.conversation import CASE_LIMIT_TEXT
 
     url, service = start_gateway(stack, tmp_path, CASE_LIMIT_PER_RESIDENT="1/hour", CASE_LIMIT_PER_ADDRESS="2/hour")
     try:

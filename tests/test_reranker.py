@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base import reranker_training as training
-from knowledge_base.question_bank import BANK_FILE
-from knowledge_base.reranker import FEATURES, RERANKER_FILE, Evidence, Pool, Reranker, fit
-from knowledge_base.retrieval import Retriever
+from knowledge_base.indexing import reranker_training as training
+from knowledge_base.retrieval.question_bank import BANK_FILE
+from knowledge_base.retrieval.reranker import FEATURES, RERANKER_FILE, Evidence, Pool, Reranker, fit
+from knowledge_base.retrieval.retriever import Retriever
 from settings import get_settings
 
 SHARED_QUESTIONS = get_settings().questions_dir

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from bot.resident_tokens import ResidentTokens
+from bot.core.resident_tokens import ResidentTokens
 from tests.conftest import TEST_INTEGRATOR_KEY
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.index import build_index, corpus_fingerprint, read_manifest
-from knowledge_base.lexical import query_tokens
-from knowledge_base.retrieval import Retriever, governs
-from knowledge_base.statutes import Article, load_corpus
+from knowledge_base.indexing.index import build_index, corpus_fingerprint, read_manifest
+from knowledge_base.retrieval.lexical import query_tokens
+from knowledge_base.retrieval.retriever import Retriever, governs
+from knowledge_base.corpus.statutes import Article, load_corpus
 from settings import ROOT, get_settings
 
 LAWS = ("广东省城镇房屋租赁条例", "保障农民工工资支付条例")
@@ -87,7 +87,7 @@ def test_versions_for_citation_checking(small_index) -> None:
 
 
 def _eval_rows(name: str) -> list[dict]:
-    return [json.loads(l) for l in (ROOT / f"knowledge_base/eval/{name}.jsonl").read_text("utf-8").splitlines()]
+    return [json.loads(l) for l in (ROOT / f"knowledge_base/evaluation/data/{name}.jsonl").read_text("utf-8").splitlines()]
 
 
 def test_dev_set_is_large() -> None:
@@ -135,7 +135,7 @@ def test_eval_retrieval_classifies_lines_without_a_category_with_the_nlu(small_i
     data = tmp_path / "no_categories.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     env = {**os.environ, "INDEX_DIR": str(small_index[0])}
-    done = subprocess.run([sys.executable, "-m", "knowledge_base.evaluate_retrieval", "--data", str(data)],
+    done = subprocess.run([sys.executable, "-m", "knowledge_base.evaluation.evaluate_retrieval", "--data", str(data)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -147,7 +147,7 @@ def test_eval_retrieval_classifies_lines_without_a_category_with_the_nlu(small_i
     given = tmp_path / "given.jsonl"
     given.write_text(json.dumps({**rows[0], "category": "labour"}, ensure_ascii=False) + "\n"
                      + json.dumps(rows[1], ensure_ascii=False) + "\n", "utf-8")
-    mixed = subprocess.run([sys.executable, "-m", "knowledge_base.evaluate_retrieval", "--data", str(given)],
+    mixed = subprocess.run([sys.executable, "-m", "knowledge_base.evaluation.evaluate_retrieval", "--data", str(given)],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert mixed.returncode == 0, mixed.stderr[-3000:]
     assert json.loads(mixed.stdout.strip().splitlines()[-1])["category_source"] == "mixed"
@@ -158,8 +158,8 @@ def test_the_bank_of_answered_questions_votes_in_the_hybrid(small_index, tmp_pat
     alone finds it, and the hybrid marks where the vote came from."""
     import shutil
 
-    from knowledge_base import question_bank as qb
-    from knowledge_base.index import load_embedder
+    from knowledge_base.retrieval import question_bank as qb
+    from knowledge_base.indexing.index import load_embedder
     from tests.test_question_bank import write_rows
 
     directory = tmp_path / "index"
@@ -184,8 +184,8 @@ def test_a_long_embedding_reports_progress_with_an_estimate_and_resumes(tmp_path
 
     import numpy as np
 
-    from knowledge_base import embedding_cache
-    from knowledge_base.embedding_cache import EmbeddingCache, progress_line
+    from knowledge_base.embedding import embedding_cache
+    from knowledge_base.embedding.embedding_cache import EmbeddingCache, progress_line
 
     texts = [f"第{n}条" for n in range(5)]
     cache = EmbeddingCache(tmp_path / "c.sqlite", "m", "passage")

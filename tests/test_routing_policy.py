@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.routing import decide, escalating, table
+from actions.routing_policy import decide, escalating, table
 from settings import ROOT
 
 
@@ -41,7 +41,7 @@ def test_escalation_reads_traditional_characters_too() -> None:
 
 
 def test_readme_shows_the_policy_as_it_is() -> None:
-    assert table() in (ROOT / "README.md").read_text("utf-8"), "regenerate: python -m actions.routing --table"
+    assert table() in (ROOT / "README.md").read_text("utf-8"), "regenerate: python -m actions.routing_policy --table"
 
 
 def test_urgency_is_a_person_first_and_fires_on_no_real_question_without_it() -> None:
@@ -50,7 +50,7 @@ def test_urgency_is_a_person_first_and_fires_on_no_real_question_without_it() ->
     is urgent in that sense, so none may fire: a false alarm takes a mediator's time."""
     import json
 
-    from actions.routing import decide, urgent
+    from actions.routing_policy import decide, urgent
     from nlu.real_questions import QUESTIONS_FILE
     from settings import get_settings
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.chinese_numerals import parse_chinese_number, to_chinese_number
-from knowledge_base.statutes import IN_FORCE, load_corpus, normalise_law_name, parse_markdown_statute
+from knowledge_base.corpus.statutes import IN_FORCE, load_corpus, normalise_law_name, parse_markdown_statute
 from settings import get_settings
 
 STATUTE = """# 某市房屋租赁条例

@@ -13,7 +13,7 @@ CONTRACT = {"labour", "lease", "gig_work", "elevator", "other_legal", "chitchat"
 
 def training_intents() -> dict[str, int]:
     counts: dict[str, int] = {}
-    for path in sorted((ROOT / "nlu" / "data").glob("*.yml")):
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
         for block in yaml.safe_load(path.read_text("utf-8")).get("nlu", []):
             if "intent" not in block:
                 continue
@@ -87,7 +87,7 @@ def test_earnest_money_takes_the_category_it_states() -> None:
 
 def test_heldout_split_never_trained_on() -> None:
     trained = set()
-    for path in (ROOT / "nlu" / "data").glob("*.yml"):
+    for path in (ROOT / "data" / "nlu").glob("*.yml"):
         for block in yaml.safe_load(path.read_text("utf-8")).get("nlu", []):
             examples = block.get("examples")
             if isinstance(examples, str):

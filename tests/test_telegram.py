@@ -11,8 +11,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from bot.conversation import ENDED_TEXT
-from bot.telegram_channel import EDITED, ONLY_TEXT, TOO_FAST, split_text
+from bot.core.conversation import ENDED_TEXT
+from bot.channels.telegram.channel import EDITED, ONLY_TEXT, TOO_FAST, split_text
 from ops.stack import Service
 from tests.conftest import free_port, start_gateway
 from tests.fake_telegram import TOKEN, FakeTelegram

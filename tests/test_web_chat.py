@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from knowledge_base.article_store import ArticleStore
+from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.chinese_numerals import parse_chinese_number
 from tests.test_console_browser import SHOTS, browser  # noqa: F401 (the shared browser fixture)
 from tests.test_handoff import Console, add_staff

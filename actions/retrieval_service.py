@@ -1,0 +1,61 @@
+"""The statute retriever and the typical-case library, loaded once per action
+server and shared by the actions.
+
+Loading the embedding model and the index takes a few seconds, so it starts
+in the background when the action server imports this package; an answer that
+arrives before it is ready waits for it. With no index built (or a broken
+one) the answers still come from the knowledge cards and say that article
+quotations are unavailable: a missing index must not silence the assistant.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from knowledge_base.corpus.typical_cases import TypicalCaseLibrary, load_typical_cases
+from knowledge_base.indexing.index import encode
+from knowledge_base.retrieval.retriever import Retriever
+from settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Grounding:
+    retriever: Retriever
+    cases: TypicalCaseLibrary
+
+
+_lock = threading.Lock()
+_loaded: Optional[Grounding] = None
+_failed = False
+
+
+def _load() -> Optional[Grounding]:
+    settings = get_settings()
+    retriever = Retriever(settings.index_dir)
+    cases, problems = load_typical_cases(settings.typical_case_dirs)
+    for problem in problems:
+        log.warning("typical case skipped: %s", problem)
+    vectors = encode(retriever.model, [c.matching_text for c in cases], "query") if cases else None
+    log.info("retrieval ready: %d articles, %d typical cases", len(retriever.articles), len(cases))
+    return Grounding(retriever, TypicalCaseLibrary(cases, vectors))
+
+
+def grounding() -> Optional[Grounding]:
+    """The loaded retriever and cases, or None when no usable index exists."""
+    global _loaded, _failed
+    with _lock:
+        if _loaded is None and not _failed:
+            try:
+                _loaded = _load()
+            except Exception as exc:  # no index yet, or an unreadable one: answer from the cards
+                _failed = True
+                log.error("statute retrieval unavailable (%s): answers will carry no quotations", exc)
+        return _loaded
+
+
+def warm_up_in_background() -> None:
+    threading.Thread(target=grounding, name="grounding-warm-up", daemon=True).start()

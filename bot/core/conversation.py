@@ -1,0 +1,253 @@
+"""The gateway core every channel uses: keep the message, ask Rasa, keep the answer.
+
+Messages of one resident are handled one at a time and in the order they were
+sent: a message that arrives while older ones are still pending (Rasa was
+down) waits until those have been answered.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+
+from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView, MessageView
+from bot.core.citation_guard import CitationGuard
+from bot.core.text_input import storable_text
+from bot.store.legal_aid_applications import ApplicationStore
+from bot.store.messages import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
+from bot.core.payloads import INTENT_PREFIX, RECENT_REPLIES, offered_payloads, screen
+from bot.core.rasa_client import RasaClient, RasaUnavailable
+from bot.errors import STORE_DOWN
+
+log = logging.getLogger(__name__)
+
+TRUNCATION_NOTICE = "您的消息超过{limit}字，我只读取了前{limit}字。如果重要内容在后面，请分几次发送。"
+END_HANDOFF = {"结束人工", "结束人工服务", "退出人工", "返回智能助手", "/end_handoff"}
+QUEUED_TEXT = ("已为您转接人工调解员，目前排在第{position}位。调解员接手后会在这里回复您，您可以继续留言；"
+               "发送「结束人工」可以回到智能助手。")
+FORWARDED_WAITING = "您的留言已记下，会转给接手的调解员（目前排在第{position}位）。发送「结束人工」可以回到智能助手。"
+FORWARDED_CLAIMED = "您的留言已送达调解员，请稍候回复。发送「结束人工」可以回到智能助手。"
+WAIT_NOTICE = ("抱歉，调解员暂时都在忙，您的案件还没有人接手。您可以继续等待，我们会尽快回复；"
+               "着急的话请拨打12348公共法律服务热线。")
+ENDED_TEXT = "已结束人工服务，智能助手继续为您服务。请直接说说您的问题。"
+NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，并转给了工作人员；急事请拨打12348公共法律服务热线。"
+NO_ANSWER = "no_answer"  # case reason: every part was up, yet nothing came back (an action failed)
+# reasons that reach a person whatever the case budget: danger, and our own failures
+ALWAYS_OPENED = frozenset({NO_ANSWER, "urgent", "emergency"})
+CASE_LIMIT_TEXT = ("您近期已经多次申请人工服务，这次没有再新建转接。调解员会处理您之前的申请；"
+                   "急事请拨打12348公共法律服务热线，遇到危险请拨打110。")
+
+
+def channel_of(user_id: str) -> str:
+    """Channels prefix their residents' ids (tg:123, wx:abc); plain ids came through the HTTP API."""
+    prefix = user_id.split(":", 1)[0] if ":" in user_id else ""
+    return {"tg": "telegram", "wx": "wechat", "web": "web"}.get(prefix, "api")
+
+
+@dataclass
+class Outcome:
+    message: StoredMessage
+    result: dict[str, Any] | None  # None: Rasa unavailable, message kept
+
+
+class Conversations:
+    def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard,
+                 cases: HandoffCaseStore, applications: ApplicationStore,
+                 case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None) -> None:
+        self.store = store
+        # whether a resident (from an address, when known) may open another case now
+        self.case_budget = case_budget
+        self.applications = applications
+        self.rasa = rasa
+        self.guard = guard
+        self.cases = cases
+        # channel -> coroutine(user_id, result) that delivers a reply produced after the request ended
+        self.late_reply_handlers: dict[str, Any] = {}
+        self.max_chars = max_chars
+        # one lock per resident with messages in flight; dropped when unused
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock_for(self, user_id: str) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[user_id] = lock
+        return lock
+
+    def prepare(self, text: str) -> tuple[str, bool]:
+        """Normalise line endings, drop what no store can hold (every channel comes
+        through here) and cut over-long text (with a notice later)."""
+        text = storable_text(text.replace("\r\n", "\n").replace("\r", "\n")).strip() or "\ufffd"
+        if len(text) > self.max_chars:
+            return text[: self.max_chars], True
+        return text, False
+
+    async def handle(self, user_id: str, text: str, address: str | None = None) -> Outcome:
+        text, truncated = self.prepare(text)
+        if text.startswith(INTENT_PREFIX):  # a button press only if it is one we offered (bot/core/payloads.py)
+            recent = await self.store.history(user_id, limit=RECENT_REPLIES)
+            text = screen(text, offered_payloads(m.result for m in recent))
+        stored = await self.store.add(user_id, text, truncated)
+        async with self._lock_for(user_id):
+            current = await self.store.get(stored.public_id)
+            if current is not None and current.status != PENDING:
+                # a concurrent request of the same resident already delivered it in order
+                return Outcome(current, current.result)
+            for older in await self.store.pending(user_id):
+                if older.public_id == stored.public_id:
+                    break
+                if await self._deliver(older) is None:
+                    return Outcome(stored, None)
+            return Outcome(stored, await self._deliver(stored, address))
+
+    async def _deliver(self, message: StoredMessage, address: str | None = None) -> dict[str, Any] | None:
+        case = await self.cases.open_case_of(message.user_id)
+        if case is not None:  # a person has the conversation: Rasa is not asked
+            return await self._to_case(message, case)
+        try:
+            turn = await self.rasa.send(message.user_id, message.text)
+        except RasaUnavailable as exc:
+            await self.store.note_attempt(message.public_id)
+            log.warning("rasa unavailable, message %s kept (%s)", message.public_id, exc)
+            return None
+        result = turn.as_dict()
+        result["replies"], blocked = self.guard.screen(result["replies"])
+        if blocked:
+            await self.store.hold(message.public_id, message.user_id, blocked)
+        if message.truncated:
+            result["replies"].insert(0, {"text": TRUNCATION_NOTICE.format(limit=self.max_chars), "buttons": []})
+        status = ANSWERED
+        if not turn.replies:
+            # Rasa and the action server are up (else RasaUnavailable), yet no reply:
+            # a bug, not an outage, so retrying would fail again; a person answers
+            status = UNANSWERED
+            result["replies"].append({"text": NO_ANSWER_TEXT, "buttons": []})
+            log.error("message %s got no reply (intent=%s): handed to a person", message.public_id, turn.intent)
+            if turn.handoff is None:
+                turn.handoff = {"reason": NO_ANSWER, "category": turn.category, "intent": turn.intent}
+        elif blocked:
+            status = HELD
+        result["truncated"] = message.truncated
+        if turn.intake is not None:
+            application = await self.applications.create(message.user_id, turn.intake)
+            result["application_id"] = application.public_id
+            log.info("message %s submitted legal-aid application %s (%s)", message.public_id,
+                     application.public_id, application.outcome)
+        if turn.handoff is not None and not await self._may_open_case(message, turn.handoff, address):
+            turn.handoff = None
+            result["replies"].append({"text": CASE_LIMIT_TEXT, "buttons": []})
+            log.warning("message %s: case not opened, the resident's or address's case budget is spent",
+                        message.public_id)
+        if turn.handoff is not None:
+            case = await self._open_case(message, turn.handoff, result)
+            position = await self.cases.queue_position(case)
+            result["replies"].append({"text": QUEUED_TEXT.format(position=position), "buttons": []})
+            result["case_id"] = case.public_id
+        await self.store.finish(message.public_id, status, result)
+        log.info("message %s %s intent=%s category=%s", message.public_id, status, turn.intent, turn.category)
+        return result
+
+    async def _may_open_case(self, message: StoredMessage, handoff: dict[str, Any], address: str | None) -> bool:
+        """Urgent cases and answers that failed always reach a person; others within the budget."""
+        if self.case_budget is None or str(handoff.get("reason")) in ALWAYS_OPENED:
+            return True
+        return await self.case_budget(message.user_id, address)
+
+    async def _open_case(self, message: StoredMessage, handoff: dict[str, Any],
+                         result: dict[str, Any]) -> HandoffCaseView:
+        """A case with what the mediator needs: the structured summary the action sent and the transcript."""
+        transcript = []
+        for earlier in await self.store.history(message.user_id):
+            transcript.append({"from": "resident", "text": earlier.text, "at": earlier.created_at})
+            replies = (result if earlier.public_id == message.public_id else earlier.result or {}).get("replies", [])
+            transcript += [{"from": "assistant", "text": r.get("text", ""), "at": earlier.created_at} for r in replies]
+        summary = {**handoff, "entities_last_message": result.get("entities", []), "transcript": transcript}
+        case = await self.cases.create(message.user_id, str(handoff.get("reason") or "asks_for_person"), summary,
+                                       channel=channel_of(message.user_id),
+                                       category=handoff.get("category") or result.get("category"),
+                                       intent=handoff.get("intent"), street=handoff.get("street"))
+        log.info("message %s opened case %s (%s)", message.public_id, case.public_id, case.reason)
+        return case
+
+    async def _to_case(self, message: StoredMessage, case: HandoffCaseView) -> dict[str, Any]:
+        if message.text.strip().strip("。.!！ ") in END_HANDOFF:
+            await self.cases.return_to_bot(case.id, actor="resident")
+            text = ENDED_TEXT
+        else:
+            await self.cases.add_message(case.id, "resident", message.text)
+            if case.status == WAITING:
+                text = FORWARDED_WAITING.format(position=await self.cases.queue_position(case))
+            else:
+                text = FORWARDED_CLAIMED
+        result = {"replies": [{"text": text, "buttons": []}], "intent": "handoff", "category": case.category or "other_legal",
+                  "confidence": 1.0, "entities": [], "truncated": message.truncated, "case_id": case.public_id}
+        await self.store.finish(message.public_id, HANDED_OFF, result)
+        log.info("message %s went to case %s", message.public_id, case.public_id)
+        return result
+
+    async def retry_pending(self) -> int:
+        """Send kept messages, oldest first per resident; stop at the first failure."""
+        if not await self.rasa.is_ready():
+            return 0
+        delivered = 0
+        for message in await self.store.pending():
+            async with self._lock_for(message.user_id):
+                current = await self.store.get(message.public_id)
+                if current is None or current.status != PENDING:
+                    continue
+                result = await self._deliver(current)
+                if result is None:
+                    return delivered
+                delivered += 1
+                handler = self.late_reply_handlers.get(channel_of(current.user_id))
+                if handler is not None:
+                    try:
+                        await handler(current.user_id, result)
+                    except Exception:  # the reply is stored; the resident can still fetch it
+                        log.exception("late reply to message %s could not be pushed", current.public_id)
+        return delivered
+
+    async def notify_overdue(self, wait_notice_s: float) -> int:
+        """Tell residents whose case nobody claimed in time, once, and offer 12348."""
+        cases = await self.cases.overdue(wait_notice_s)
+        for case in cases:
+            await self.cases.add_message(case.id, "system", WAIT_NOTICE)
+            log.info("case %s unclaimed for %.0f s: resident told", case.public_id, wait_notice_s)
+        return len(cases)
+
+    async def push_forever(self, channel: str, send: Callable[[str, MessageView], Awaitable[None]],
+                           interval_s: float) -> None:
+        """Push mediators' and system messages of `channel`'s cases with `send(resident_id, message)`.
+
+        Each message is marked delivered as it is taken (once, however many gateways
+        run); a send that fails puts it back for the next round."""
+        while True:
+            try:
+                for resident, message in await self.cases.take_undelivered(channel):
+                    try:
+                        await send(resident, message)
+                    except Exception as exc:  # the channel's API failed: keep it for the next round
+                        log.warning("push of case message %s to %s failed (%s); retrying", message.id, channel,
+                                    type(exc).__name__)
+                        await self.cases.undeliver(message.id)
+            except STORE_DOWN as exc:  # an outage is not a bug: one line, no traceback every round
+                log.warning("%s push round skipped: database unavailable (%s)", channel, type(exc).__name__)
+            except Exception:  # the pusher must outlive any single bad round
+                log.exception("%s push round failed", channel)
+            await asyncio.sleep(interval_s)
+
+    async def retry_forever(self, interval_s: float, wait_notice_s: float = 600.0) -> None:
+        while True:
+            try:
+                count = await self.retry_pending()
+                if count:
+                    log.info("delivered %d kept message(s)", count)
+                await self.notify_overdue(wait_notice_s)
+            except STORE_DOWN as exc:
+                log.warning("retry round skipped: database unavailable (%s)", type(exc).__name__)
+            except Exception:  # the worker must outlive any single bad round
+                log.exception("retry round failed")
+            await asyncio.sleep(interval_s)

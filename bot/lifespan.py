@@ -1,0 +1,73 @@
+"""What the gateway opens at start and closes at stop: the message and case stores,
+the Rasa client, the citation guard's article lookup, the retry worker, and the
+Telegram and WeChat channels when configured. A channel that cannot start is
+logged and left off: the other channels still serve residents."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from bot.core import privacy
+from bot.core.citation_guard import ArticleLookup, CitationGuard
+from bot.core.conversation import Conversations
+from bot.core.rasa_client import RasaClient
+from bot.store.handoff_cases import HandoffCaseStore
+from bot.store.legal_aid_applications import ApplicationStore
+from bot.store.messages import MessageStore
+from bot.store.staff_accounts import StaffStore
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def _start_channels(app: FastAPI, settings: Settings) -> None:
+    app.state.telegram = app.state.wechat = None
+    if settings.telegram_bot_token:
+        from bot.channels.telegram.channel import TelegramChannel
+
+        telegram = TelegramChannel(settings, app.state.conversations, app.state.rate_limits)
+        try:
+            await telegram.start()
+            app.state.telegram = telegram
+        except Exception as exc:  # the other channels still serve residents
+            log.error("telegram channel could not start (%s); it is off", type(exc).__name__)
+    else:
+        log.info("telegram channel off (no TELEGRAM_BOT_TOKEN)")
+    if settings.wechat_appid or settings.wechat_token:
+        from bot.channels.wechat.channel import WeChatChannel
+
+        app.state.wechat = WeChatChannel(settings, app.state.conversations)
+        await app.state.wechat.start()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    privacy.install()
+    store = MessageStore(settings.gateway_database_url)
+    await store.open()
+    rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s, settings.action_base_url, settings.rasa_token())
+    app.state.articles = ArticleLookup(settings.index_dir)
+    app.state.conversations = Conversations(store, rasa, settings.max_message_chars, CitationGuard(app.state.articles),
+                                            HandoffCaseStore(store.engine), ApplicationStore(store.engine),
+                                            case_budget=app.state.rate_limits.may_open_case)
+    app.state.staff = StaffStore(store.engine)
+    worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
+                                                                       settings.handoff_wait_notice_s))
+    await _start_channels(app, settings)
+    try:
+        yield
+    finally:
+        for channel in (app.state.telegram, app.state.wechat):
+            if channel is not None:
+                await channel.stop()
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await rasa.close()
+        await store.close()

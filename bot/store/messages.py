@@ -1,0 +1,137 @@
+"""The gateway's record of every resident message, so that none is lost.
+
+A message is written before it is sent to Rasa and marked answered only when
+Rasa replied; while Rasa is unreachable it stays ``pending`` and the retry
+worker sends it later, in order. SQLite by default, PostgreSQL by URL
+(SQLAlchemy async).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from bot.store.migrate import upgrade
+from bot.store.models import HeldReply, InboundMessage
+
+PENDING = "pending"
+ANSWERED = "answered"
+UNANSWERED = "unanswered"  # Rasa answered with nothing: kept for a person to follow up
+HELD = "held"              # a reply failed the citation guard: the resident was told, staff review it
+HANDED_OFF = "handed_off"  # went to the resident's open case (a mediator), not to Rasa
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    public_id: str
+    user_id: str
+    text: str
+    truncated: bool
+    status: str
+    attempts: int
+    result: Optional[dict[str, Any]]
+    created_at: float = 0.0
+
+    @classmethod
+    def of(cls, row: InboundMessage) -> "StoredMessage":
+        return cls(row.public_id, row.user_id, row.text, row.truncated, row.status, row.attempts, row.result,
+                   row.created_at)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Write-ahead log: one fsync per commit instead of several, and readers
+    (polls, the console) no longer wait for writers; synchronous stays FULL,
+    so an answered message survives a power cut. Waits for a lock instead of
+    failing at once when the retry worker and a request write together."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class MessageStore:
+    def __init__(self, url: str) -> None:
+        # pre-ping: after a database outage, stale pooled connections are replaced, not handed out
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def open(self) -> None:
+        """Create or upgrade the schema (Alembic migrations in bot/store/migrations)."""
+        await upgrade(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def add(self, user_id: str, text: str, truncated: bool) -> StoredMessage:
+        now = time.time()
+        row = InboundMessage(
+            public_id=uuid.uuid4().hex, user_id=user_id, text=text, truncated=truncated,
+            status=PENDING, attempts=0, result=None, created_at=now, updated_at=now,
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return StoredMessage.of(row)
+
+    async def finish(self, public_id: str, status: str, result: dict[str, Any]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.public_id == public_id)
+                .values(status=status, result=result, updated_at=time.time(),
+                        attempts=InboundMessage.attempts + 1)
+            )
+
+    async def hold(self, message_id: str, user_id: str, replies: list[dict[str, Any]]) -> None:
+        now = time.time()
+        async with self._sessions.begin() as session:
+            for reply in replies:
+                reasons = reply.get("blocked_because", [])
+                kept = {k: v for k, v in reply.items() if k != "blocked_because"}
+                session.add(HeldReply(message_id=message_id, user_id=user_id, reply=kept,
+                                      reasons=reasons, created_at=now))
+
+    async def held(self, message_id: Optional[str] = None) -> list[dict[str, Any]]:
+        query = select(HeldReply).order_by(HeldReply.id)
+        if message_id is not None:
+            query = query.where(HeldReply.message_id == message_id)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).scalars()
+            return [{"message_id": r.message_id, "reply": r.reply, "reasons": r.reasons} for r in rows]
+
+    async def note_attempt(self, public_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.public_id == public_id)
+                .values(attempts=InboundMessage.attempts + 1, updated_at=time.time())
+            )
+
+    async def get(self, public_id: str) -> Optional[StoredMessage]:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(select(InboundMessage).where(InboundMessage.public_id == public_id))
+            ).scalar_one_or_none()
+            return StoredMessage.of(row) if row else None
+
+    async def pending(self, user_id: Optional[str] = None, limit: int = 100) -> list[StoredMessage]:
+        """Pending messages, oldest first (the order residents sent them)."""
+        query = select(InboundMessage).where(InboundMessage.status == PENDING)
+        if user_id is not None:
+            query = query.where(InboundMessage.user_id == user_id)
+        async with self._sessions() as session:
+            rows = (await session.execute(query.order_by(InboundMessage.seq).limit(limit))).scalars()
+            return [StoredMessage.of(r) for r in rows]
+
+    async def history(self, user_id: str, limit: int = 50) -> list[StoredMessage]:
+        """The resident's latest messages with the replies they got, oldest first (a case's transcript)."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(InboundMessage).where(InboundMessage.user_id == user_id)
+                                          .order_by(InboundMessage.seq.desc()).limit(limit))).scalars()
+            return [StoredMessage.of(r) for r in reversed(list(rows))]

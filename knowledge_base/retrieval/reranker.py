@@ -1,0 +1,150 @@
+"""A learned reranker: the probability that a candidate article is one a legal
+annotator would choose for the question, from what the retrievers say about it.
+
+Why: reciprocal-rank fusion weighs every list alike and knows no scores. On
+real questions (STARD's, ``../shared/questions/retrieval_train.jsonl``) an
+article that dense, BM25 and the neighbours' votes agree on is usually right,
+one that only BM25 ranks high usually is not, and an article of the law most
+candidates come from is more likely than a stray one. A logistic regression on
+such evidence (ranks, similarities, agreement, the law's share of the
+candidates, the question's category enters as prior odds) learns those
+weights from the answered questions of the bank, each scored with its own
+vote left out. Its features say nothing about a topic or a law by name, so
+what it learns from contract and tort questions carries to labour and lease
+ones; its probability is also what decides whether a quote is shown at all
+(actions/grounded_reply.py).
+
+The model is a few dozen numbers in JSON beside the index
+(``reranker.json``), rebuilt by ``make index`` when the bank or the index
+changes (knowledge_base/indexing/reranker_training.py), never committed.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+RERANKER_FILE = "reranker.json"
+RRF_K = 10    # reciprocal-rank k, of the fusion (knowledge_base/retrieval/retriever.py) and of these features alike:
+              # small, to trust the top of each list (tuned on the dev set)
+LAW_WINDOW = 20          # candidates whose laws make up "the law most candidates come from"
+FEATURES = ("dense_rr", "dense_sim", "dense_gap", "lexical_rr", "lexical_rel", "issue_rr", "issue_hit",
+            "bank_rr", "bank_vote", "fused", "law_share", "law_votes", "lists", "log_length")
+FEATURE_VERSION = "v1:" + ",".join(FEATURES)
+
+
+@dataclass
+class Evidence:
+    """What the retrievers said about one candidate article."""
+    article: int
+    law: str
+    length: int
+    dense_rank: Optional[int] = None
+    dense_sim: float = 0.0
+    lexical_rank: Optional[int] = None
+    lexical_score: float = 0.0
+    issue_rank: Optional[int] = None
+    bank_rank: Optional[int] = None
+    bank_vote: float = 0.0
+    law_weight: float = 1.0    # how much the question's category favours the law (1: no category, or not its law)
+    fused: float = 0.0         # reciprocal-rank fusion of the lists, before the law weight
+
+
+@dataclass
+class Pool:
+    """Every candidate of one question, with what is needed to compare them."""
+    evidence: list[Evidence] = field(default_factory=list)
+    floor_sim: float = 0.0       # the lowest dense similarity seen: a candidate dense did not rank is below it
+
+    def matrix(self) -> np.ndarray:
+        if not self.evidence:
+            return np.zeros((0, len(FEATURES)), dtype=np.float32)
+        best_sim = max((e.dense_sim for e in self.evidence if e.dense_rank), default=self.floor_sim)
+        best_lex = max((e.lexical_score for e in self.evidence), default=0.0) or 1.0
+        top = sorted(self.evidence, key=lambda e: -e.fused)[:LAW_WINDOW]
+        law_count: dict[str, int] = {}
+        for e in top:
+            law_count[e.law] = law_count.get(e.law, 0) + 1
+        votes_by_law: dict[str, float] = {}
+        for e in self.evidence:
+            votes_by_law[e.law] = votes_by_law.get(e.law, 0.0) + e.bank_vote
+        all_votes = sum(votes_by_law.values()) or 1.0
+        rows = []
+        for e in self.evidence:
+            sim = e.dense_sim if e.dense_rank else self.floor_sim
+            rows.append([
+                1.0 / (RRF_K + e.dense_rank) if e.dense_rank else 0.0,
+                sim,
+                best_sim - sim,
+                1.0 / (RRF_K + e.lexical_rank) if e.lexical_rank else 0.0,
+                e.lexical_score / best_lex,
+                1.0 / (RRF_K + e.issue_rank) if e.issue_rank else 0.0,
+                1.0 if e.issue_rank else 0.0,
+                1.0 / (RRF_K + e.bank_rank) if e.bank_rank else 0.0,
+                e.bank_vote,
+                e.fused,
+                law_count.get(e.law, 0) / max(len(top), 1),
+                votes_by_law.get(e.law, 0.0) / all_votes,
+                sum(r is not None for r in (e.dense_rank, e.lexical_rank, e.issue_rank, e.bank_rank)) / 4,
+                math.log1p(e.length),
+            ])
+        return np.asarray(rows, dtype=np.float32)
+
+
+class Reranker:
+    """Standardised features → logistic regression → P(gold)."""
+
+    def __init__(self, mean: Sequence[float], scale: Sequence[float], coef: Sequence[float],
+                 intercept: float, meta: Optional[dict] = None) -> None:
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.scale = np.asarray(scale, dtype=np.float32)
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = float(intercept)
+        self.meta = meta or {}
+
+    def probabilities(self, pool: Pool) -> np.ndarray:
+        """P(gold) of each candidate. The question's category enters as prior
+        odds: a law that governs it multiplies the odds by its weight
+        (knowledge_base/content/category_laws.yml), as it multiplied the fused score;
+        the bank's questions carry no category, so this is not learned."""
+        x = pool.matrix()
+        if not len(x):
+            return np.zeros(0, dtype=np.float32)
+        prior = np.log(np.array([e.law_weight for e in pool.evidence], dtype=np.float32))
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept + prior
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({
+            "features": FEATURE_VERSION, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(), "intercept": self.intercept, **self.meta}, ensure_ascii=False, indent=1),
+            encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Optional["Reranker"]:
+        """The trained reranker, or None when absent or trained on other features."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if raw.get("features") != FEATURE_VERSION:
+            return None
+        meta = {k: v for k, v in raw.items() if k not in ("features", "mean", "scale", "coef", "intercept")}
+        return cls(raw["mean"], raw["scale"], raw["coef"], raw["intercept"], meta)
+
+
+def fit(matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray], c: float = 1.0) -> Reranker:
+    """A logistic regression on the pooled candidates of many questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate(matrices)
+    y = np.concatenate(labels)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((x - mean) / scale, y)
+    return Reranker(mean, scale, model.coef_[0], float(model.intercept_[0]))
