@@ -17,6 +17,7 @@ RASA_REQS := requirements/rasa.txt requirements/rasa-constraints.txt requirement
 MAIN_VENV_DIR := $(CACHE_DIR)/venv-main-$(call hash,$(MAIN_REQS))
 RASA_VENV_DIR := $(CACHE_DIR)/venv-rasa-$(call hash,$(RASA_REQS))
 AUDIT_VENV_DIR := $(CACHE_DIR)/venv-audit-$(call hash,requirements/audit.txt)
+LINT_VENV_DIR := $(CACHE_DIR)/venv-lint-$(call hash,requirements/lint.txt)
 
 # real residents' questions (../shared/questions), read at build time, never copied
 # into the repository: nlu/real_questions.py writes the training part as Rasa data
@@ -43,11 +44,13 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
+.PHONY: help run test test-fast lint chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
-	@echo "make test       the whole test suite (what .ci/run calls)"
+	@echo "make test       the whole test suite (what .ci/run calls, after make lint)"
+	@echo "make test-fast  the tests that need no trained model, no services, no browser (under 2 min)"
+	@echo "make lint       ruff check, ruff format --check and mypy (configured in pyproject.toml)"
 	@echo "make chat       chat with the running assistant in this terminal"
 	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
 	@echo "                (the real questions' dev split: DATA=$(REAL_DIR)/dev.jsonl)"
@@ -115,6 +118,24 @@ test: venvs model embedding-model browser
 	.venv/bin/python -m pytest
 
 # Debian's chromium (Playwright drives it; no browser download) and a Chinese font for its screenshots
+# the tiers (pyproject.toml markers): stack, model, postgres, redis, browser and slow tests left out
+FAST := not stack and not model and not postgres and not redis and not browser and not slow
+test-fast: venvs
+	.venv/bin/python -m pytest -m "$(FAST)" -q
+
+$(LINT_VENV_DIR)/.ready:
+	rm -rf "$(LINT_VENV_DIR)"
+	$(PYTHON) -m venv "$(LINT_VENV_DIR)"
+	"$(LINT_VENV_DIR)/bin/pip" install -q --disable-pip-version-check -r requirements/lint.txt
+	touch "$@"
+
+# mypy reads the main environment's packages (python_executable in pyproject.toml)
+LINTED := actions bot knowledge_base nlu ops settings.py tests
+lint: venvs $(LINT_VENV_DIR)/.ready
+	"$(LINT_VENV_DIR)/bin/ruff" check $(LINTED)
+	"$(LINT_VENV_DIR)/bin/ruff" format --check $(LINTED)
+	"$(LINT_VENV_DIR)/bin/mypy"
+
 browser:
 	@if ! command -v chromium >/dev/null || ! fc-list :lang=zh | grep -q .; then \
 		echo "Installing Debian's chromium and a Chinese font for the browser tests…"; \
@@ -149,9 +170,9 @@ validate: venvs real-questions check-services
 bench: venvs model embedding-model
 	.venv/bin/python -m ops.bench
 
-# 10,000 hostile requests through every public endpoint of a real stack (tests/test_fuzz_endpoints.py)
+# 10,000 hostile requests through every public endpoint of a real stack (tests/bot/test_fuzz_endpoints.py)
 fuzz: venvs model embedding-model
-	FUZZ_N=$${FUZZ_N:-10000} .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz_endpoints.py
+	FUZZ_N=$${FUZZ_N:-10000} .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bot/test_fuzz_endpoints.py
 
 $(AUDIT_VENV_DIR)/.ready:
 	rm -rf "$(AUDIT_VENV_DIR)"

@@ -4,12 +4,14 @@ Each field names its environment variable and default; README "Configuration"
 lists them. Paths default to locations inside the checkout so that a fresh
 clone runs without any configuration at all.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 

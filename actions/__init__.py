@@ -9,6 +9,7 @@ starts loading in the background only in the worker, so the first resident's
 answer does not wait for it and the manager does not hold a second copy
 (found with `make bench`: 2.7 GB before, the model loaded twice).
 """
+
 import os
 
 from actions.retrieval_service import warm_up_in_background

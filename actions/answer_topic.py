@@ -6,11 +6,12 @@ What is searched: the resident's message; for a short follow-up
 tapped topic button, the question that led to the button, else the card's
 own summary.
 """
+
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -18,22 +19,25 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import NEEDS_A_PERSON, Grounded, ground, is_follow_up, needs_a_person
-from actions.retrieval_service import grounding
 from actions.handoff import request_handoff
 from actions.referral import referral
+from actions.retrieval_service import grounding
 from actions.routing_policy import decide
 from actions.tracker_views import earlier_user_texts, previous_bot_action
 from nlu.intent_decision import GENERAL_INTENTS
-from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
+from nlu.taxonomy import FALLBACK_INTENT
+from nlu.taxonomy import load as load_taxonomy
 
 SEARCH_DEPTH = 8
-NO_CARD = ("抱歉，这个问题我暂时还没有整理好的解答，不想随便猜。建议找调解员或申请法律援助，"
-           "也可以拨打12348公共法律服务热线咨询。")
-MIN_QUESTION_CHARS = 2   # fewer Chinese characters than this is no question to search with
+NO_CARD = (
+    "抱歉，这个问题我暂时还没有整理好的解答，不想随便猜。建议找调解员或申请法律援助，"
+    "也可以拨打12348公共法律服务热线咨询。"
+)
+MIN_QUESTION_CHARS = 2  # fewer Chinese characters than this is no question to search with
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def question_for(tracker: Tracker, intent: str, category: Optional[str]) -> tuple[str, str]:
+def question_for(tracker: Tracker, intent: str, category: str | None) -> tuple[str, str]:
     """(what to search with, the question to remember for follow-ups)."""
     text = (tracker.latest_message.get("text") or "").strip()
     if not text or text.startswith("/") or len(_CJK.findall(text)) < MIN_QUESTION_CHARS:
@@ -51,7 +55,7 @@ def question_for(tracker: Tracker, intent: str, category: Optional[str]) -> tupl
 FOLLOW_UP_KEEPS_TOPIC_BELOW = 0.6
 
 
-def follow_up_topic(tracker: Tracker) -> Optional[str]:
+def follow_up_topic(tracker: Tracker) -> str | None:
     """The topic under discussion, when this message is a follow-up about it.
 
     「那一楼那户坚决不同意，我们能直接装吗？」 after a lift answer is about that
@@ -71,7 +75,7 @@ def follow_up_topic(tracker: Tracker) -> Optional[str]:
     return None
 
 
-def retrieve(query: str, category: Optional[str]) -> Grounded:
+def retrieve(query: str, category: str | None) -> Grounded:
     loaded = grounding()
     if loaded is None:
         return Grounded(available=False)
@@ -87,12 +91,12 @@ def retrieve(query: str, category: Optional[str]) -> Grounded:
 
 
 class ActionAnswerTopic(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_topic"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         return await answer(dispatcher, tracker, follow_up_topic(tracker) or intent)
 
@@ -109,7 +113,7 @@ def topic_category(tracker: Tracker, intent: str) -> str:
     return tracker.get_slot("dispute_category") or taxonomy.category_of(intent)
 
 
-async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> List[Dict[Text, Any]]:
+async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> list[dict[str, Any]]:
     """The answer to a legal question on `intent`'s topic (also used by the
     clarification action for a follow-up that keeps the conversation's topic)."""
     taxonomy = load_taxonomy()
@@ -118,10 +122,9 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
     text = tracker.latest_message.get("text") or ""
     street = tracker.get_slot("street")
     decision = decide(intent, category, text, street)
-    events: List[Dict[Text, Any]] = []
+    events: list[dict[str, Any]] = []
     if decision.route == "handoff":  # a legal question, but escalating or urgent: a person first
-        first = human_reply(escalating=decision.situation == "escalating",
-                            urgent=decision.situation == "urgent")
+        first = human_reply(escalating=decision.situation == "escalating", urgent=decision.situation == "urgent")
         dispatcher.utter_message(text=first.text, buttons=first.buttons)
         request_handoff(dispatcher, tracker, decision.situation, category)
     referral_lines: list[str] = []
@@ -131,12 +134,17 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
         if ask:
             events.append(SlotSet("street_asked", True))
     # embedding and search release the GIL: in a thread, the server takes other residents meanwhile
-    grounded = await asyncio.to_thread(retrieve, query,
-                                       category if category in taxonomy.legal_categories else None)
+    grounded = await asyncio.to_thread(retrieve, query, category if category in taxonomy.legal_categories else None)
     for_a_person = needs_a_person(text)
-    reply = topic_reply(intent, taxonomy.intent_title.get(intent, ""), street,
-                        statutes=grounded.lines(), cases=grounded.case_lines(),
-                        extra_buttons=grounded.buttons(), referral=referral_lines)
+    reply = topic_reply(
+        intent,
+        taxonomy.intent_title.get(intent, ""),
+        street,
+        statutes=grounded.lines(),
+        cases=grounded.case_lines(),
+        extra_buttons=grounded.buttons(),
+        referral=referral_lines,
+    )
     if reply is None:
         dispatcher.utter_message(text=NO_CARD, buttons=[OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]])
         return []

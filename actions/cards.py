@@ -3,14 +3,15 @@
 Kept apart from the Rasa SDK classes so the wording rules can be tested without
 a running server, and so the gateway or later channels can reuse them.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Mapping, Sequence
-
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -53,12 +54,12 @@ def _load_yaml(name: str) -> dict[str, Any]:
         return _tidy(yaml.safe_load(fh))
 
 
-@lru_cache(maxsize=None)
+@cache
 def topic_cards() -> dict[str, Any]:
     return _load_yaml("topic_cards.yml")
 
 
-@lru_cache(maxsize=None)
+@cache
 def request_cards() -> dict[str, Any]:
     return _load_yaml("request_cards.yml")
 
@@ -70,10 +71,15 @@ def _local_body(body: str, street: str | None) -> str:
     return body
 
 
-def topic_reply(intent: str, title: str, street: str | None = None,
-                statutes: Sequence[str] = (), cases: Sequence[str] = (),
-                extra_buttons: Sequence[dict[str, str]] = (),
-                referral: Sequence[str] = ()) -> Reply | None:
+def topic_reply(
+    intent: str,
+    title: str,
+    street: str | None = None,
+    statutes: Sequence[str] = (),
+    cases: Sequence[str] = (),
+    extra_buttons: Sequence[dict[str, str]] = (),
+    referral: Sequence[str] = (),
+) -> Reply | None:
     """The answer to a topic: the card's plain-language summary, then the
     statute block (quotes from the index), then what to do and where to go,
     then any typical case."""
@@ -127,8 +133,12 @@ def mediation_reply(body_line: str, ask_street: bool) -> Reply:
 
 def human_reply(escalating: bool = False, urgent: bool = False) -> Reply:
     card = request_cards()["human"]
-    lines = (["【人工服务】"] + ([card["escalating"].strip()] if escalating else [])
-             + ([card["urgent"].strip()] if urgent else []) + [card["summary"].strip(), card["note"]])
+    lines = (
+        ["【人工服务】"]
+        + ([card["escalating"].strip()] if escalating else [])
+        + ([card["urgent"].strip()] if urgent else [])
+        + [card["summary"].strip(), card["note"]]
+    )
     return Reply("\n".join(lines), [])
 
 

@@ -4,11 +4,12 @@ to quote, whether to say we are unsure, which typical case to mention.
 Pure functions over retrieval results, so the wording rules are testable
 without a server; actions/answer_topic.py does the I/O.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 from knowledge_base.corpus.typical_cases import TypicalCase
 from knowledge_base.retrieval.quotes import MARKERS, Quote, article_ref, quote
@@ -21,13 +22,13 @@ MAX_QUOTES = 3
 # at 0.2, 48 % of the quotes shown there were gold (a lower bound: annotators
 # cite one or two articles, and others shown may apply too) and 79 % of the
 # questions got a quote; at 0.5 precision is 55 % with 40 % of questions.
-SHOW_PROBABILITY = 0.2       # below this an article is withheld as off-point
-RELATIVE_PROBABILITY = 0.5   # and further quotes need half the best one's probability
-SURE_PROBABILITY = 0.5       # the best quote this likely: shown without the caveat
+SHOW_PROBABILITY = 0.2  # below this an article is withheld as off-point
+RELATIVE_PROBABILITY = 0.5  # and further quotes need half the best one's probability
+SURE_PROBABILITY = 0.5  # the best quote this likely: shown without the caveat
 # Without a trained reranker (no bank of answered questions): the fused ranks.
-RELATIVE_SCORE = 0.7        # quote further hits only when they score this close to the best
-AGREEMENT_RANK = 10         # dense and lexical both rank the best hit within this → confident
-DENSE_SURE_RANK = 3         # or a governing law's article this high in the dense ranking
+RELATIVE_SCORE = 0.7  # quote further hits only when they score this close to the best
+AGREEMENT_RANK = 10  # dense and lexical both rank the best hit within this → confident
+DENSE_SURE_RANK = 3  # or a governing law's article this high in the dense ranking
 _FOLLOW_UP_START = re.compile(r"^(那|那么|如果|要是|假如|假设|还有|另外|可是|但是|但|而且|万一|同时|那如果|咁|噉)")
 FOLLOW_UP_MAX_CHARS = 24
 
@@ -35,14 +36,21 @@ FOLLOW_UP_MAX_CHARS = 24
 _NEEDS_A_PERSON = re.compile(
     r"(拿|赔|补|要|得到|获得|判|领|追)(到|回)?(多少|几多|几钱)|具体(能|可以)?(拿|赔|补)?多少|一共(能|可以)?(拿|赔)?多少"
     r"|(该不该|要不要|应不应该|值不值得|好唔好|好不好|有没有必要)(去)?(起诉|告|打官司|申请仲裁|仲裁|上法院)"
-    r"|(能|会|可以)(不能|唔能)?(赢|胜诉|告赢|打赢)|赢面|胜算|(打官司|起诉|仲裁|告)(的话)?(能|会)?(赢|胜诉)")
-NEEDS_A_PERSON = ("您问的是具体能拿多少钱、要不要起诉或能不能赢，这要看证据和具体情况，我不能替您下结论。"
-                  "建议找调解员或申请法律援助，由专业人员帮您核算和评估。")
-UNSURE = ("以下条文是按您的描述检索到的，不一定完全对应您的情况，请结合自己的实际情况看，"
-          "拿不准的可以拨打12348公共法律服务热线核实。")
+    r"|(能|会|可以)(不能|唔能)?(赢|胜诉|告赢|打赢)|赢面|胜算|(打官司|起诉|仲裁|告)(的话)?(能|会)?(赢|胜诉)"
+)
+NEEDS_A_PERSON = (
+    "您问的是具体能拿多少钱、要不要起诉或能不能赢，这要看证据和具体情况，我不能替您下结论。"
+    "建议找调解员或申请法律援助，由专业人员帮您核算和评估。"
+)
+UNSURE = (
+    "以下条文是按您的描述检索到的，不一定完全对应您的情况，请结合自己的实际情况看，"
+    "拿不准的可以拨打12348公共法律服务热线核实。"
+)
 NOTHING_FOUND = "我没有在已收录的法律法规里找到与您的描述直接对应的条文，下面是一般性的办事指引。"
-WITHHELD = ("我检索到的条文和您描述的情况对应得不够明确，为免误导，这次不列出法条原文。"
-            "建议找调解员或申请法律援助，由专业人员结合您的情况找准适用的规定。")
+WITHHELD = (
+    "我检索到的条文和您描述的情况对应得不够明确，为免误导，这次不列出法条原文。"
+    "建议找调解员或申请法律援助，由专业人员结合您的情况找准适用的规定。"
+)
 UNAVAILABLE = "（法条检索暂时不可用，这次没有附上法条原文。）"
 CASE_NOTE = "（典型案例仅供参考，不是法律条文，每个案件的结果取决于具体事实。）"
 
@@ -53,7 +61,7 @@ class Grounded:
     cases: list[TypicalCase] = field(default_factory=list)
     confident: bool = False
     available: bool = True
-    withheld: bool = False     # articles were found but none matched well enough to show
+    withheld: bool = False  # articles were found but none matched well enough to show
 
     @property
     def refs(self) -> list[str]:
@@ -82,9 +90,11 @@ class Grounded:
         return lines
 
     def buttons(self) -> list[dict[str, str]]:
-        return [{"title": f"查看{MARKERS[i]}全文",
-                 "payload": '/show_article{"article_ref": "%s"}' % article_ref(q.article)}
-                for i, q in enumerate(self.quotes) if q.trimmed]
+        return [
+            {"title": f"查看{MARKERS[i]}全文", "payload": f'/show_article{{"article_ref": "{article_ref(q.article)}"}}'}
+            for i, q in enumerate(self.quotes)
+            if q.trimmed
+        ]
 
 
 def choose(hits: Sequence[Hit], limit: int = MAX_QUOTES) -> list[Hit]:
@@ -98,15 +108,22 @@ def choose(hits: Sequence[Hit], limit: int = MAX_QUOTES) -> list[Hit]:
         return []
     if hits[0].probability is not None:
         best = hits[0].probability
-        return [h for h in hits[:limit] if h.probability is not None and h.probability >= SHOW_PROBABILITY
-                and h.probability >= RELATIVE_PROBABILITY * best]
+        return [
+            h
+            for h in hits[:limit]
+            if h.probability is not None
+            and h.probability >= SHOW_PROBABILITY
+            and h.probability >= RELATIVE_PROBABILITY * best
+        ]
     best = hits[0].score
-    return [hits[0]] + [h for h in hits[1:limit]
-                        if h.score >= RELATIVE_SCORE * best
-                        and (h.issue_rank or (h.dense_rank and h.dense_rank <= AGREEMENT_RANK))]
+    return [hits[0]] + [
+        h
+        for h in hits[1:limit]
+        if h.score >= RELATIVE_SCORE * best and (h.issue_rank or (h.dense_rank and h.dense_rank <= AGREEMENT_RANK))
+    ]
 
 
-def confident(hits: Sequence[Hit], category: Optional[str]) -> bool:
+def confident(hits: Sequence[Hit], category: str | None) -> bool:
     """Sure enough to present the quotes without a caveat: the reranker's
     probability of the best, when there is one; else both retrievers put
     the best article near the top; or it is a key provision of the issue the
@@ -122,16 +139,20 @@ def confident(hits: Sequence[Hit], category: Optional[str]) -> bool:
         return True
     if top.issue_rank and (top.dense_rank or top.lexical_rank):
         return True
-    return bool(category and governs(category, top.article) and top.dense_rank
-                and top.dense_rank <= DENSE_SURE_RANK)
+    return bool(category and governs(category, top.article) and top.dense_rank and top.dense_rank <= DENSE_SURE_RANK)
 
 
-def ground(hits: Sequence[Hit], category: Optional[str], cases: Sequence[TypicalCase] = (),
-           question: str = "") -> Grounded:
+def ground(
+    hits: Sequence[Hit], category: str | None, cases: Sequence[TypicalCase] = (), question: str = ""
+) -> Grounded:
     """The quotes of the chosen hits, each showing the part that answers `question`."""
     chosen = choose(hits)
-    return Grounded([quote(h.article, i, question) for i, h in enumerate(chosen)], list(cases),
-                    confident(chosen, category), withheld=bool(hits) and not chosen)
+    return Grounded(
+        [quote(h.article, i, question) for i, h in enumerate(chosen)],
+        list(cases),
+        confident(chosen, category),
+        withheld=bool(hits) and not chosen,
+    )
 
 
 def needs_a_person(text: str) -> bool:

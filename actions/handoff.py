@@ -6,6 +6,7 @@ conversation itself: a custom message {"handoff": {...}} with what the
 mediator needs to know. The gateway opens the case from it, adds the
 transcript it holds, and tells the resident their place in the queue.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,9 @@ def mentioned_entities(tracker: Tracker) -> dict[str, list[str]]:
     return {k: v for k, v in found.items() if v}
 
 
-def request_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
-                    category: str | None = None) -> None:
+def request_handoff(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, category: str | None = None
+) -> None:
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     summary: dict[str, Any] = {
         "reason": reason,

@@ -8,10 +8,11 @@ from the indexed corpus, never written by hand. 取消 clears everything,
 「稍后再填」 keeps the answers for 「继续申请」, and every answer can be
 corrected from the summary before it is sent.
 """
+
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
@@ -19,21 +20,38 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import legal_aid_rules as rules
-from actions.retrieval_service import grounding
 from actions.referral import referral
+from actions.retrieval_service import grounding
 from actions.routing_policy import mediation_body
-from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.chinese_numerals import to_chinese_number
+from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.retrieval.quotes import citation_line
 from settings import get_settings
 
 FORM = "legal_aid_form"
-FIELDS = ("intake_consent", "intake_category", "intake_description", "intake_other_party", "intake_amount",
-          "intake_art31", "intake_art32", "intake_hardship", "applicant_name", "applicant_phone",
-          "applicant_street", "intake_confirmed")
-CORRECTABLE = {"intake_description": "情况描述", "intake_other_party": "对方", "intake_amount": "金额",
-               "intake_art31": "事项", "applicant_name": "姓名", "applicant_phone": "手机号",
-               "applicant_street": "街道"}
+FIELDS = (
+    "intake_consent",
+    "intake_category",
+    "intake_description",
+    "intake_other_party",
+    "intake_amount",
+    "intake_art31",
+    "intake_art32",
+    "intake_hardship",
+    "applicant_name",
+    "applicant_phone",
+    "applicant_street",
+    "intake_confirmed",
+)
+CORRECTABLE = {
+    "intake_description": "情况描述",
+    "intake_other_party": "对方",
+    "intake_amount": "金额",
+    "intake_art31": "事项",
+    "applicant_name": "姓名",
+    "applicant_phone": "手机号",
+    "applicant_street": "街道",
+}
 STATUTE = "法律援助法"
 OUTCOME_NEXT = {
     "likely_eligible": "工作人员会通过您留的手机号联系您，请准备好身份证件和与案件有关的材料。",
@@ -42,23 +60,33 @@ OUTCOME_NEXT = {
 
 
 # the form's plain questions (the consent, article and summary questions are built below)
-QUESTIONS: Dict[str, Tuple[str, List[Dict[str, str]]]] = {
-    'intake_category': ('您的纠纷属于哪一类？',
-        [{'title': '劳动（工资、辞退、工伤、社保）', 'payload': 'labour'}, {'title': '租房', 'payload': 'lease'}, {'title': '外卖骑手、快递员等平台用工', 'payload': 'gig_work'}, {'title': '加装电梯', 'payload': 'elevator'}, {'title': '其他', 'payload': 'other_legal'}]),
-    'intake_description': ('请用几句话说说发生了什么，比如什么时候开始、对方做了什么、您希望得到什么。',
-        []),
-    'intake_other_party': ('对方是谁？请写单位或平台名称，个人的话写称呼即可（例如：某某物流有限公司、房东王先生）。',
-        []),
-    'intake_amount': ('涉及多少钱？请写金额（例如：9000元）；不涉及钱或不清楚，请回复「不涉及」。',
-        []),
-    'intake_hardship': ('广州实行告知承诺制：您不用开具经济困难证明，只需书面承诺家庭经济状况符合法律援助经济困难标准，并对承诺的真实性负责。您愿意作出这个承诺吗？',
-        [{'title': '愿意承诺', 'payload': '/affirm'}, {'title': '不愿意或不符合', 'payload': '/deny'}]),
-    'applicant_name': ('请问申请人怎么称呼？请写真实姓名，便于工作人员联系。',
-        []),
-    'applicant_phone': ('请留一个能联系到您的手机号（11位）。',
-        []),
-    'applicant_street': ('您住在海珠区哪个街道？（例如：赤岗、南华西；不在海珠区请回复「海珠区外」，市域通办也可以申请。）',
-        []),
+QUESTIONS: dict[str, tuple[str, list[dict[str, str]]]] = {
+    "intake_category": (
+        "您的纠纷属于哪一类？",
+        [
+            {"title": "劳动（工资、辞退、工伤、社保）", "payload": "labour"},
+            {"title": "租房", "payload": "lease"},
+            {"title": "外卖骑手、快递员等平台用工", "payload": "gig_work"},
+            {"title": "加装电梯", "payload": "elevator"},
+            {"title": "其他", "payload": "other_legal"},
+        ],
+    ),
+    "intake_description": ("请用几句话说说发生了什么，比如什么时候开始、对方做了什么、您希望得到什么。", []),
+    "intake_other_party": (
+        "对方是谁？请写单位或平台名称，个人的话写称呼即可（例如：某某物流有限公司、房东王先生）。",
+        [],
+    ),
+    "intake_amount": ("涉及多少钱？请写金额（例如：9000元）；不涉及钱或不清楚，请回复「不涉及」。", []),
+    "intake_hardship": (
+        "广州实行告知承诺制：您不用开具经济困难证明，只需书面承诺家庭经济状况符合法律援助经济困难标准，并对承诺的真实性负责。您愿意作出这个承诺吗？",
+        [{"title": "愿意承诺", "payload": "/affirm"}, {"title": "不愿意或不符合", "payload": "/deny"}],
+    ),
+    "applicant_name": ("请问申请人怎么称呼？请写真实姓名，便于工作人员联系。", []),
+    "applicant_phone": ("请留一个能联系到您的手机号（11位）。", []),
+    "applicant_street": (
+        "您住在海珠区哪个街道？（例如：赤岗、南华西；不在海珠区请回复「海珠区外」，市域通办也可以申请。）",
+        [],
+    ),
 }
 
 
@@ -68,9 +96,9 @@ class _AskQuestion(Action, metaclass=ABCMeta):
     slot = ""
 
     @abstractmethod
-    def name(self) -> Text: ...
+    def name(self) -> str: ...
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         text, buttons = QUESTIONS[self.slot]
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
@@ -78,8 +106,11 @@ class _AskQuestion(Action, metaclass=ABCMeta):
 
 # one action per question, as Rasa asks a form's slot with action_ask_<slot>
 for _slot in QUESTIONS:
-    globals()[f"ActionAsk_{_slot}"] = ABCMeta(f"ActionAsk_{_slot}", (_AskQuestion,), {
-        "slot": _slot, "name": lambda self, _s=_slot: f"action_ask_{_s}", "__module__": __name__})
+    globals()[f"ActionAsk_{_slot}"] = ABCMeta(
+        f"ActionAsk_{_slot}",
+        (_AskQuestion,),
+        {"slot": _slot, "name": lambda self, _s=_slot: f"action_ask_{_s}", "__module__": __name__},
+    )
 
 
 def _article(number: int):
@@ -94,22 +125,25 @@ def _article(number: int):
     return store.in_force(STATUTE, number)
 
 
-def _reset() -> List[Dict[Text, Any]]:
+def _reset() -> list[dict[str, Any]]:
     return [SlotSet(name, None) for name in FIELDS] + [SlotSet("requested_slot", None)]
 
 
 class ActionAskIntakeConsent(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_intake_consent"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         days = int(get_settings().case_retention_days)
         dispatcher.utter_message(
-            text=("【在线申请法律援助】\n个人信息告知：为了初步审查您的法律援助申请并联系您，我们会收集您的姓名、手机号、"
-                  "所在街道、纠纷情况（类别、经过、对方、金额）和经济困难承诺。这些信息只用于法律援助申请，"
-                  f"只有负责的工作人员能看到，保存{days}天后删除。您可以随时发送「取消」，已填的信息不会保存。\n"
-                  "您同意我们按上述方式处理您的个人信息吗？"),
-            buttons=[{"title": "同意", "payload": "/affirm"}, {"title": "不同意", "payload": "/deny"}])
+            text=(
+                "【在线申请法律援助】\n个人信息告知：为了初步审查您的法律援助申请并联系您，我们会收集您的姓名、手机号、"
+                "所在街道、纠纷情况（类别、经过、对方、金额）和经济困难承诺。这些信息只用于法律援助申请，"
+                f"只有负责的工作人员能看到，保存{days}天后删除。您可以随时发送「取消」，已填的信息不会保存。\n"
+                "您同意我们按上述方式处理您的个人信息吗？"
+            ),
+            buttons=[{"title": "同意", "payload": "/affirm"}, {"title": "不同意", "payload": "/deny"}],
+        )
         return []
 
 
@@ -122,17 +156,19 @@ class _AskArticleItem(Action, metaclass=ABCMeta):
     none_title = "以上都不是"
 
     @abstractmethod
-    def name(self) -> Text: ...
+    def name(self) -> str: ...
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         article = _article(self.number)
         if article is None:  # no index: ask without quoting rather than quote from memory
             dispatcher.utter_message(text=self.question + "（法条暂时无法显示，请回复项目序号，或「都不是」。）")
             return []
         items = rules.article_items(article.text)
         lines = [citation_line(article), article.text, "", self.question]
-        buttons = [{"title": f"（{to_chinese_number(n)}）{wording[:18]}", "payload": f"第（{to_chinese_number(n)}）项"}
-                   for n, wording in items]
+        buttons = [
+            {"title": f"（{to_chinese_number(n)}）{wording[:18]}", "payload": f"第（{to_chinese_number(n)}）项"}
+            for n, wording in items
+        ]
         buttons.append({"title": self.none_title, "payload": "都不是"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
@@ -142,7 +178,7 @@ class ActionAskIntakeArt31(_AskArticleItem):
     number, slot = 31, "intake_art31"
     question = "您要申请的事项属于上面哪一项？"
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_intake_art31"
 
 
@@ -151,11 +187,11 @@ class ActionAskIntakeArt32(_AskArticleItem):
     question = "您的情况是否属于上面不受经济困难条件限制的情形？"
     none_title = "都不属于"
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_intake_art32"
 
 
-def summary_lines(slots: Dict[str, Any]) -> list[str]:
+def summary_lines(slots: dict[str, Any]) -> list[str]:
     art31 = int(slots.get("intake_art31") or 0)
     return [
         f"姓名：{slots.get('applicant_name') or '—'}",
@@ -170,25 +206,28 @@ def summary_lines(slots: Dict[str, Any]) -> list[str]:
 
 
 class ActionAskIntakeConfirmed(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_intake_confirmed"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         lines = ["请核对您的申请信息：", *summary_lines(tracker.current_slot_values()), "", "确认无误就提交吧。"]
         buttons = [{"title": "确认提交", "payload": "/affirm"}]
-        buttons += [{"title": f"修改{label}", "payload": '/correct_intake{"intake_field": "%s"}' % field}
-                    for field, label in CORRECTABLE.items()]
+        buttons += [
+            {"title": f"修改{label}", "payload": f'/correct_intake{{"intake_field": "{field}"}}'}
+            for field, label in CORRECTABLE.items()
+        ]
         buttons.append({"title": "取消申请", "payload": "/cancel"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
 
 
 class ValidateLegalAidForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_legal_aid_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
         if tracker.get_slot("intake_consent") is False:
             return ["intake_consent"]  # filled: the form ends and nothing is kept
         # called before the new answer is validated: read the raw answer as validation will
@@ -200,65 +239,90 @@ class ValidateLegalAidForm(FormValidationAction):
             return [s for s in domain_slots if s != "intake_hardship"]
         return domain_slots
 
-    def _again(self, dispatcher: CollectingDispatcher, slot: str, text: str) -> Dict[Text, Any]:
+    def _again(self, dispatcher: CollectingDispatcher, slot: str, text: str) -> dict[str, Any]:
         dispatcher.utter_message(text=text)
         return {slot: None}
 
-    def validate_intake_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> Dict[Text, Any]:
+    def validate_intake_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is False:
             return {"intake_consent": False}
         known = tracker.get_slot("dispute_category")
         prefill = {"intake_category": known} if known in rules.CATEGORIES and known != "other_legal" else {}
         return {"intake_consent": True, **prefill}
 
-    def validate_intake_category(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_category(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         category = rules.parse_category(str(value or ""))
-        return {"intake_category": category} if category else self._again(
-            dispatcher, "intake_category", "请点选一个类别。")
+        return (
+            {"intake_category": category}
+            if category
+            else self._again(dispatcher, "intake_category", "请点选一个类别。")
+        )
 
-    def validate_intake_description(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_description(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         text = str(value or "").strip()
         if len(text) < 4:
             return self._again(dispatcher, "intake_description", "请多写几个字，说说发生了什么。")
         return {"intake_description": text[:500]}
 
-    def validate_intake_other_party(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_other_party(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         text = str(value or "").strip()
-        return {"intake_other_party": text[:60]} if text else self._again(
-            dispatcher, "intake_other_party", "请写对方的名称或称呼。")
+        return (
+            {"intake_other_party": text[:60]}
+            if text
+            else self._again(dispatcher, "intake_other_party", "请写对方的名称或称呼。")
+        )
 
-    def validate_intake_amount(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_amount(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         amount = rules.parse_amount(str(value or ""))
-        return {"intake_amount": amount} if amount else self._again(
-            dispatcher, "intake_amount", "没看懂金额，请写成「9000元」这样，或回复「不涉及」。")
+        return (
+            {"intake_amount": amount}
+            if amount
+            else self._again(dispatcher, "intake_amount", "没看懂金额，请写成「9000元」这样，或回复「不涉及」。")
+        )
 
-    def validate_intake_art31(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_art31(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         item = rules.parse_item(str(value or ""), 9)
-        return {"intake_art31": str(item)} if item is not None else self._again(
-            dispatcher, "intake_art31", "请点选一项，或回复「都不是」。")
+        return (
+            {"intake_art31": str(item)}
+            if item is not None
+            else self._again(dispatcher, "intake_art31", "请点选一项，或回复「都不是」。")
+        )
 
-    def validate_intake_art32(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_art32(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         item = rules.parse_item(str(value or ""), 5)
-        return {"intake_art32": str(item)} if item is not None else self._again(
-            dispatcher, "intake_art32", "请点选一项，或回复「都不属于」。")
+        return (
+            {"intake_art32": str(item)}
+            if item is not None
+            else self._again(dispatcher, "intake_art32", "请点选一项，或回复「都不属于」。")
+        )
 
-    def validate_applicant_name(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_applicant_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         name = rules.parse_name(str(value or ""))
-        return {"applicant_name": name} if name else self._again(
-            dispatcher, "applicant_name", "请只写姓名（2到20个字）。")
+        return (
+            {"applicant_name": name} if name else self._again(dispatcher, "applicant_name", "请只写姓名（2到20个字）。")
+        )
 
-    def validate_applicant_phone(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_applicant_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         phone = rules.parse_phone(str(value or ""))
-        return {"applicant_phone": phone} if phone else self._again(
-            dispatcher, "applicant_phone", "这不像是内地手机号，请写11位手机号，例如13812345678。")
+        return (
+            {"applicant_phone": phone}
+            if phone
+            else self._again(dispatcher, "applicant_phone", "这不像是内地手机号，请写11位手机号，例如13812345678。")
+        )
 
-    def validate_applicant_street(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_applicant_street(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         street = rules.parse_street(str(value or ""))
-        return {"applicant_street": street} if street else self._again(
-            dispatcher, "applicant_street", "没找到这个街道，请写海珠区的街道名（如赤岗、南华西），或「海珠区外」。")
+        return (
+            {"applicant_street": street}
+            if street
+            else self._again(
+                dispatcher, "applicant_street", "没找到这个街道，请写海珠区的街道名（如赤岗、南华西），或「海珠区外」。"
+            )
+        )
 
-    def validate_intake_confirmed(self, value: Any, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    def validate_intake_confirmed(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         if value is True:
             return {"intake_confirmed": True}
         dispatcher.utter_message(text="好的，请点下面的按钮修改要改的那一项；不想申请了可以发送「取消」。")
@@ -266,14 +330,16 @@ class ValidateLegalAidForm(FormValidationAction):
 
 
 class ActionSubmitIntake(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_intake"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         slots = tracker.current_slot_values()
         if slots.get("intake_consent") is not True:
-            dispatcher.utter_message(text="好的，您没有同意处理个人信息，我们没有保存任何信息。"
-                                          "您仍然可以拨打12348公共法律服务热线咨询法律援助。")
+            dispatcher.utter_message(
+                text="好的，您没有同意处理个人信息，我们没有保存任何信息。"
+                "您仍然可以拨打12348公共法律服务热线咨询法律援助。"
+            )
             return _reset()
         art31, art32 = int(slots.get("intake_art31") or 0), int(slots.get("intake_art32") or 0)
         outcome = rules.assess(art31, art32, slots.get("intake_hardship"))
@@ -282,24 +348,32 @@ class ActionSubmitIntake(Action):
             body = referral(mediation_body(category, None), tracker.get_slot("street"))
             dispatcher.utter_message(
                 text=f"【初步结果：{outcome.title}】\n{outcome.reason}\n更好的办法：{body.line()}\n"
-                     "这次没有保存您的信息。如果您认为属于法律援助范围，可以拨打12348由工作人员判断。",
-                buttons=[{"title": "找调解员", "payload": "/request_mediation"}])
+                "这次没有保存您的信息。如果您认为属于法律援助范围，可以拨打12348由工作人员判断。",
+                buttons=[{"title": "找调解员", "payload": "/request_mediation"}],
+            )
             return _reset()
-        record = {**{k: slots.get(k) for k in FIELDS if k != "intake_consent"},
-                  "consent": True, "outcome": outcome.kind, "outcome_title": outcome.title,
-                  "reason": outcome.reason, "art31": art31, "art32": art32}
+        record = {
+            **{k: slots.get(k) for k in FIELDS if k != "intake_consent"},
+            "consent": True,
+            "outcome": outcome.kind,
+            "outcome_title": outcome.title,
+            "reason": outcome.reason,
+            "art31": art31,
+            "art32": art32,
+        }
         dispatcher.utter_message(json_message={"intake": record})
         dispatcher.utter_message(
             text=f"【申请已提交 · 初步结果：{outcome.title}】\n{outcome.reason}\n{OUTCOME_NEXT[outcome.kind]}"
-                 "\n（初步结果仅供参考，以法律援助机构的审查决定为准。）")
+            "\n（初步结果仅供参考，以法律援助机构的审查决定为准。）"
+        )
         return _reset()
 
 
 class ActionCancelIntake(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_cancel_intake"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         started = tracker.active_loop_name == FORM or any(tracker.get_slot(f) is not None for f in FIELDS)
         if not started:
             dispatcher.utter_message(text="现在没有需要取消的申请。有什么法律问题，直接告诉我就好。")
@@ -309,31 +383,33 @@ class ActionCancelIntake(Action):
 
 
 class ActionPauseIntake(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_pause_intake"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if tracker.active_loop_name != FORM:
             dispatcher.utter_message(text="好的，有需要随时找我。")
             return [ActiveLoop(None)]
-        dispatcher.utter_message(text="好的，已为您保留填到一半的申请（还没有提交）。回来后发送「继续申请」接着填；"
-                                      "发送「取消」可以全部清除。",
-                                 buttons=[{"title": "继续申请", "payload": "/start_intake"}])
+        dispatcher.utter_message(
+            text="好的，已为您保留填到一半的申请（还没有提交）。回来后发送「继续申请」接着填；"
+            "发送「取消」可以全部清除。",
+            buttons=[{"title": "继续申请", "payload": "/start_intake"}],
+        )
         return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
 class ActionCorrectIntake(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_correct_intake"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if tracker.active_loop_name != FORM:
             dispatcher.utter_message(text="现在没有正在填写的申请。要申请法律援助，请发送「开始申请」。")
             return []
-        field: Optional[str] = next(tracker.get_latest_entity_values("intake_field"), None)
+        field: str | None = next(tracker.get_latest_entity_values("intake_field"), None)
         if field not in CORRECTABLE:
             return [SlotSet("intake_confirmed", None)]  # the form shows the summary with a button per answer
-        events: List[Dict[Text, Any]] = [SlotSet(field, None), SlotSet("intake_confirmed", None)]
+        events: list[dict[str, Any]] = [SlotSet(field, None), SlotSet("intake_confirmed", None)]
         if field == "intake_art31":
             events += [SlotSet("intake_art32", None), SlotSet("intake_hardship", None)]
         dispatcher.utter_message(text=f"好的，请重新填写{CORRECTABLE[field]}。")

@@ -4,12 +4,12 @@ directory of services, with only confirmed contact details.
 A broken directory file must not silence the assistant: the error is logged
 (and `make check-services` explains it) and residents are sent to 12348.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Optional
 
 from actions.routing_policy import STREET_COMMITTEE
 from knowledge_base.services import Directory, DirectoryError, load_directory
@@ -21,11 +21,11 @@ GENERIC_STREET_COMMITTEE = "所在街道人民调解委员会（综合网格+人
 FALLBACK_CONTACT = "具体地址、电话和开放时间可拨打12348公共法律服务热线查询"
 
 _lock = threading.Lock()
-_directory: Optional[Directory] = None
+_directory: Directory | None = None
 _failed = False
 
 
-def directory() -> Optional[Directory]:
+def directory() -> Directory | None:
     global _directory, _failed
     with _lock:
         if _directory is None and not _failed:
@@ -39,15 +39,15 @@ def directory() -> Optional[Directory]:
 
 @dataclass(frozen=True)
 class Referral:
-    name: str          # 赤岗街道人民调解委员会
-    handles: str       # what it does, for the resident
-    contact: str       # confirmed details, or where to ask
+    name: str  # 赤岗街道人民调解委员会
+    handles: str  # what it does, for the resident
+    contact: str  # confirmed details, or where to ask
 
     def line(self) -> str:
         return f"{self.name}（{self.handles}）。{self.contact}。"
 
 
-def referral(body: str, street: Optional[str]) -> Referral:
+def referral(body: str, street: str | None) -> Referral:
     """The body to name: a service id of the directory, or the street committee."""
     found = directory()
     service = None

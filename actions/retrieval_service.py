@@ -7,12 +7,12 @@ arrives before it is ready waits for it. With no index built (or a broken
 one) the answers still come from the knowledge cards and say that article
 quotations are unavailable: a missing index must not silence the assistant.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Optional
 
 from knowledge_base.corpus.typical_cases import TypicalCaseLibrary, load_typical_cases
 from knowledge_base.indexing.index import encode
@@ -29,11 +29,11 @@ class Grounding:
 
 
 _lock = threading.Lock()
-_loaded: Optional[Grounding] = None
+_loaded: Grounding | None = None
 _failed = False
 
 
-def _load() -> Optional[Grounding]:
+def _load() -> Grounding | None:
     settings = get_settings()
     retriever = Retriever(settings.index_dir)
     cases, problems = load_typical_cases(settings.typical_case_dirs)
@@ -44,7 +44,7 @@ def _load() -> Optional[Grounding]:
     return Grounding(retriever, TypicalCaseLibrary(cases, vectors))
 
 
-def grounding() -> Optional[Grounding]:
+def grounding() -> Grounding | None:
     """The loaded retriever and cases, or None when no usable index exists."""
     global _loaded, _failed
     with _lock:

@@ -5,9 +5,10 @@ one (the NLU ``category``), otherwise from the topic discussed earlier in the
 conversation, so 「我想申请法律援助」 after a wage question is treated as a
 labour matter.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -20,7 +21,7 @@ from actions.routing_policy import decide
 from nlu.taxonomy import load as load_taxonomy
 
 
-def dispute_context(tracker: Tracker) -> tuple[Optional[str], Optional[str]]:
+def dispute_context(tracker: Tracker) -> tuple[str | None, str | None]:
     """(category, topic intent) of the dispute this request is about."""
     taxonomy = load_taxonomy()
     stated = tracker.latest_message.get("category")
@@ -30,17 +31,15 @@ def dispute_context(tracker: Tracker) -> tuple[Optional[str], Optional[str]]:
 
 
 class ActionRouteRequest(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_route_request"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         category, topic = dispute_context(tracker)
         street = tracker.get_slot("street")
         decision = decide(intent, category, tracker.latest_message.get("text") or "", street, topic=topic)
-        events: List[Dict[Text, Any]] = []
+        events: list[dict[str, Any]] = []
         if decision.route == "offer_legal_aid":
             reply = legal_aid_reply(category, referral("legal_aid", street).contact)
         elif decision.route == "answer_suggest_mediation" and decision.body:

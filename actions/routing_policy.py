@@ -7,34 +7,40 @@ can read and change it; this module only applies it. The README's table of
 every category x situation is generated from it:
 `python -m actions.routing_policy --table`.
 """
+
 from __future__ import annotations
 
 import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
-from nlu.taxonomy import FALLBACK_INTENT, load as load_taxonomy
+from nlu.taxonomy import FALLBACK_INTENT
+from nlu.taxonomy import load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
 from settings import get_settings
 
 STREET_COMMITTEE = "street_committee"
 ROUTES = ("emergency", "handoff", "offer_legal_aid", "answer_suggest_mediation", "answer", "clarify")
-REQUEST_SITUATIONS = {"request_human": "asks_for_person", "request_legal_aid": "asks_for_legal_aid",
-                      "request_mediation": "asks_for_mediation", "emergency": "emergency",
-                      # a street is only asked for to name the street's mediation committee
-                      "inform_street": "asks_for_mediation"}
+REQUEST_SITUATIONS = {
+    "request_human": "asks_for_person",
+    "request_legal_aid": "asks_for_legal_aid",
+    "request_mediation": "asks_for_mediation",
+    "emergency": "emergency",
+    # a street is only asked for to name the street's mediation committee
+    "inform_street": "asks_for_mediation",
+}
 
 
 @dataclass(frozen=True)
 class Decision:
     route: str
     situation: str
-    body: Optional[str] = None    # a service id of the directory, or street_committee
-    ask_street: bool = False      # the body is a street committee and the street is not known yet
+    body: str | None = None  # a service id of the directory, or street_committee
+    ask_street: bool = False  # the body is a street committee and the street is not known yet
 
     @property
     def suggests_mediation(self) -> bool:
@@ -52,10 +58,9 @@ def policy() -> dict[str, Any]:
     return data
 
 
-def mediation_body(category: Optional[str], topic: Optional[str]) -> str:
+def mediation_body(category: str | None, topic: str | None) -> str:
     bodies = policy()["mediation_body"]
-    return (bodies["by_topic"].get(topic or "") or bodies["by_category"].get(category or "")
-            or bodies["default"])
+    return bodies["by_topic"].get(topic or "") or bodies["by_category"].get(category or "") or bodies["default"]
 
 
 def escalating(text: str) -> bool:
@@ -64,7 +69,7 @@ def escalating(text: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _urgency() -> "re.Pattern[str]":
+def _urgency() -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in policy()["urgency_patterns"]))
 
 
@@ -86,8 +91,14 @@ def situation_of(intent: str, text: str, after_clarification: bool) -> str:
     return "question"
 
 
-def decide(intent: str, category: Optional[str], text: str = "", street: Optional[str] = None,
-           topic: Optional[str] = None, after_clarification: bool = False) -> Decision:
+def decide(
+    intent: str,
+    category: str | None,
+    text: str = "",
+    street: str | None = None,
+    topic: str | None = None,
+    after_clarification: bool = False,
+) -> Decision:
     """The route for one message. `topic` is the legal topic under discussion
     (the intent itself for a question, the earlier topic for a request)."""
     taxonomy = load_taxonomy()
@@ -109,16 +120,26 @@ def decide(intent: str, category: Optional[str], text: str = "", street: Optiona
 
 # -- documentation ---------------------------------------------------------------
 SITUATION_TITLES = {
-    "question": "a legal question", "unsure": "not understood", "unsure_after_clarification":
-    "still not understood after a clarification", "asks_for_mediation": "asks for mediation",
-    "asks_for_legal_aid": "asks for legal aid", "asks_for_person": "asks for a person",
-    "escalating": "escalating (堵门, 拉横幅 …)", "emergency": "emergency (violence, self-harm)",
+    "question": "a legal question",
+    "unsure": "not understood",
+    "unsure_after_clarification": "still not understood after a clarification",
+    "asks_for_mediation": "asks for mediation",
+    "asks_for_legal_aid": "asks for legal aid",
+    "asks_for_person": "asks for a person",
+    "escalating": "escalating (堵门, 拉横幅 …)",
+    "emergency": "emergency (violence, self-harm)",
     "urgent": "urgent (surgery, a hearing or auction within days, evicted today, many workers unpaid)",
 }
-_SAMPLE = {"unsure": FALLBACK_INTENT,
-           "unsure_after_clarification": FALLBACK_INTENT, "asks_for_mediation": "request_mediation",
-           "asks_for_legal_aid": "request_legal_aid", "asks_for_person": "request_human",
-           "emergency": "emergency", "escalating": "labour_wage_arrears", "urgent": "labour_wage_arrears"}
+_SAMPLE = {
+    "unsure": FALLBACK_INTENT,
+    "unsure_after_clarification": FALLBACK_INTENT,
+    "asks_for_mediation": "request_mediation",
+    "asks_for_legal_aid": "request_legal_aid",
+    "asks_for_person": "request_human",
+    "emergency": "emergency",
+    "escalating": "labour_wage_arrears",
+    "urgent": "labour_wage_arrears",
+}
 
 
 def _cell(decision: Decision) -> str:
@@ -136,22 +157,40 @@ def table() -> str:
         for category in categories:
             intent = "" if situation == "question" else _SAMPLE[situation]  # "": the category's default
             text = {"escalating": "明天去堵门", "urgent": "明天就要开庭"}.get(situation, "")
-            cells.append(_cell(decide(intent, category, text, street="赤岗",
-                                      after_clarification=situation == "unsure_after_clarification")))
+            cells.append(
+                _cell(
+                    decide(
+                        intent,
+                        category,
+                        text,
+                        street="赤岗",
+                        after_clarification=situation == "unsure_after_clarification",
+                    )
+                )
+            )
         lines.append(f"| {SITUATION_TITLES[situation]} | " + " | ".join(cells) + " |")
-    lines += ["", "Topics routed differently from their category:", "",
-              "| topic | category | a legal question | asks for mediation |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Topics routed differently from their category:",
+        "",
+        "| topic | category | a legal question | asks for mediation |",
+        "|---|---|---|---|",
+    ]
     for intent, category in taxonomy.intent_category.items():
         if taxonomy.is_modifier(intent) or category == "chitchat" or intent == FALLBACK_INTENT:
             continue
-        row = (_cell(decide(intent, category, street="赤岗")),
-               _cell(decide("request_mediation", category, street="赤岗", topic=intent)))
-        base = (_cell(decide("", category, street="赤岗")),
-                _cell(decide("request_mediation", category, street="赤岗")))
+        row = (
+            _cell(decide(intent, category, street="赤岗")),
+            _cell(decide("request_mediation", category, street="赤岗", topic=intent)),
+        )
+        base = (_cell(decide("", category, street="赤岗")), _cell(decide("request_mediation", category, street="赤岗")))
         if row != base:
             lines.append(f"| {intent} | {category} | {row[0]} | {row[1]} |")
-    lines += ["", "`street_committee` is the people's mediation committee of the resident's street; "
-              "when the street is not known the reply asks for it, once."]
+    lines += [
+        "",
+        "`street_committee` is the people's mediation committee of the resident's street; "
+        "when the street is not known the reply asks for it, once.",
+    ]
     return "\n".join(lines)
 
 

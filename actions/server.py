@@ -12,6 +12,7 @@ environment, never the command line.
 
 Run: ``python -m actions.server -p 5055``.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,10 +5,11 @@ or by typing 「全文」/「看第2条全文」 after an answer (then the numbe
 among the articles just shown). Only articles in the built index are shown,
 with their status, so the citation guard always passes.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -21,7 +22,7 @@ NOT_FOUND = "抱歉，我找不到要看的那一条。请先问一个具体问�
 _POSITION = re.compile(r"([1-9]|[①②③④⑤⑥⑦⑧⑨]|[一二三四五六七八九])")
 
 
-def pick_ref(text: str, entity: Optional[str], shown: List[str]) -> Optional[str]:
+def pick_ref(text: str, entity: str | None, shown: list[str]) -> str | None:
     if entity:
         return entity
     if not shown:
@@ -35,15 +36,15 @@ def pick_ref(text: str, entity: Optional[str], shown: List[str]) -> Optional[str
 
 
 class ActionShowArticle(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_show_article"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        ref = pick_ref(tracker.latest_message.get("text") or "",
-                       next(tracker.get_latest_entity_values("article_ref"), None),
-                       tracker.get_slot("shown_articles") or [])
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        ref = pick_ref(
+            tracker.latest_message.get("text") or "",
+            next(tracker.get_latest_entity_values("article_ref"), None),
+            tracker.get_slot("shown_articles") or [],
+        )
         parsed = parse_ref(ref) if ref else None
         loaded = grounding()
         article = None

@@ -1,7 +1,6 @@
 """Read-only views of a conversation that several actions need."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from rasa_sdk import Tracker
 
@@ -14,7 +13,7 @@ def earlier_user_texts(tracker: Tracker) -> list[str]:
     return [t for t in reversed(texts[:-1]) if t and not t.startswith("/")]
 
 
-def previous_bot_action(tracker: Tracker) -> Optional[str]:
+def previous_bot_action(tracker: Tracker) -> str | None:
     """The last action the assistant took before the resident's latest message."""
     seen_latest_user = False
     for event in reversed(tracker.events):

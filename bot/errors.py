@@ -8,6 +8,7 @@ and anything unexpected (500 with no trace in the body, the trace in the
 log). The body is always `{"error": {"code", "message", ...}}`, except where a
 platform's protocol wants plain text (WeChat push).
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,16 @@ HTTP_MESSAGES = {404: "没有这个地址。", 405: "不支持这种请求方法
 class ApiError(Exception):
     """A refusal with its status, a stable machine-readable code and a Chinese message."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 plain_text: bool = False, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        plain_text: bool = False,
+        **extra: Any,
+    ) -> None:
         super().__init__(code)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
@@ -45,8 +54,11 @@ class ApiError(Exception):
     def response(self) -> Response:
         if self.plain_text:
             return PlainTextResponse(self.message, status_code=self.status, headers=self.headers)
-        return JSONResponse({"error": {"code": self.code, "message": self.message, **self.extra}},
-                            status_code=self.status, headers=self.headers)
+        return JSONResponse(
+            {"error": {"code": self.code, "message": self.message, **self.extra}},
+            status_code=self.status,
+            headers=self.headers,
+        )
 
 
 class ErrorBody(BaseModel):

@@ -2,12 +2,13 @@
 the Rasa client, the citation guard's article lookup, the retry worker, and the
 Telegram and WeChat channels when configured. A channel that cannot start is
 logged and left off: the other channels still serve residents."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
@@ -53,12 +54,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await store.open()
     rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s, settings.action_base_url, settings.rasa_token())
     app.state.articles = ArticleLookup(settings.index_dir)
-    app.state.conversations = Conversations(store, rasa, settings.max_message_chars, CitationGuard(app.state.articles),
-                                            HandoffCaseStore(store.engine), ApplicationStore(store.engine),
-                                            case_budget=app.state.rate_limits.may_open_case)
+    app.state.conversations = Conversations(
+        store,
+        rasa,
+        settings.max_message_chars,
+        CitationGuard(app.state.articles),
+        HandoffCaseStore(store.engine),
+        ApplicationStore(store.engine),
+        case_budget=app.state.rate_limits.may_open_case,
+    )
     app.state.staff = StaffStore(store.engine)
-    worker = asyncio.create_task(app.state.conversations.retry_forever(settings.retry_interval_s,
-                                                                       settings.handoff_wait_notice_s))
+    worker = asyncio.create_task(
+        app.state.conversations.retry_forever(settings.retry_interval_s, settings.handoff_wait_notice_s)
+    )
     await _start_channels(app, settings)
     try:
         yield

@@ -7,6 +7,7 @@ asked for, never from the command line (shell history, process lists).
 kept on the server (console_sessions): a reset or a disable ends every
 session of the account, a logout ends its own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store.migrate import upgrade
 from bot.store.staff_accounts import ROLES, StaffStore, StaffView
+
 
 async def _with_store(work):
     from settings import get_settings

@@ -5,9 +5,11 @@ see here is what a resident gets, as a new resident the gateway issues
 (`POST /api/v1/residents`), like the web page. Buttons are numbered: type the
 number to press one.
 """
+
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 
 import httpx
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=f"http://{settings.host}:{settings.gateway_port}")
     args = parser.parse_args(argv)
-    if hasattr(sys.stdin, "reconfigure"):
+    if isinstance(sys.stdin, io.TextIOWrapper) and isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdin.reconfigure(encoding="utf-8", errors="replace")
         sys.stdout.reconfigure(encoding="utf-8")
     print("海珠区公共法律服务智能助手（输入 /quit 退出，数字选择按钮）")

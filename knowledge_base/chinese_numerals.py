@@ -1,8 +1,8 @@
 """Chinese numerals as statutes print them (第一百零三条, 第二十章) → integers."""
+
 from __future__ import annotations
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-           "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 NUMERAL_CHARS = "".join(_DIGITS) + "".join(_UNITS)
 

@@ -10,6 +10,7 @@ given instead.
 `python -m knowledge_base.services [file]` checks a file (exit 1 and the
 reasons if broken); `make check-services` runs it on the configured one.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -96,9 +97,10 @@ class Service(BaseModel):
             raise ValueError(f"fallback_hotline must be a national hotline {NATIONAL_HOTLINES}")
         return value
 
-    def serves(self, category: Optional[str] = None, street: Optional[str] = None) -> bool:
-        return ((category is None or category in self.categories)
-                and (street is None or self.streets == WHOLE_DISTRICT or street in self.streets))
+    def serves(self, category: str | None = None, street: str | None = None) -> bool:
+        return (category is None or category in self.categories) and (
+            street is None or self.streets == WHOLE_DISTRICT or street in self.streets
+        )
 
     def contact_line(self) -> str:
         """How to reach it, with only confirmed details; the hotline otherwise."""
@@ -119,7 +121,7 @@ class DirectoryFile(BaseModel):
     services: list[Service] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "DirectoryFile":
+    def _unique_ids(self) -> DirectoryFile:
         seen: set[str] = set()
         for service in self.services:
             if service.id in seen:
@@ -142,9 +144,11 @@ class Directory:
                 return service
         raise KeyError(service_id)
 
-    def street_committee(self, street: str) -> Optional[Service]:
-        return next((s for s in self.services if s.kind == "mediation" and s.streets != WHOLE_DISTRICT
-                     and street in s.streets), None)
+    def street_committee(self, street: str) -> Service | None:
+        return next(
+            (s for s in self.services if s.kind == "mediation" and s.streets != WHOLE_DISTRICT and street in s.streets),
+            None,
+        )
 
 
 def _explain(error: ValidationError, raw: object) -> str:
@@ -158,7 +162,8 @@ def _explain(error: ValidationError, raw: object) -> str:
             except (TypeError, KeyError, IndexError, AttributeError):
                 entry_id = "?"
             where = f"services[{location[1]}] (id {entry_id})" + (
-                "." + ".".join(str(p) for p in location[2:]) if location[2:] else "")
+                "." + ".".join(str(p) for p in location[2:]) if location[2:] else ""
+            )
         lines.append(f"{where}: {problem['msg']}")
     return "\n".join(lines)
 
@@ -188,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"服务目录有误 (directory rejected): {exc}", file=sys.stderr)
         return 1
     unconfirmed = sum(UNCONFIRMED in (s.phone, s.address, s.hours) for s in directory.services)
-    print(f"{path}: {len(directory.services)} services OK "
-          f"({unconfirmed} with details {UNCONFIRMED}, answered with their hotline)")
+    print(
+        f"{path}: {len(directory.services)} services OK "
+        f"({unconfirmed} with details {UNCONFIRMED}, answered with their hotline)"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ This reads JSON lines ``{"text": ...}`` on stdin and writes, in the same order,
 
 Runs in the Rasa environment: ``python -m nlu.classify --model M < in > out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,13 @@ async def classify(model: Path, texts: list[str]) -> list[dict]:
     for text in texts:
         parse = await agent.parse_message(text)
         intent = parse.get("intent") or {}
-        out.append({"intent": intent.get("name"), "confidence": intent.get("confidence"),
-                    "category": parse.get("category") or "other_legal"})
+        out.append(
+            {
+                "intent": intent.get("name"),
+                "confidence": intent.get("confidence"),
+                "category": parse.get("category") or "other_legal",
+            }
+        )
     return out
 
 

@@ -10,6 +10,7 @@ that were read while labelling them: report them as such.
 
 Runs in the Rasa environment; the last line is JSON like eval-nlu's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,11 @@ def own_examples() -> list[tuple[str, str, str]]:
 
     taxonomy = load_taxonomy()
     data = load_data(str(ROOT / "data" / "nlu"))
-    return [(e.get("text"), e.get("intent"), example_category(e, taxonomy.category_of(e.get("intent"))))
-            for e in data.intent_examples if e.get("text")]
+    return [
+        (e.get("text"), e.get("intent"), example_category(e, taxonomy.category_of(e.get("intent"))))
+        for e in data.intent_examples
+        if e.get("text")
+    ]
 
 
 def fold_of(ref: str, k: int) -> int:
@@ -48,8 +52,14 @@ def fold_of(ref: str, k: int) -> int:
 
 
 def cross_validate(k: int) -> dict:
-    from nlu.components.question_classifier import (QuestionClassifier, _Head, embed, join_features,
-                                                    new_vectorizer, ranking_of)
+    from nlu.components.question_classifier import (
+        QuestionClassifier,
+        _Head,
+        embed,
+        join_features,
+        new_vectorizer,
+        ranking_of,
+    )
 
     config = QuestionClassifier.get_default_config()  # what config.yml sets, too
     c, weight, ngram_max = float(config["C"]), float(config["embedding_weight"]), int(config["ngram_max"])
@@ -57,7 +67,7 @@ def cross_validate(k: int) -> dict:
     rows = rq.load(get_settings().questions_dir)
     own = own_examples()
     texts = sorted({t for t, _, _ in own} | {r.text for r in rows})
-    vectors = dict(zip(texts, embed(texts)))
+    vectors = dict(zip(texts, embed(texts), strict=False))
     gold: list[str] = []
     pred: list[str] = []
     intents: list[str] = []
@@ -68,16 +78,18 @@ def cross_validate(k: int) -> dict:
         grams = new_vectorizer(ngram_max)
         grams.fit([fold_for_matching(t) for t, _, _ in train])
 
-        def features(batch: list[str]):
+        def features(batch: list[str], grams=grams):  # this fold's vectoriser, bound now
             return join_features(grams, batch, np.stack([vectors[t] for t in batch]), weight)
 
         x = features([t for t, _, _ in train])
         intent_head = _Head.fit(x, [i for _, i, _ in train], c)
         category_head = _Head.fit(x, [cat for _, _, cat in train], c)
         xt = features([r.text for r in test])
-        for row, ip, cp in zip(test, intent_head.probabilities(xt), category_head.probabilities(xt)):
+        for row, ip, cp in zip(test, intent_head.probabilities(xt), category_head.probabilities(xt), strict=False):
             ranking = ranking_of(intent_head.classes, ip)[: int(config["ranking_length"])]
-            decision = decide(taxonomy, row.text, ranking, dict(zip(category_head.classes, map(float, cp))))
+            decision = decide(
+                taxonomy, row.text, ranking, dict(zip(category_head.classes, map(float, cp), strict=False))
+            )
             gold.append(row.category)
             pred.append(decision.category)
             intents.append(decision.intent)
@@ -88,8 +100,11 @@ def cross_validate(k: int) -> dict:
     result.update(fallback_rates(as_rows, intents))
     result["accuracy_by_length"] = accuracy_by_length(as_rows, pred)
     result["k"] = k
-    result["misses"] = [{"gold": g, "predicted": p, "source_ref": r.source_ref}
-                        for g, p, r in zip(gold, pred, measured) if g != p]
+    result["misses"] = [
+        {"gold": g, "predicted": p, "source_ref": r.source_ref}
+        for g, p, r in zip(gold, pred, measured, strict=False)
+        if g != p
+    ]
     return result
 
 

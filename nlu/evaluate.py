@@ -16,6 +16,7 @@ well as a short question.
 
 Runs in the Rasa environment: ``python -m nlu.evaluate --model M --data F``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -43,9 +45,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})")
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(
-                row.get("category"), str
+                raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if (
+                not isinstance(row, dict)
+                or not isinstance(row.get("text"), str)
+                or not isinstance(row.get("category"), str)
             ):
                 raise SystemExit(f'{path}:{number}: needs string fields "text" and "category"')
             rows.append(row)
@@ -61,10 +65,10 @@ def _f1(p: float, r: float) -> float:
 def category_metrics(gold: list[str], pred: list[str], dispute: Iterable[str]) -> dict[str, Any]:
     labels = sorted(set(gold) | set(pred))
     confusion: dict[str, dict[str, int]] = {g: {} for g in sorted(set(gold))}
-    for g, p in zip(gold, pred):
+    for g, p in zip(gold, pred, strict=False):
         confusion[g][p] = confusion[g].get(p, 0) + 1
     per_category = {}
-    tp = Counter(g for g, p in zip(gold, pred) if g == p)
+    tp = Counter(g for g, p in zip(gold, pred, strict=False) if g == p)
     gold_count, pred_count = Counter(gold), Counter(pred)
     for label in labels:
         precision = tp[label] / pred_count[label] if pred_count[label] else 0.0
@@ -107,19 +111,23 @@ def length_band(text: str) -> str:
     return next(name for name, low, high in LENGTH_BANDS if low <= n <= high)
 
 
-def accuracy_by_length(rows: list[dict[str, Any]], pred: list[str]) -> dict[str, dict[str, float]]:
+def accuracy_by_length(rows: list[dict[str, Any]], pred: list[str]) -> dict[str, dict[str, float | None]]:
     bands: dict[str, list[bool]] = {name: [] for name, _, _ in LENGTH_BANDS}
-    for row, category in zip(rows, pred):
+    for row, category in zip(rows, pred, strict=False):
         bands[length_band(row["text"])].append(category == row["category"])
-    return {name: {"n": len(hits), "accuracy": round(sum(hits) / len(hits), 4) if hits else None}
-            for name, hits in bands.items()}
+    return {
+        name: {"n": len(hits), "accuracy": round(sum(hits) / len(hits), 4) if hits else None}
+        for name, hits in bands.items()
+    }
 
 
 def fallback_rates(rows: list[dict[str, Any]], intents: list[str]) -> dict[str, float | None]:
     fell = [i == "nlu_fallback" for i in intents]
-    legal = [f for f, r in zip(fell, rows) if r["category"] != "chitchat"]
-    return {"fallback_rate": round(sum(fell) / len(fell), 4),
-            "fallback_rate_legal": round(sum(legal) / len(legal), 4) if legal else None}
+    legal = [f for f, r in zip(fell, rows, strict=False) if r["category"] != "chitchat"]
+    return {
+        "fallback_rate": round(sum(fell) / len(fell), 4),
+        "fallback_rate_legal": round(sum(legal) / len(legal), 4) if legal else None,
+    }
 
 
 def evaluate(model: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
@@ -131,7 +139,7 @@ def evaluate(model: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], l
     mistakes = []
     intent_hits = intent_total = 0
     emergency_hits = emergency_total = 0
-    for row, parse in zip(rows, parses):
+    for row, parse in zip(rows, parses, strict=False):
         intent = (parse.get("intent") or {}).get("name")
         category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
         pred.append(category)
@@ -140,17 +148,13 @@ def evaluate(model: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], l
             intent_total += 1
             top = intent
             if intent == "nlu_fallback" and parse.get("intent_ranking"):
-                top = next(
-                    (r["name"] for r in parse["intent_ranking"] if r["name"] != "nlu_fallback"), top
-                )
+                top = next((r["name"] for r in parse["intent_ranking"] if r["name"] != "nlu_fallback"), top)
             intent_hits += top == row["intent"]
             if row["intent"] == "emergency":
                 emergency_total += 1
                 emergency_hits += intent == "emergency"
         if category != row["category"]:
-            mistakes.append(
-                f"  {row['category']:>11} → {category:<11} {intent or '':<24} {row['text'][:40]}"
-            )
+            mistakes.append(f"  {row['category']:>11} → {category:<11} {intent or '':<24} {row['text'][:40]}")
     result = category_metrics(gold, pred, taxonomy.dispute_categories)
     result.update(fallback_rates(rows, predicted_intents))
     result["accuracy_by_length"] = accuracy_by_length(rows, pred)
@@ -180,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     for name, m in result["per_category"].items():
         print(f"  {name:<12} P={m['precision']:.3f} R={m['recall']:.3f} F1={m['f1']:.3f} n={m['support']}")
-    print(f"  clarification buttons: {result['fallback_rate']:.3f} of all, "
-          f"{result['fallback_rate_legal'] or 0:.3f} of legal questions")
+    print(
+        f"  clarification buttons: {result['fallback_rate']:.3f} of all, "
+        f"{result['fallback_rate_legal'] or 0:.3f} of legal questions"
+    )
     for band, m in result["accuracy_by_length"].items():
         if m["n"]:
             print(f"  length {band:>7}: accuracy {m['accuracy']:.3f} (n={m['n']})")

@@ -13,11 +13,13 @@ channel too, as ``Authorization: Bearer …``: Rasa's own channels check none,
 and a message taken from anyone lets them speak as any resident (answer the
 legal-aid form as them, read their answers back).
 """
+
 from __future__ import annotations
 
 import hmac
 import os
-from typing import Any, Awaitable, Callable, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -28,7 +30,7 @@ from sanic.response import HTTPResponse
 
 class GatewayInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "gateway"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -48,8 +50,16 @@ class GatewayInput(RestInput):
                 return response.json({"error": "sender and message are required"}, status=400)
             parse = await request.app.ctx.agent.parse_message(text)
             collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(text, collector, sender_id, parse_data=parse,
-                                             input_channel=self.name(), metadata=self.get_metadata(request)))
+            await on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    sender_id,
+                    parse_data=parse,
+                    input_channel=self.name(),
+                    metadata=self.get_metadata(request),
+                )
+            )
             return response.json({"messages": collector.messages, "parse": parse})
 
         return webhook

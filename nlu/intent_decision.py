@@ -25,10 +25,12 @@ computed":
 Pure Python so that the rule is unit-tested without Rasa and both virtual
 environments read it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from nlu.taxonomy import FALLBACK_INTENT, Taxonomy
 
@@ -66,7 +68,7 @@ class Decision:
     intent: str
     confidence: float
     category: str
-    stated_dispute: Optional[str]
+    stated_dispute: str | None
     reason: str
 
 
@@ -90,12 +92,12 @@ def category_evidence(
     return {c: (float(category_p.get(c, 0.0)) + mass[c]) / 2 for c in taxonomy.categories}
 
 
-def stated_dispute(taxonomy: Taxonomy, evidence: Mapping[str, float], minimum: float) -> Optional[str]:
+def stated_dispute(taxonomy: Taxonomy, evidence: Mapping[str, float], minimum: float) -> str | None:
     """The dispute category a request or a 定金 question names, or None."""
     legal = {c: p for c, p in evidence.items() if c in taxonomy.dispute_categories or c == OTHER_LEGAL}
     if not legal:
         return None
-    best = max(legal, key=legal.get)
+    best = max(legal, key=lambda c: legal[c])
     if best in taxonomy.dispute_categories and legal[best] >= minimum:
         return best
     return None
@@ -116,7 +118,7 @@ def decide(
     ranking = [r for r in ranking if r.get("name") and r.get("name") != FALLBACK_INTENT]
     evidence = category_evidence(taxonomy, ranking, category_p)
     stated = stated_dispute(taxonomy, evidence, thresholds.stated_dispute)
-    top = ranking[0] if ranking else {"name": FALLBACK_INTENT, "confidence": 0.0}
+    top: Mapping[str, Any] = ranking[0] if ranking else {"name": FALLBACK_INTENT, "confidence": 0.0}
     top_name, top_conf = str(top["name"]), float(top.get("confidence") or 0.0)
     legal = _legal_categories(taxonomy)
     best_legal = max(legal, key=lambda c: evidence.get(c, 0.0))
@@ -146,7 +148,8 @@ def decide(
     if share < thresholds.evidence:
         return Decision(GENERAL_INTENTS[OTHER_LEGAL], share, OTHER_LEGAL, None, "no_evidence_long")
     candidates = [
-        r for r in ranking
+        r
+        for r in ranking
         if not _is_act(taxonomy, r["name"])
         and (taxonomy.category_of(r["name"]) == category or taxonomy.takes_stated_category(r["name"]))
     ]

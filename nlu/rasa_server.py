@@ -9,6 +9,7 @@ ops/stack.py passed.
 
 Run: ``python -m nlu.rasa_server --enable-api -i 127.0.0.1 -p 5005 --model …``.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,12 +3,14 @@
 Pure Python plus PyYAML so that both virtual environments (Rasa's and the main
 one) read the same contract instead of keeping copies that could drift.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -90,8 +92,7 @@ def _build(raw: Mapping[str, Any]) -> Taxonomy:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(path: str | None = None) -> Taxonomy:
     with open(path or TAXONOMY_PATH, encoding="utf-8") as fh:
         return _build(yaml.safe_load(fh))
-

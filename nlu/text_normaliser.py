@@ -7,6 +7,7 @@ both virtual environments can use it; the table covers the traditional forms
 that occur in this domain's vocabulary rather than pulling in a full
 converter into Rasa's pinned environment.
 """
+
 from __future__ import annotations
 
 import unicodedata

@@ -13,6 +13,7 @@ snapshot and no service reachable): "no known vulnerabilities" must never
 stand for "nobody checked". A clean result means "none known as of the
 snapshot's date", which the report states.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,13 @@ ENVIRONMENTS = (("main", ".venv"), ("rasa", ".venv-rasa"))
 
 
 def frozen(venv: Path) -> list[tuple[str, str]]:
-    out = subprocess.run([str(venv / "bin" / "pip"), "freeze", "--exclude-editable", "--disable-pip-version-check"],
-                         capture_output=True, text=True, check=True).stdout
-    return [tuple(line.split("==", 1)) for line in out.splitlines() if "==" in line]
+    out = subprocess.run(
+        [str(venv / "bin" / "pip"), "freeze", "--exclude-editable", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [(name, version) for name, version in (line.split("==", 1) for line in out.splitlines() if "==" in line)]
 
 
 def snapshot_date(advisories: Path) -> str:
@@ -42,9 +47,18 @@ def snapshot_date(advisories: Path) -> str:
 
 
 def offline(advisories: Path, packages: list[tuple[str, str]]) -> list[dict]:
-    return [{"package": f.package, "version": f.version, "id": f.id, "aliases": list(f.aliases),
-             "fix_versions": list(f.fixed), "source": "snapshot"}
-            for name, version in packages for f in findings(advisories / "vulns", name, version)]
+    return [
+        {
+            "package": f.package,
+            "version": f.version,
+            "id": f.id,
+            "aliases": list(f.aliases),
+            "fix_versions": list(f.fixed),
+            "source": "snapshot",
+        }
+        for name, version in packages
+        for f in findings(advisories / "vulns", name, version)
+    ]
 
 
 def online(pip_audit: Path | None, name: str, packages: list[tuple[str, str]]) -> tuple[int, list[dict]]:
@@ -54,13 +68,38 @@ def online(pip_audit: Path | None, name: str, packages: list[tuple[str, str]]) -
     requirements = REPORT_DIR / f"{name}-frozen.txt"
     requirements.write_text("".join(f"{n}=={v}\n" for n, v in packages), encoding="utf-8")
     out = REPORT_DIR / f"{name}-pip-audit.json"
-    subprocess.run([str(pip_audit), "-r", str(requirements), "--no-deps", "--disable-pip", "--progress-spinner", "off",
-                    "-f", "json", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [
+            str(pip_audit),
+            "-r",
+            str(requirements),
+            "--no-deps",
+            "--disable-pip",
+            "--progress-spinner",
+            "off",
+            "-f",
+            "json",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     dependencies = json.loads(out.read_text("utf-8"))["dependencies"] if out.exists() else []
     looked_up = [d for d in dependencies if "skip_reason" not in d]
-    return len(looked_up), [{"package": d["name"], "version": d["version"], "id": v["id"],
-                             "aliases": v.get("aliases", []), "fix_versions": v.get("fix_versions", []),
-                             "source": "pip-audit"} for d in looked_up for v in d.get("vulns", [])]
+    return len(looked_up), [
+        {
+            "package": d["name"],
+            "version": d["version"],
+            "id": v["id"],
+            "aliases": v.get("aliases", []),
+            "fix_versions": v.get("fix_versions", []),
+            "source": "pip-audit",
+        }
+        for d in looked_up
+        for v in d.get("vulns", [])
+    ]
 
 
 def merged(*groups: list[dict]) -> list[dict]:
@@ -82,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     advisories = args.advisories or get_settings().advisories_dir
     has_snapshot = (advisories / "vulns").is_dir()
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    result: dict = {"snapshot": str(advisories) if has_snapshot else None,
-                    "snapshot_date": snapshot_date(advisories) if has_snapshot else None}
+    result: dict = {
+        "snapshot": str(advisories) if has_snapshot else None,
+        "snapshot_date": snapshot_date(advisories) if has_snapshot else None,
+    }
     online_any = False
     for name, venv in ENVIRONMENTS:
         packages = frozen(ROOT / venv)
@@ -91,16 +132,22 @@ def main(argv: list[str] | None = None) -> int:
         online_any |= looked_up > 0
         found = merged(offline(advisories, packages) if has_snapshot else [], from_service)
         result[name] = {"packages": len(packages), "online_looked_up": looked_up, "vulnerabilities": found}
-        print(f"{name}: {len(packages)} packages, {len(found)} known vulnerabilities"
-              f" (snapshot {'of ' + result['snapshot_date'] if has_snapshot else 'absent'};"
-              f" online service: {looked_up} looked up)")
+        print(
+            f"{name}: {len(packages)} packages, {len(found)} known vulnerabilities"
+            f" (snapshot {'of ' + result['snapshot_date'] if has_snapshot else 'absent'};"
+            f" online service: {looked_up} looked up)"
+        )
         for v in found:
-            print(f"  {v['package']} {v['version']}: {v['id']} {' '.join(v['aliases'][:2])} "
-                  f"fixed in {', '.join(v['fix_versions']) or 'no release yet'} [{v['source']}]")
+            print(
+                f"  {v['package']} {v['version']}: {v['id']} {' '.join(v['aliases'][:2])} "
+                f"fixed in {', '.join(v['fix_versions']) or 'no release yet'} [{v['source']}]"
+            )
     if not has_snapshot and not online_any:
         result["inconclusive"] = True
-        print(f"INCONCLUSIVE: no advisory snapshot at {advisories} and no vulnerability service reachable",
-              file=sys.stderr)
+        print(
+            f"INCONCLUSIVE: no advisory snapshot at {advisories} and no vulnerability service reachable",
+            file=sys.stderr,
+        )
         print(json.dumps(result, ensure_ascii=False))
         return 2
     result["inconclusive"] = False

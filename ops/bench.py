@@ -9,6 +9,7 @@ sustained throughput (BENCH_SUSTAIN_S, default 60 s, 10 residents), errors
 and lost messages (sent minus answered or kept), resident memory of each
 process, and the index build time from its manifest.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,13 @@ REPORT_DIR = ROOT / "reports" / "bench"
 QUOTES_MARK = "相关法条"  # the heading of quoted articles (actions/grounded_reply.py)
 QUESTIONS = ROOT / "nlu" / "test" / "heldout.jsonl"
 RETRIEVAL_DEV = ROOT / "knowledge_base" / "evaluation" / "data" / "retrieval_dev.jsonl"
-TARGETS = {"e2e_p50_ms@10": 60, "e2e_p95_ms@10": 250, "throughput_per_s": 40, "cold_start_s": 45,
-           "memory_total_mb": 3072}
+TARGETS = {
+    "e2e_p50_ms@10": 60,
+    "e2e_p95_ms@10": 250,
+    "throughput_per_s": 40,
+    "cold_start_s": 45,
+    "memory_total_mb": 3072,
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -69,8 +75,9 @@ def retrieval_latency(index_dir: Path) -> dict:
     return {"p50_ms": percentile(timings, 50), "p95_ms": percentile(timings, 95), "n": len(timings)}
 
 
-async def residents(gateway: str, sample: list[str], concurrency: int, messages: int | None = None,
-                    seconds: float | None = None) -> dict:
+async def residents(
+    gateway: str, sample: list[str], concurrency: int, messages: int | None = None, seconds: float | None = None
+) -> dict:
     """`concurrency` residents each send one message after another (the next after the reply)."""
     latencies: list[float] = []
     legal: list[float] = []  # answers quoting statutes (embedding, retrieval, quotes): the expensive kind
@@ -115,12 +122,21 @@ async def residents(gateway: str, sample: list[str], concurrency: int, messages:
     async with httpx.AsyncClient(base_url=gateway, timeout=120, limits=limits) as http:
         await asyncio.gather(*(resident(i, http) for i in range(concurrency)))
     elapsed = time.monotonic() - began
-    return {"concurrency": concurrency, **counts, "lost": counts["sent"] - counts["answered"] - counts["kept"],
-            "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
-            "p99_ms": percentile(latencies, 99), "seconds": round(elapsed, 1),
-            "legal": {"n": len(legal), "p50_ms": percentile(legal, 50) if legal else None,
-                      "p95_ms": percentile(legal, 95) if legal else None},
-            "per_s": round(counts["answered"] / elapsed, 2) if elapsed else 0.0}
+    return {
+        "concurrency": concurrency,
+        **counts,
+        "lost": counts["sent"] - counts["answered"] - counts["kept"],
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
+        "seconds": round(elapsed, 1),
+        "legal": {
+            "n": len(legal),
+            "p50_ms": percentile(legal, 50) if legal else None,
+            "p95_ms": percentile(legal, 95) if legal else None,
+        },
+        "per_s": round(counts["answered"] / elapsed, 2) if elapsed else 0.0,
+    }
 
 
 def memory_mb(stack: Stack) -> dict:
@@ -173,27 +189,48 @@ def charts(result: dict) -> list[str]:
 
 
 def report(result: dict, images: list[str]) -> None:
-    lines = ["# Benchmark", "", f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores "
-             f"({psutil.virtual_memory().total // 2**30} GiB). Command: `make bench`. Rate limits are "
-             "lifted for the run (all simulated residents share one address).", "",
-             "| measure | value | target |", "|---|---|---|"]
+    lines = [
+        "# Benchmark",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores "
+        f"({psutil.virtual_memory().total // 2**30} GiB). Command: `make bench`. Rate limits are "
+        "lifted for the run (all simulated residents share one address).",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+    ]
     ten = next(r for r in result["e2e"] if r["concurrency"] == 10)
-    rows = [("cold start (index built)", f"{result['cold_start_s']} s", "≤ 45 s"),
-            ("NLU parse p50 / p95", f"{result['nlu']['p50_ms']} / {result['nlu']['p95_ms']} ms", ""),
-            ("retrieval p50 / p95 (full corpus)", f"{result['retrieval']['p50_ms']} / {result['retrieval']['p95_ms']} ms", "p95 ≤ 50 ms"),
-            ("end to end p50 / p95 at 10", f"{ten['p50_ms']} / {ten['p95_ms']} ms", "≤ 60 / ≤ 250 ms"),
-            ("sustained throughput", f"{result['sustained']['per_s']} msg/s over {result['sustained']['seconds']} s", "≥ 40 msg/s"),
-            ("errors / lost (sustained)", f"{result['sustained']['errors']} / {result['sustained']['lost']}", "0 / 0"),
-            ("memory total", f"{sum(result['memory_mb'].values())} MB", "≤ 3 GB"),
-            ("index build (manifest)", f"{result['index_build_s']} s", "< 10 min")]
+    rows = [
+        ("cold start (index built)", f"{result['cold_start_s']} s", "≤ 45 s"),
+        ("NLU parse p50 / p95", f"{result['nlu']['p50_ms']} / {result['nlu']['p95_ms']} ms", ""),
+        (
+            "retrieval p50 / p95 (full corpus)",
+            f"{result['retrieval']['p50_ms']} / {result['retrieval']['p95_ms']} ms",
+            "p95 ≤ 50 ms",
+        ),
+        ("end to end p50 / p95 at 10", f"{ten['p50_ms']} / {ten['p95_ms']} ms", "≤ 60 / ≤ 250 ms"),
+        (
+            "sustained throughput",
+            f"{result['sustained']['per_s']} msg/s over {result['sustained']['seconds']} s",
+            "≥ 40 msg/s",
+        ),
+        ("errors / lost (sustained)", f"{result['sustained']['errors']} / {result['sustained']['lost']}", "0 / 0"),
+        ("memory total", f"{sum(result['memory_mb'].values())} MB", "≤ 3 GB"),
+        ("index build (manifest)", f"{result['index_build_s']} s", "< 10 min"),
+    ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    lines += ["", "| residents | sent | answered | kept | errors | lost | p50 | p95 | p99 | msg/s "
-              "| answers quoting statutes: n, p50 / p95 |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| residents | sent | answered | kept | errors | lost | p50 | p95 | p99 | msg/s "
+        "| answers quoting statutes: n, p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["e2e"] + [result["sustained"]]:
-        lines.append(f"| {r['concurrency']} | {r['sent']} | {r['answered']} | {r['kept']} | {r['errors']} | "
-                     f"{r['lost']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['per_s']} | "
-                     f"{r['legal']['n']}, {r['legal']['p50_ms']} / {r['legal']['p95_ms']} |")
+        lines.append(
+            f"| {r['concurrency']} | {r['sent']} | {r['answered']} | {r['kept']} | {r['errors']} | "
+            f"{r['lost']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['per_s']} | "
+            f"{r['legal']['n']}, {r['legal']['p50_ms']} / {r['legal']['p95_ms']} |"
+        )
     lines += [""] + [f"![{name}]({name})" for name in images]
     (REPORT_DIR / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -206,9 +243,13 @@ async def run() -> dict:
     base = get_settings()
     # the rate limits would throttle simulated residents who all come from this machine;
     # the bench measures the pipeline behind them (report says so)
-    settings = dataclasses.replace(base, var_dir=REPORT_DIR / "var", rate_limit_per_address=UNTHROTTLED,
-                                   rate_limit_per_resident=UNTHROTTLED,
-                                   rate_limit_new_residents=UNTHROTTLED)
+    settings = dataclasses.replace(
+        base,
+        var_dir=REPORT_DIR / "var",
+        rate_limit_per_address=UNTHROTTLED,
+        rate_limit_per_resident=UNTHROTTLED,
+        rate_limit_new_residents=UNTHROTTLED,
+    )
     began = time.monotonic()
     manifest, _, _ = ensure_index(settings, progress=True)
     stack = Stack(settings)
@@ -218,12 +259,16 @@ async def run() -> dict:
         sample = texts()
         gateway = f"http://{settings.host}:{settings.gateway_port}"
         await residents(gateway, sample, 2, messages=6)  # warm the action server's model and caches
-        result = {"cold_start_s": cold_start, "index_build_s": manifest.build_seconds,
-                  "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), sample[:150]),
-                  "retrieval": retrieval_latency(settings.index_dir)}
+        result = {
+            "cold_start_s": cold_start,
+            "index_build_s": manifest.build_seconds,
+            "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), sample[:150]),
+            "retrieval": retrieval_latency(settings.index_dir),
+        }
         result["e2e"] = [await residents(gateway, sample, c, messages=max(60, c * 3)) for c in (1, 10, 50)]
-        result["sustained"] = await residents(gateway, sample, 10,
-                                              seconds=float(os.environ.get("BENCH_SUSTAIN_S", "60")))
+        result["sustained"] = await residents(
+            gateway, sample, 10, seconds=float(os.environ.get("BENCH_SUSTAIN_S", "60"))
+        )
         result["memory_mb"] = memory_mb(stack)
     finally:
         stack.stop()
@@ -234,21 +279,31 @@ def main() -> int:
     result = asyncio.run(run())
     report(result, charts(result))
     ten = next(r for r in result["e2e"] if r["concurrency"] == 10)
-    summary = {"cold_start_s": result["cold_start_s"], "index_build_s": result["index_build_s"],
-               "nlu_p50_ms": result["nlu"]["p50_ms"], "nlu_p95_ms": result["nlu"]["p95_ms"],
-               "retrieval_p50_ms": result["retrieval"]["p50_ms"], "retrieval_p95_ms": result["retrieval"]["p95_ms"],
-               "e2e": {str(r["concurrency"]): {k: r[k] for k in
-                                               ("p50_ms", "p95_ms", "p99_ms", "errors", "lost", "legal")}
-                       for r in result["e2e"]},
-               "sustained_legal": result["sustained"]["legal"],
-               "throughput_per_s": result["sustained"]["per_s"], "sustained_errors": result["sustained"]["errors"],
-               "sustained_lost": result["sustained"]["lost"], "memory_mb": result["memory_mb"],
-               "memory_total_mb": sum(result["memory_mb"].values()),
-               "targets_met": {"e2e_p50_ms@10": ten["p50_ms"] <= TARGETS["e2e_p50_ms@10"],
-                               "e2e_p95_ms@10": ten["p95_ms"] <= TARGETS["e2e_p95_ms@10"],
-                               "throughput_per_s": result["sustained"]["per_s"] >= TARGETS["throughput_per_s"],
-                               "cold_start_s": result["cold_start_s"] <= TARGETS["cold_start_s"],
-                               "memory_total_mb": sum(result["memory_mb"].values()) <= TARGETS["memory_total_mb"]}}
+    summary = {
+        "cold_start_s": result["cold_start_s"],
+        "index_build_s": result["index_build_s"],
+        "nlu_p50_ms": result["nlu"]["p50_ms"],
+        "nlu_p95_ms": result["nlu"]["p95_ms"],
+        "retrieval_p50_ms": result["retrieval"]["p50_ms"],
+        "retrieval_p95_ms": result["retrieval"]["p95_ms"],
+        "e2e": {
+            str(r["concurrency"]): {k: r[k] for k in ("p50_ms", "p95_ms", "p99_ms", "errors", "lost", "legal")}
+            for r in result["e2e"]
+        },
+        "sustained_legal": result["sustained"]["legal"],
+        "throughput_per_s": result["sustained"]["per_s"],
+        "sustained_errors": result["sustained"]["errors"],
+        "sustained_lost": result["sustained"]["lost"],
+        "memory_mb": result["memory_mb"],
+        "memory_total_mb": sum(result["memory_mb"].values()),
+        "targets_met": {
+            "e2e_p50_ms@10": ten["p50_ms"] <= TARGETS["e2e_p50_ms@10"],
+            "e2e_p95_ms@10": ten["p95_ms"] <= TARGETS["e2e_p95_ms@10"],
+            "throughput_per_s": result["sustained"]["per_s"] >= TARGETS["throughput_per_s"],
+            "cold_start_s": result["cold_start_s"] <= TARGETS["cold_start_s"],
+            "memory_total_mb": sum(result["memory_mb"].values()) <= TARGETS["memory_total_mb"],
+        },
+    }
     print(f"report: {REPORT_DIR / 'report.md'}")
     print(json.dumps(summary, ensure_ascii=False))
     return 0

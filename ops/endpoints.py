@@ -4,6 +4,7 @@ Rasa's SQL tracker store and Redis lock store take separate fields rather
 than URLs; operators configure one URL each (TRACKER_STORE_URL,
 LOCK_STORE_URL) and this turns them into what Rasa reads.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,8 +57,10 @@ def lock_store(settings: Settings) -> dict[str, Any]:
 def write_endpoints(settings: Settings, path: Path) -> Path:
     endpoints = {
         # Rasa fills ${ACTION_SERVER_TOKEN} from its environment: the secret is never written here
-        "action_endpoint": {"url": f"{settings.action_base_url}/webhook",
-                            "headers": {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}},
+        "action_endpoint": {
+            "url": f"{settings.action_base_url}/webhook",
+            "headers": {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"},
+        },
         "tracker_store": tracker_store(settings),
         "lock_store": lock_store(settings),
     }

@@ -10,11 +10,12 @@ next ``fixed`` event or up to and including a ``last_affected``; withdrawn
 advisories are skipped. GIT ranges name commits, not releases, and are
 ignored (every PyPA entry with one also has an ECOSYSTEM range).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -51,18 +52,17 @@ def _bound(event: dict) -> Version | None:
 def in_range(version: Version, events: list[dict]) -> bool:
     """Whether `version` falls in an OSV ECOSYSTEM range given by its events."""
     affected = False
-    for event in sorted((e for e in events if _bound(e) is not None), key=_bound):
-        kind, bound = next(iter(event)), _bound(event)
+    bounded = [(bound, e) for e in events if (bound := _bound(e)) is not None]
+    for bound, event in sorted(bounded, key=lambda pair: pair[0]):
+        kind = next(iter(event))
         if kind == "introduced" and version >= bound:
             affected = True
-        elif kind == "fixed" and version >= bound:
-            affected = False
-        elif kind == "last_affected" and version > bound:
+        elif kind == "fixed" and version >= bound or kind == "last_affected" and version > bound:
             affected = False
     return affected
 
 
-@lru_cache(maxsize=None)
+@cache
 def advisories(root: Path, package: str) -> tuple[dict, ...]:
     folder = root / canonical(package)
     if not folder.is_dir():
@@ -84,7 +84,15 @@ def findings(root: Path, package: str, version: str) -> list[Finding]:
             hit = listed or (installed is not None and any(in_range(installed, r.get("events") or []) for r in ranges))
             if hit:
                 fixed = tuple(str(e["fixed"]) for r in ranges for e in r.get("events") or [] if "fixed" in e)
-                found.append(Finding(package, version, advisory["id"], tuple(advisory.get("aliases") or ()), fixed,
-                                     (advisory.get("summary") or advisory.get("details") or "").strip()[:160]))
+                found.append(
+                    Finding(
+                        package,
+                        version,
+                        advisory["id"],
+                        tuple(advisory.get("aliases") or ()),
+                        fixed,
+                        (advisory.get("summary") or advisory.get("details") or "").strip()[:160],
+                    )
+                )
                 break
     return found

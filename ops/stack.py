@@ -4,6 +4,7 @@ Each runs in its own process group with its log under var/logs/, so one
 Ctrl-C stops all three cleanly and a crash of one is reported, not hidden.
 The same class starts the stack for the end-to-end tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 import httpx
 
@@ -30,8 +31,8 @@ class Service:
     health_url: str
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
-    process: Optional[subprocess.Popen] = None
-    _log: Optional[IO[bytes]] = None
+    process: subprocess.Popen | None = None
+    _log: IO[bytes] | None = None
 
     def start(self) -> None:
         # residents' data: every file the service and this launcher write is the
@@ -40,11 +41,15 @@ class Service:
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self.log_path.parent, 0o700)
-            self._log = open(self.log_path, "ab")
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 (held open for the process; closed in stop())
             os.chmod(self.log_path, 0o600)
             self.process = subprocess.Popen(
-                self.argv, cwd=ROOT, env={**os.environ, **self.env},
-                stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self.argv,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         finally:
@@ -56,7 +61,7 @@ class Service:
         except httpx.HTTPError:
             return False
 
-    def exited(self) -> Optional[int]:
+    def exited(self) -> int | None:
         return self.process.poll() if self.process else None
 
     def stop(self, grace_s: float = 15.0) -> None:
@@ -79,8 +84,10 @@ class Service:
 # how every Rasa process is run: our custom component importable, no telemetry,
 # and TensorFlow/SQLAlchemy start-up noise kept out of the logs
 RASA_PROCESS_ENV = {
-    "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
-    "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONPATH": str(ROOT),
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
 }
 
 
@@ -104,17 +111,42 @@ class Stack:
             Service(
                 "rasa",
                 # nlu/rasa_server.py: `rasa run` with the token from the environment, not the process list
-                [str(s.rasa_venv / "bin" / "python"), "-m", "nlu.rasa_server", "--enable-api", "-i", s.internal_host,
-                 "-p", str(s.rasa_port), "--model", str(s.rasa_model),
-                 "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
-                 "--logging-config-file", str(ROOT / "ops" / "rasa_logging.yml")],
-                f"{internal}:{s.rasa_port}/status?token={s.rasa_token()}", logs / "rasa.log", rasa_env,
+                [
+                    str(s.rasa_venv / "bin" / "python"),
+                    "-m",
+                    "nlu.rasa_server",
+                    "--enable-api",
+                    "-i",
+                    s.internal_host,
+                    "-p",
+                    str(s.rasa_port),
+                    "--model",
+                    str(s.rasa_model),
+                    "--endpoints",
+                    str(endpoints),
+                    "--credentials",
+                    str(ROOT / "credentials.yml"),
+                    "--logging-config-file",
+                    str(ROOT / "ops" / "rasa_logging.yml"),
+                ],
+                f"{internal}:{s.rasa_port}/status?token={s.rasa_token()}",
+                logs / "rasa.log",
+                rasa_env,
             ),
             Service(
                 "actions",
-                [str(s.main_venv / "bin" / "python"), "-m", "actions.server", "--actions", "actions",
-                 "-p", str(s.action_port)],
-                f"{internal}:{s.action_port}/health", logs / "actions.log", common,
+                [
+                    str(s.main_venv / "bin" / "python"),
+                    "-m",
+                    "actions.server",
+                    "--actions",
+                    "actions",
+                    "-p",
+                    str(s.action_port),
+                ],
+                f"{internal}:{s.action_port}/health",
+                logs / "actions.log",
+                common,
             ),
         ]
         if gateway:
@@ -122,7 +154,9 @@ class Stack:
                 Service(
                     "gateway",
                     [str(s.main_venv / "bin" / "python"), "-m", "bot"],
-                    f"{base}:{s.gateway_port}/healthz", logs / "gateway.log", common,
+                    f"{base}:{s.gateway_port}/healthz",
+                    logs / "gateway.log",
+                    common,
                 )
             )
 
@@ -161,7 +195,7 @@ class Stack:
         for service in reversed(self.services):
             service.stop()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         self.start()
         return self
 
@@ -184,9 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     if read_manifest(s.index_dir) is None:
-        print("首次运行：正在构建法条索引，2核机器上约10–15分钟，中断后再次运行会从中断处继续。"
-              " (first run: building the statute index, about 10–15 min on 2 cores; an interrupted"
-              " build resumes where it stopped)", flush=True)
+        print(
+            "首次运行：正在构建法条索引，2核机器上约10–15分钟，中断后再次运行会从中断处继续。"
+            " (first run: building the statute index, about 10–15 min on 2 cores; an interrupted"
+            " build resumes where it stopped)",
+            flush=True,
+        )
     try:
         manifest, rebuilt, _ = ensure_index(s)
     except Exception as exc:  # the assistant still answers from its cards, without quotations

@@ -2,17 +2,17 @@
 
 The stack is started once per test session on free ports with its own state
 directory, from the model `make test` trained, exactly as `make run` does.
+Tests are put in tiers (pyproject.toml markers) by the fixtures they use, so
+`make test-fast` runs what needs no trained model, no services and no browser.
 """
+
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -20,66 +20,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from knowledge_base.indexing.index import ensure_index  # noqa: E402
-from ops.stack import RASA_PROCESS_ENV, Service, Stack  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+from ops.stack import Stack  # noqa: E402
 from settings import Settings  # noqa: E402
-
-
-PG = "postgresql://postgres@127.0.0.1:5432"
-
-# Every test gateway accepts this integrator key (INTEGRATOR_KEYS), and shares one
-# signing key, so a resident's token from one gateway holds on the others as in a
-# deployment with CONSOLE_SECRET set
-TEST_INTEGRATOR_KEY = "test-integrator-" + os.urandom(8).hex()
-TEST_CONSOLE_SECRET = os.urandom(24).hex()
-
-
-class ResidentAuth(httpx.Auth):
-    """Acts as an integrator: before a request that speaks for a resident id the test
-    chose (the body's or query's `user_id`, or the conversation path), it asks the
-    gateway for that id's token with the integrator key and sends it as the bearer,
-    over real HTTP. A request that already carries Authorization is left alone, and an
-    id the gateway will not issue (tg:, wx:, web:, malformed) goes without a token."""
-
-    requires_response_body = True
-
-    def __init__(self, integrator_key: str = TEST_INTEGRATOR_KEY) -> None:
-        self.integrator_key = integrator_key
-        self.tokens: dict[tuple[str, str], str | None] = {}
-
-    @staticmethod
-    def resident_named(request: httpx.Request) -> str | None:
-        path = request.url.path
-        if path.startswith("/api/v1/conversations/") and path.endswith("/messages"):
-            return path.split("/")[4] or None
-        if path.startswith("/api/v1/messages/"):
-            return request.url.params.get("user_id")
-        if path == "/api/v1/messages" and request.method == "POST":
-            try:
-                body = json.loads(request.content or b"null")
-            except (ValueError, UnicodeDecodeError):
-                return None
-            named = body.get("user_id") if isinstance(body, dict) else None
-            return named if isinstance(named, str) else None
-        return None
-
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
-        named = self.resident_named(request)
-        if named is not None and "authorization" not in request.headers:
-            key = (str(request.url.copy_with(path="/", query=None)), named)
-            if key not in self.tokens:
-                issued = yield httpx.Request(
-                    "POST", request.url.copy_with(path="/api/v1/residents", query=None),
-                    json={"user_id": named}, headers={"Authorization": f"Bearer {self.integrator_key}"})
-                self.tokens[key] = issued.json()["token"] if issued.status_code == 201 else None
-            if self.tokens[key] is not None:
-                request.headers["Authorization"] = f"Bearer {self.tokens[key]}"
-        yield request
-
-
-def resident_http(base_url: str, **kwargs: object) -> httpx.Client:
-    """An HTTP client that speaks for the residents its requests name (ResidentAuth)."""
-    return httpx.Client(base_url=base_url, auth=ResidentAuth(), **kwargs)  # type: ignore[arg-type]
+from tests.helpers.stack import PG, SERVICE_LOGS, resident_http, stack_settings  # noqa: E402
 
 
 async def _pg_admin(sql: str) -> None:
@@ -90,6 +35,13 @@ async def _pg_admin(sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+# property tests draw the same examples on every run (a failure is reproducible, a pass is
+# not luck), and keep no example database between runs; HYPOTHESIS_PROFILE=explore draws anew
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
@@ -119,48 +71,6 @@ def database() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def action_secret(stack: "Stack") -> dict[str, str]:
-    """The header Rasa sends the action server (actions/server.py refuses calls without it)."""
-    return {"Authorization": f"Bearer {stack.settings.action_token()}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# The test stack indexes these laws of laws.db plus the shared statutes: the
-# laws its conversations need, small enough to embed in about a minute on a
-# bare machine (and instantly once the embedding cache has them).
-TEST_LAWSDB_LAWS = ("民法典", "劳动合同法", "劳动法", "劳动争议调解仲裁法", "社会保险法",
-                    "特种设备安全法", "法律援助法")
-TEST_INDEX_DIR = ROOT / "var" / "test-index"
-UNTHROTTLED = "1000000/minute"
-
-
-def stack_settings(var_dir: Path, **overrides: object) -> Settings:
-    """Settings of a test stack: free ports, its own state, the test index.
-
-    Every process of a test stack must read the same index: the gateway's
-    citation guard checks the action server's quotations against it."""
-    values = dict(
-        var_dir=var_dir, host="127.0.0.1", rasa_port=free_port(), action_port=free_port(),
-        gateway_port=free_port(), rasa_url="", gateway_db_url="", tracker_store_url="",
-        lock_store_url="", retry_interval_s=0.5, index_dir=TEST_INDEX_DIR,
-        lawsdb_laws=":".join(TEST_LAWSDB_LAWS),
-        # every test talks from 127.0.0.1; tests/test_rate_limits.py sets its own
-        rate_limit_per_address=UNTHROTTLED, rate_limit_per_resident=UNTHROTTLED, rate_limit_login=UNTHROTTLED,
-        login_lockout="off", case_limit_per_resident=UNTHROTTLED, case_limit_per_address=UNTHROTTLED,  # tests/test_rate_limits.py tests the lockout on its own gateway
-        rate_limit_new_residents=UNTHROTTLED,
-        integrator_keys=TEST_INTEGRATOR_KEY, console_secret=TEST_CONSOLE_SECRET,
-    )
-    values.update(overrides)
-    settings = Settings(**values)
-    ensure_index(settings, progress=False)  # up to date after the first call: reads the corpus only
-    return settings
-
-
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return stack_settings(tmp_path_factory.mktemp("var"))
@@ -169,6 +79,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Stack]:
     stack = Stack(settings)
+    SERVICE_LOGS.extend((service.name, service.log_path) for service in stack.services)
     stack.start()
     yield stack
     stack.stop()
@@ -185,36 +96,42 @@ def client(gateway_url: str) -> Iterator[httpx.Client]:
         yield c
 
 
-def start_gateway(stack: Stack, var_dir: Path, **env: str) -> tuple[str, Service]:
-    """A second real gateway process beside the test stack (its own port and state
-    directory, the stack's Rasa and index), with `env` overriding settings; ready on return."""
-    port = free_port()
-    service = Service(
-        "gateway-extra", [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],
-        f"http://127.0.0.1:{port}/healthz", var_dir / "gateway.log",
-        {**stack.settings.as_env(), "GATEWAY_PORT": str(port), "HAIZHU_VAR_DIR": str(var_dir), **env},
-    )
-    service.start()
-    deadline = time.monotonic() + 60
-    while not service.healthy():
-        assert service.exited() is None, service.log_path.read_text("utf-8", errors="replace")
-        assert time.monotonic() < deadline, "gateway not ready in 60 s"
-        time.sleep(0.2)
-    return f"http://127.0.0.1:{port}", service
+# fixtures that bring a tier's needs with them (pyproject.toml markers)
+TIER_OF_FIXTURE = {
+    "stack": "stack",
+    "settings": "stack",
+    "gateway_url": "stack",
+    "client": "stack",
+    "database": "postgres",
+    "browser": "browser",
+    # the converted embedding model, an index built with it, or the trained NLU
+    "small_index": "model",
+    "models": "model",
+    "real_dev_result": "model",
+    "heldout_result": "model",
+}
 
 
-def _in_rasa_venv(program: str, args: tuple[str, ...], timeout: int) -> subprocess.CompletedProcess:
-    """Run a program of the Rasa environment the way ops/stack.py runs Rasa."""
-    env = {**os.environ, **RASA_PROCESS_ENV, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / program), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-    )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers its fixtures need, beside the marks it states itself."""
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            tier = TIER_OF_FIXTURE.get(fixture)
+            if tier is not None and tier not in item.keywords:
+                item.add_marker(getattr(pytest.mark, tier))
 
 
-def rasa_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return _in_rasa_venv("rasa", args, timeout)
+LOG_TAIL = 40
 
 
-def rasa_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return _in_rasa_venv("python", args, timeout)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
+    """On a failing run, the tail of each stack process's log: a failure on a CI machine
+    must be explainable from its output alone (one such run left nothing to go on)."""
+    if not (terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")):
+        return
+    for name, path in SERVICE_LOGS:
+        if not path.is_file():
+            continue
+        lines = path.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL:]
+        terminalreporter.write_sep("-", f"last {len(lines)} lines of {name} ({path})")
+        terminalreporter.write_line("\n".join(lines))

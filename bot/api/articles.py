@@ -1,5 +1,6 @@
 """`GET /api/v1/articles`: the whole in-force text of an article the assistant quoted
 (the web page's citation cards expand to it). Only indexed articles exist here."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,5 +18,11 @@ async def article(request: Request, law: str, label: str) -> Any:
     found = request.app.state.articles.find(law, label)
     if found is None:
         raise ApiError(404, "not_found", "找不到这一条。")
-    return {"citation": found.citation, "status": found.status, "version_date": found.version_date,
-            "chapter": found.chapter, "section": found.section, "text": found.text}
+    return {
+        "citation": found.citation,
+        "status": found.status,
+        "version_date": found.version_date,
+        "chapter": found.chapter,
+        "section": found.section,
+        "text": found.text,
+    }

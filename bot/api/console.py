@@ -7,11 +7,12 @@ the server, which expire after CONSOLE_SESSION_MAX_AGE_S; every state-changing
 request must carry the session's CSRF token in the X-CSRF-Token header
 (bot/api/deps.py). Every view and action is in the audit log.
 """
+
 from __future__ import annotations
 
 import secrets
 import time
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from fastapi import APIRouter, Request
@@ -43,9 +44,17 @@ def load_quick_replies(request: Request) -> list[str]:
 def listing(case: HandoffCaseView) -> dict[str, Any]:
     """What any mediator may see in a list: no transcript, no personal data; `id` is the
     public id URLs take, `number` the row number, for display only."""
-    return {"id": case.public_id, "number": case.id, "status": case.status, "category": case.category,
-            "street": case.street, "reason": case.reason, "intent": case.intent,
-            "waiting_s": round(time.time() - case.created_at), "assigned_to": case.assigned_to}
+    return {
+        "id": case.public_id,
+        "number": case.id,
+        "status": case.status,
+        "category": case.category,
+        "street": case.street,
+        "reason": case.reason,
+        "intent": case.intent,
+        "waiting_s": round(time.time() - case.created_at),
+        "assigned_to": case.assigned_to,
+    }
 
 
 @router.post("/login")
@@ -57,11 +66,16 @@ async def login(request: Request, body: Login) -> Any:
         await handoff_cases(request).audit(None, "login_failed", detail={"username": body.username[:64]})
         raise ApiError(401, "bad_credentials", "用户名或密码不正确。")
     request.session.clear()
-    request.session.update({"sid": await staff_accounts(request).open_session(staff.id),
-                            "csrf": secrets.token_urlsafe(32)})
+    request.session.update(
+        {"sid": await staff_accounts(request).open_session(staff.id), "csrf": secrets.token_urlsafe(32)}
+    )
     await handoff_cases(request).audit(staff.id, "login")
-    return {"username": staff.username, "display_name": staff.display_name, "role": staff.role,
-            "csrf_token": request.session["csrf"]}
+    return {
+        "username": staff.username,
+        "display_name": staff.display_name,
+        "role": staff.role,
+        "csrf_token": request.session["csrf"],
+    }
 
 
 @router.post("/logout")
@@ -73,8 +87,7 @@ async def logout(request: Request, staff: CurrentStaff) -> Any:
 
 
 @router.get("/queue")
-async def queue(request: Request, staff: CurrentStaff, category: Optional[str] = None,
-                street: Optional[str] = None) -> Any:
+async def queue(request: Request, staff: CurrentStaff, category: str | None = None, street: str | None = None) -> Any:
     cases = handoff_cases(request)
     await cases.audit(staff.id, "view_queue", detail={"category": category, "street": street})
     waiting = await cases.queue(category, street)

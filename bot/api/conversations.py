@@ -1,5 +1,6 @@
 """`GET /api/v1/conversations/{user_id}/messages`: what mediators (and the hand-off
 system) said to a web or API resident; Telegram and WeChat residents get them pushed."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -22,8 +23,12 @@ def api_resident(user_id: str) -> str:
 
 
 @router.get("/{user_id}/messages", responses=documented(401, 403, 404))
-async def mediator_messages(request: Request, user_id: Annotated[str, Depends(api_resident)],
-                            resident: CurrentResident, after: int = Query(0, ge=0, le=MAX_ID)) -> Any:
+async def mediator_messages(
+    request: Request,
+    user_id: Annotated[str, Depends(api_resident)],
+    resident: CurrentResident,
+    after: int = Query(0, ge=0, le=MAX_ID),
+) -> Any:
     """Mediators' and system messages to this resident since message `after` (newest last;
     `user_id` must be the token's resident)."""
     same_resident(resident, user_id)

@@ -8,21 +8,23 @@ residents' clients rely on the exact answers: 415 for another content type,
 (`invalid_user_id`, `invalid_text`, `empty_text`) and a Chinese message.
 The model still feeds the OpenAPI spec (`body_spec`).
 """
+
 from __future__ import annotations
 
 import hmac
 import json
 import re
-from typing import Annotated, Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 
 from bot.core.resident_tokens import ResidentTokens
+from bot.errors import ApiError
 from bot.store.handoff_cases import HandoffCaseStore
 from bot.store.staff_accounts import StaffStore, StaffView
-from bot.errors import ApiError
 
 MAX_BODY_BYTES = 1_000_000
 Model = TypeVar("Model", bound=BaseModel)
@@ -33,11 +35,19 @@ FIELD_ERRORS = {
     "user_id": ("invalid_user_id", "user_id 必须是非空字符串。"),
     "code": ("invalid_code", "缺少登录凭证 code。"),
 }
-RESIDENT_TOKEN = HTTPBearer(auto_error=False, scheme_name="ResidentToken", description=(
-    "The token `POST /api/v1/residents` issued. Sending, reading replies and polling a conversation "
-    "act for the resident it names, whatever id the request mentions."))
-INTEGRATOR_KEY = HTTPBearer(auto_error=False, scheme_name="IntegratorKey", description=(
-    "One of INTEGRATOR_KEYS: needed only to obtain the token of an id you choose."))
+RESIDENT_TOKEN = HTTPBearer(
+    auto_error=False,
+    scheme_name="ResidentToken",
+    description=(
+        "The token `POST /api/v1/residents` issued. Sending, reading replies and polling a conversation "
+        "act for the resident it names, whatever id the request mentions."
+    ),
+)
+INTEGRATOR_KEY = HTTPBearer(
+    auto_error=False,
+    scheme_name="IntegratorKey",
+    description=("One of INTEGRATOR_KEYS: needed only to obtain the token of an id you choose."),
+)
 NOT_AUTHENTICATED = "缺少或无效的居民令牌：请先调用 POST /api/v1/residents 取得令牌，再以 Authorization: Bearer 发送。"
 NOT_YOURS = "user_id 与居民令牌不符：令牌只能代表它所属的居民。"
 
@@ -59,8 +69,9 @@ async def read_json(request: Request) -> Any:
         raise ApiError(400, "invalid_json", "请求体不是合法的JSON。") from None
 
 
-def validated(model: type[Model], payload: Any, shape: str = "请求体必须是JSON对象。",
-              shape_code: str = "invalid_request") -> Model:
+def validated(
+    model: type[Model], payload: Any, shape: str = "请求体必须是JSON对象。", shape_code: str = "invalid_request"
+) -> Model:
     """`payload` as `model`, or the 422 of its first failing field."""
     if not isinstance(payload, dict):
         raise ApiError(422, shape_code, shape)
@@ -75,8 +86,9 @@ def validated(model: type[Model], payload: Any, shape: str = "请求体必须是
         raise ApiError(422, code, message) from None
 
 
-def json_body(model: type[Model], shape: str, optional: bool = False,
-              shape_code: str = "invalid_request") -> Callable[[Request], Awaitable[Model]]:
+def json_body(
+    model: type[Model], shape: str, optional: bool = False, shape_code: str = "invalid_request"
+) -> Callable[[Request], Awaitable[Model]]:
     """A dependency giving the request's body as `model` (an empty body is `model()` when optional)."""
 
     async def read(request: Request) -> Model:
@@ -89,8 +101,9 @@ def json_body(model: type[Model], shape: str, optional: bool = False,
 
 def body_spec(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
     """`openapi_extra` describing a body read by `json_body`."""
-    return {"requestBody": {"required": required,
-                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": model.model_json_schema()}}}
+    }
 
 
 def residents(request: Request) -> ResidentTokens:

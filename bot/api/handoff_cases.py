@@ -1,6 +1,7 @@
 """The console's hand-off cases (/console/api/cases/{id}): claim, read, reply, hand
 back to the bot, close with an outcome. Only the mediator a case is assigned to,
 or an admin, reads its transcript; URLs take the case's public id."""
+
 from __future__ import annotations
 
 import re
@@ -74,9 +75,15 @@ async def read(request: Request, case_id: str, staff: CurrentStaff) -> Any:
     case = await visible_case(request, number, staff)
     await cases.audit(staff.id, "view_case", number)
     messages = await cases.messages(number)
-    return {**listing(case), "public_id": case.public_id, "summary": case.summary, "outcome": case.outcome,
-            "messages": [{"id": m.id, "sender": m.sender, "text": m.text, "at": m.created_at} for m in messages],
-            "history": await cases.history(number), "outcomes": list(OUTCOMES)}
+    return {
+        **listing(case),
+        "public_id": case.public_id,
+        "summary": case.summary,
+        "outcome": case.outcome,
+        "messages": [{"id": m.id, "sender": m.sender, "text": m.text, "at": m.created_at} for m in messages],
+        "history": await cases.history(number),
+        "outcomes": list(OUTCOMES),
+    }
 
 
 @router.post("/{case_id}/messages")

@@ -2,9 +2,10 @@
 mobile masked, shown whole as JSON, HTML or PDF. An application holds the applicant's
 name, mobile and street, so only admins and the mediator holding that resident's case
 read it (every mediator used to read them all)."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -23,7 +24,7 @@ def applications(request: Request) -> ApplicationStore:
     return store
 
 
-async def residents_of(request: Request, staff: StaffView) -> Optional[set[str]]:
+async def residents_of(request: Request, staff: StaffView) -> set[str] | None:
     """Whose applications `staff` may read: an admin everyone's (None), a mediator
     those of the residents whose case they have now."""
     if staff.role == "admin":
@@ -53,7 +54,16 @@ async def application(request: Request, application_id: str, staff: CurrentStaff
     if format == "html":
         return HTMLResponse(render_html(found))
     if format == "pdf":
-        return Response(render_pdf(found), media_type="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="legal-aid-{found.public_id}.pdf"'})
-    return {"id": found.public_id, "number": found.id, "public_id": found.public_id, "outcome": found.outcome,
-            "record": found.record, "created_at": found.created_at}
+        return Response(
+            render_pdf(found),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="legal-aid-{found.public_id}.pdf"'},
+        )
+    return {
+        "id": found.public_id,
+        "number": found.id,
+        "public_id": found.public_id,
+        "outcome": found.outcome,
+        "record": found.record,
+        "created_at": found.created_at,
+    }

@@ -1,6 +1,7 @@
 """`POST /api/v1/messages` and `GET /api/v1/messages/{id}`: a resident's message to the
 assistant, and a kept one's status. A message Rasa cannot take right now is kept and
 answered later (503 with its id); the resident is always the token's."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -19,10 +20,15 @@ KEPT = "系统正忙，暂时无法回答。您的消息已经保存，恢复后
 SHAPE = "请求体必须是JSON对象，包含 text 字段。"
 
 
-@router.post("", response_model=MessageOut, responses=documented(400, 401, 403, 413, 415, 422, 429, 503),
-             openapi_extra=body_spec(MessageIn))
-async def post_message(request: Request, body: Annotated[MessageIn, Depends(json_body(MessageIn, SHAPE))],
-                       resident: CurrentResident) -> Any:
+@router.post(
+    "",
+    response_model=MessageOut,
+    responses=documented(400, 401, 403, 413, 415, 422, 429, 503),
+    openapi_extra=body_spec(MessageIn),
+)
+async def post_message(
+    request: Request, body: Annotated[MessageIn, Depends(json_body(MessageIn, SHAPE))], resident: CurrentResident
+) -> Any:
     """Send a resident's message to the assistant and get its replies (as the token's resident).
     The body is checked before the token, so a malformed request learns nothing about identities."""
     user_id = same_resident(resident, body.user_id)
@@ -34,8 +40,7 @@ async def post_message(request: Request, body: Annotated[MessageIn, Depends(json
 
 
 @router.get("/{message_id}", responses=documented(401, 403, 404))
-async def get_message(request: Request, message_id: str, resident: CurrentResident,
-                      user_id: str | None = None) -> Any:
+async def get_message(request: Request, message_id: str, resident: CurrentResident, user_id: str | None = None) -> Any:
     """Status and replies of a kept message (only to the resident who sent it)."""
     user_id = same_resident(resident, user_id)
     stored = await request.app.state.conversations.store.get(message_id)

@@ -1,5 +1,6 @@
 """The shapes of the residents' API: what comes in (validated by these models,
 which also write the OpenAPI spec) and what goes out."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -34,11 +35,16 @@ UserId = Annotated[str, AfterValidator(_user_id)]
 
 
 class MessageIn(BaseModel):
-    user_id: UserId | None = Field(None, description=(
-        "Optional: the resident's id, which must be the one the bearer token was issued to. "
-        "The id comes from the token, never from this field alone."))
-    text: ResidentText = Field(description="What the resident typed (UTF-8). Over 2,000 characters is "
-                                           "truncated with a notice.")
+    user_id: UserId | None = Field(
+        None,
+        description=(
+            "Optional: the resident's id, which must be the one the bearer token was issued to. "
+            "The id comes from the token, never from this field alone."
+        ),
+    )
+    text: ResidentText = Field(
+        description="What the resident typed (UTF-8). Over 2,000 characters is truncated with a notice."
+    )
 
 
 class Button(BaseModel):
@@ -64,13 +70,16 @@ class MessageOut(BaseModel):
 
 
 class ResidentIn(BaseModel):
-    user_id: UserId | None = Field(None, description=(
-        "Integrators only (Authorization: Bearer <one of INTEGRATOR_KEYS>): your own id for this resident, "
-        "not starting with web:, tg: or wx:. Leave it out to get a fresh web: resident."))
+    user_id: UserId | None = Field(
+        None,
+        description=(
+            "Integrators only (Authorization: Bearer <one of INTEGRATOR_KEYS>): your own id for this resident, "
+            "not starting with web:, tg: or wx:. Leave it out to get a fresh web: resident."
+        ),
+    )
 
 
 class ResidentOut(BaseModel):
     user_id: str
     token: str = Field(description="Send it as `Authorization: Bearer <token>` on every resident endpoint")
     expires_in: int = Field(description="Seconds the token is accepted; then get a new resident")
-

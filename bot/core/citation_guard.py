@@ -7,22 +7,25 @@ the resident gets a polite notice instead, the blocked text stays in the
 message store for staff, and an error is logged (citations only, no
 personal data).
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.chinese_numerals import NUMERAL_CHARS, parse_chinese_number
+from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.citations import problems
 
 log = logging.getLogger(__name__)
 
-BLOCKED_TEXT = ("抱歉，这条回答引用的法条未能通过核对，为避免误导，我没有发送它，已记录下来交工作人员核查。"
-                "您可以换个说法再问，或拨打12348公共法律服务热线咨询。")
+BLOCKED_TEXT = (
+    "抱歉，这条回答引用的法条未能通过核对，为避免误导，我没有发送它，已记录下来交工作人员核查。"
+    "您可以换个说法再问，或拨打12348公共法律服务热线咨询。"
+)
 
 
 class ArticleLookup:
@@ -31,7 +34,7 @@ class ArticleLookup:
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = Path(index_dir)
-        self._store: Optional[ArticleStore] = None
+        self._store: ArticleStore | None = None
         self._lock = threading.Lock()
 
     def versions(self, law: str, number: int) -> list:
@@ -63,7 +66,8 @@ class CitationGuard:
 
     def screen(self, replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(replies to send, replies blocked with the reasons)."""
-        send, blocked = [], []
+        send: list[dict[str, Any]] = []
+        blocked: list[dict[str, Any]] = []
         for reply in replies:
             text = reply.get("text") or ""
             found = problems(text, self.articles.versions) if "第" in text else []  # every citation has 第

@@ -4,41 +4,49 @@ Messages of one resident are handled one at a time and in the order they were
 sent: a message that arrives while older ones are still pending (Rasa was
 down) waits until those have been answered.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-
-from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView, MessageView
 from bot.core.citation_guard import CitationGuard
-from bot.core.text_input import storable_text
-from bot.store.legal_aid_applications import ApplicationStore
-from bot.store.messages import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
 from bot.core.payloads import INTENT_PREFIX, RECENT_REPLIES, offered_payloads, screen
 from bot.core.rasa_client import RasaClient, RasaUnavailable
+from bot.core.text_input import storable_text
 from bot.errors import STORE_DOWN
+from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView
+from bot.store.handoff_messages import MessageView
+from bot.store.legal_aid_applications import ApplicationStore
+from bot.store.messages import ANSWERED, HANDED_OFF, HELD, PENDING, UNANSWERED, MessageStore, StoredMessage
 
 log = logging.getLogger(__name__)
 
 TRUNCATION_NOTICE = "您的消息超过{limit}字，我只读取了前{limit}字。如果重要内容在后面，请分几次发送。"
 END_HANDOFF = {"结束人工", "结束人工服务", "退出人工", "返回智能助手", "/end_handoff"}
-QUEUED_TEXT = ("已为您转接人工调解员，目前排在第{position}位。调解员接手后会在这里回复您，您可以继续留言；"
-               "发送「结束人工」可以回到智能助手。")
+QUEUED_TEXT = (
+    "已为您转接人工调解员，目前排在第{position}位。调解员接手后会在这里回复您，您可以继续留言；"
+    "发送「结束人工」可以回到智能助手。"
+)
 FORWARDED_WAITING = "您的留言已记下，会转给接手的调解员（目前排在第{position}位）。发送「结束人工」可以回到智能助手。"
 FORWARDED_CLAIMED = "您的留言已送达调解员，请稍候回复。发送「结束人工」可以回到智能助手。"
-WAIT_NOTICE = ("抱歉，调解员暂时都在忙，您的案件还没有人接手。您可以继续等待，我们会尽快回复；"
-               "着急的话请拨打12348公共法律服务热线。")
+WAIT_NOTICE = (
+    "抱歉，调解员暂时都在忙，您的案件还没有人接手。您可以继续等待，我们会尽快回复；"
+    "着急的话请拨打12348公共法律服务热线。"
+)
 ENDED_TEXT = "已结束人工服务，智能助手继续为您服务。请直接说说您的问题。"
 NO_ANSWER_TEXT = "抱歉，系统暂时没能生成回答。您的消息已经保存，并转给了工作人员；急事请拨打12348公共法律服务热线。"
 NO_ANSWER = "no_answer"  # case reason: every part was up, yet nothing came back (an action failed)
 # reasons that reach a person whatever the case budget: danger, and our own failures
 ALWAYS_OPENED = frozenset({NO_ANSWER, "urgent", "emergency"})
-CASE_LIMIT_TEXT = ("您近期已经多次申请人工服务，这次没有再新建转接。调解员会处理您之前的申请；"
-                   "急事请拨打12348公共法律服务热线，遇到危险请拨打110。")
+CASE_LIMIT_TEXT = (
+    "您近期已经多次申请人工服务，这次没有再新建转接。调解员会处理您之前的申请；"
+    "急事请拨打12348公共法律服务热线，遇到危险请拨打110。"
+)
 
 
 def channel_of(user_id: str) -> str:
@@ -54,9 +62,16 @@ class Outcome:
 
 
 class Conversations:
-    def __init__(self, store: MessageStore, rasa: RasaClient, max_chars: int, guard: CitationGuard,
-                 cases: HandoffCaseStore, applications: ApplicationStore,
-                 case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        rasa: RasaClient,
+        max_chars: int,
+        guard: CitationGuard,
+        cases: HandoffCaseStore,
+        applications: ApplicationStore,
+        case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None,
+    ) -> None:
         self.store = store
         # whether a resident (from an address, when known) may open another case now
         self.case_budget = case_budget
@@ -134,13 +149,18 @@ class Conversations:
         if turn.intake is not None:
             application = await self.applications.create(message.user_id, turn.intake)
             result["application_id"] = application.public_id
-            log.info("message %s submitted legal-aid application %s (%s)", message.public_id,
-                     application.public_id, application.outcome)
+            log.info(
+                "message %s submitted legal-aid application %s (%s)",
+                message.public_id,
+                application.public_id,
+                application.outcome,
+            )
         if turn.handoff is not None and not await self._may_open_case(message, turn.handoff, address):
             turn.handoff = None
             result["replies"].append({"text": CASE_LIMIT_TEXT, "buttons": []})
-            log.warning("message %s: case not opened, the resident's or address's case budget is spent",
-                        message.public_id)
+            log.warning(
+                "message %s: case not opened, the resident's or address's case budget is spent", message.public_id
+            )
         if turn.handoff is not None:
             case = await self._open_case(message, turn.handoff, result)
             position = await self.cases.queue_position(case)
@@ -156,8 +176,9 @@ class Conversations:
             return True
         return await self.case_budget(message.user_id, address)
 
-    async def _open_case(self, message: StoredMessage, handoff: dict[str, Any],
-                         result: dict[str, Any]) -> HandoffCaseView:
+    async def _open_case(
+        self, message: StoredMessage, handoff: dict[str, Any], result: dict[str, Any]
+    ) -> HandoffCaseView:
         """A case with what the mediator needs: the structured summary the action sent and the transcript."""
         transcript = []
         for earlier in await self.store.history(message.user_id):
@@ -165,10 +186,15 @@ class Conversations:
             replies = (result if earlier.public_id == message.public_id else earlier.result or {}).get("replies", [])
             transcript += [{"from": "assistant", "text": r.get("text", ""), "at": earlier.created_at} for r in replies]
         summary = {**handoff, "entities_last_message": result.get("entities", []), "transcript": transcript}
-        case = await self.cases.create(message.user_id, str(handoff.get("reason") or "asks_for_person"), summary,
-                                       channel=channel_of(message.user_id),
-                                       category=handoff.get("category") or result.get("category"),
-                                       intent=handoff.get("intent"), street=handoff.get("street"))
+        case = await self.cases.create(
+            message.user_id,
+            str(handoff.get("reason") or "asks_for_person"),
+            summary,
+            channel=channel_of(message.user_id),
+            category=handoff.get("category") or result.get("category"),
+            intent=handoff.get("intent"),
+            street=handoff.get("street"),
+        )
         log.info("message %s opened case %s (%s)", message.public_id, case.public_id, case.reason)
         return case
 
@@ -182,8 +208,15 @@ class Conversations:
                 text = FORWARDED_WAITING.format(position=await self.cases.queue_position(case))
             else:
                 text = FORWARDED_CLAIMED
-        result = {"replies": [{"text": text, "buttons": []}], "intent": "handoff", "category": case.category or "other_legal",
-                  "confidence": 1.0, "entities": [], "truncated": message.truncated, "case_id": case.public_id}
+        result = {
+            "replies": [{"text": text, "buttons": []}],
+            "intent": "handoff",
+            "category": case.category or "other_legal",
+            "confidence": 1.0,
+            "entities": [],
+            "truncated": message.truncated,
+            "case_id": case.public_id,
+        }
         await self.store.finish(message.public_id, HANDED_OFF, result)
         log.info("message %s went to case %s", message.public_id, case.public_id)
         return result
@@ -218,8 +251,9 @@ class Conversations:
             log.info("case %s unclaimed for %.0f s: resident told", case.public_id, wait_notice_s)
         return len(cases)
 
-    async def push_forever(self, channel: str, send: Callable[[str, MessageView], Awaitable[None]],
-                           interval_s: float) -> None:
+    async def push_forever(
+        self, channel: str, send: Callable[[str, MessageView], Awaitable[None]], interval_s: float
+    ) -> None:
         """Push mediators' and system messages of `channel`'s cases with `send(resident_id, message)`.
 
         Each message is marked delivered as it is taken (once, however many gateways
@@ -230,8 +264,12 @@ class Conversations:
                     try:
                         await send(resident, message)
                     except Exception as exc:  # the channel's API failed: keep it for the next round
-                        log.warning("push of case message %s to %s failed (%s); retrying", message.id, channel,
-                                    type(exc).__name__)
+                        log.warning(
+                            "push of case message %s to %s failed (%s); retrying",
+                            message.id,
+                            channel,
+                            type(exc).__name__,
+                        )
                         await self.cases.undeliver(message.id)
             except STORE_DOWN as exc:  # an outage is not a bug: one line, no traceback every round
                 log.warning("%s push round skipped: database unavailable (%s)", channel, type(exc).__name__)

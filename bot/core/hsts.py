@@ -1,5 +1,6 @@
 """Strict-Transport-Security on every response when the console is HTTPS-only
 (CONSOLE_HTTPS_ONLY=1, behind TLS): browsers must not fall back to plain HTTP."""
+
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

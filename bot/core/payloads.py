@@ -11,11 +11,13 @@ tests' shortcuts use them). Anything else is sent as text, its ``/`` written
 full-width (``／``), which Rasa does not read as an intent: entities then
 come only from extraction.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -23,7 +25,7 @@ from settings import ROOT
 
 INTENT_PREFIX = "/"
 AS_TEXT_PREFIX = "／"
-RECENT_REPLIES = 5          # a button stays pressable for this many of the resident's messages
+RECENT_REPLIES = 5  # a button stays pressable for this many of the resident's messages
 _BARE_INTENT = re.compile(r"^/([a-z][a-z0-9_]*)$")
 
 
@@ -52,4 +54,4 @@ def screen(text: str, offered: set[str]) -> str:
     bare = _BARE_INTENT.match(text)
     if bare and bare.group(1) in domain_intents():
         return text
-    return AS_TEXT_PREFIX + text[len(INTENT_PREFIX):]
+    return AS_TEXT_PREFIX + text[len(INTENT_PREFIX) :]

@@ -5,15 +5,16 @@ net for anything that slips through (an exception message quoting input, a
 library's debug line): mainland mobile numbers and ID-card numbers are masked
 in every record before it is written.
 """
+
 from __future__ import annotations
 
 import logging
 import re
-from typing import Callable
+from collections.abc import Callable
 
 # Bounded by digits only: 「ID110101199003071234A栋」 must be masked too (a
 # letter beside the number does not make it something else; found by
-# tests/test_hostile_text.py). Masking too much in a log costs nothing.
+# tests/bot/test_hostile_text.py). Masking too much in a log costs nothing.
 _ID_CARD = re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?!\d)")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 
@@ -77,8 +78,16 @@ class LongRecordFilter(logging.Filter):
 
 def install(logger: logging.Logger | None = None) -> None:
     """Attach the filter to every handler of the root logger (and uvicorn's)."""
-    targets = [logger] if logger else [logging.getLogger(), logging.getLogger("uvicorn"),
-                                        logging.getLogger("uvicorn.access"), logging.getLogger("uvicorn.error")]
+    targets = (
+        [logger]
+        if logger
+        else [
+            logging.getLogger(),
+            logging.getLogger("uvicorn"),
+            logging.getLogger("uvicorn.access"),
+            logging.getLogger("uvicorn.error"),
+        ]
+    )
     for target in targets:
         for handler in target.handlers:
             if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):

@@ -1,4 +1,5 @@
 """Talks to Rasa's REST channel and reads back what NLU made of the message."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,6 @@ from typing import Any
 import httpx
 
 from nlu.taxonomy import load as load_taxonomy
-
 
 # Rasa's HTTP server does not percent-decode the conversation id in the tracker
 # path, so the id Rasa knows a resident by must need no encoding: ids made of
@@ -56,8 +56,7 @@ def _reply(message: dict[str, Any]) -> dict[str, Any] | None:
     if not text:
         return None
     buttons = [
-        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-        for b in message.get("buttons") or []
+        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in message.get("buttons") or []
     ]
     return {"text": text, "buttons": buttons}
 
@@ -110,8 +109,9 @@ class RasaClient:
         sender = rasa_sender(user_id)
         try:
             # nlu/gateway_channel.py: the replies and the parse in one call
-            response = await self._http.post("/webhooks/gateway/webhook", json={"sender": sender, "message": text},
-                                             headers=self._channel_headers)
+            response = await self._http.post(
+                "/webhooks/gateway/webhook", json={"sender": sender, "message": text}, headers=self._channel_headers
+            )
             if response.status_code != 200:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             body = response.json()
@@ -125,9 +125,19 @@ class RasaClient:
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
         if not replies and not await self.actions_ready():
             raise RasaUnavailable("no reply and the action server is down")
-        handoff, intake = (next((m["custom"][key] for m in messages if isinstance(m, dict)
-                                 and isinstance(m.get("custom"), dict) and isinstance(m["custom"].get(key), dict)),
-                                None) for key in ("handoff", "intake"))
+        handoff, intake = (
+            next(
+                (
+                    m["custom"][key]
+                    for m in messages
+                    if isinstance(m, dict)
+                    and isinstance(m.get("custom"), dict)
+                    and isinstance(m["custom"].get(key), dict)
+                ),
+                None,
+            )
+            for key in ("handoff", "intake")
+        )
         return RasaTurn(
             replies=replies,
             intent=intent,

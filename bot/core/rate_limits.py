@@ -15,12 +15,14 @@ gateway's event loop. If that Redis is unreachable the limits are not applied
 uvicorn reports: X-Forwarded-For only from TRUSTED_PROXIES (bot/__main__.py),
 none by default.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from limits import RateLimitItem, parse, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -40,11 +42,27 @@ UNLIMITED = ("/healthz",)
 
 
 class RateLimits:
-    def __init__(self, per_address: str, per_resident: str, per_login: str, storage: str = "memory://",
-                 lockout: str = "5/minute;20/hour;50/day", cases_per_resident: str = "3/hour",
-                 cases_per_address: str = "10/hour", new_residents: str = "120/hour") -> None:
-        options = {"implementation": "redispy", "key_prefix": "haizhu-limits", "socket_timeout": 0.5,
-                   "socket_connect_timeout": 0.5} if storage.startswith("redis") else {}
+    def __init__(
+        self,
+        per_address: str,
+        per_resident: str,
+        per_login: str,
+        storage: str = "memory://",
+        lockout: str = "5/minute;20/hour;50/day",
+        cases_per_resident: str = "3/hour",
+        cases_per_address: str = "10/hour",
+        new_residents: str = "120/hour",
+    ) -> None:
+        options: dict[str, float | str | bool] = (
+            {
+                "implementation": "redispy",
+                "key_prefix": "haizhu-limits",
+                "socket_timeout": 0.5,
+                "socket_connect_timeout": 0.5,
+            }
+            if storage.startswith("redis")
+            else {}
+        )
         backend = storage_from_string(f"async+{storage}", **options)
         self._limiter = MovingWindowRateLimiter(backend)
         self.per_address: RateLimitItem = parse(per_address)
@@ -58,10 +76,17 @@ class RateLimits:
         self.lockout: list[RateLimitItem] = parse_many(lockout) if lockout.strip().lower() not in ("", "off") else []
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RateLimits":
-        return cls(settings.rate_limit_per_address, settings.rate_limit_per_resident, settings.rate_limit_login,
-                   settings.rate_limit_storage, settings.login_lockout, settings.case_limit_per_resident,
-                   settings.case_limit_per_address, settings.rate_limit_new_residents)
+    def from_settings(cls, settings: Settings) -> RateLimits:
+        return cls(
+            settings.rate_limit_per_address,
+            settings.rate_limit_per_resident,
+            settings.rate_limit_login,
+            settings.rate_limit_storage,
+            settings.login_lockout,
+            settings.case_limit_per_resident,
+            settings.case_limit_per_address,
+            settings.rate_limit_new_residents,
+        )
 
     async def _wait(self, item: RateLimitItem, *key: str) -> float | None:
         """None when this hit is within budget, else when the window frees up (epoch seconds)."""
@@ -81,8 +106,9 @@ class RateLimits:
     @staticmethod
     def _too_many(reset: float) -> ApiError:
         seconds = max(1, math.ceil(reset - time.time()))
-        return ApiError(429, "too_many_requests", TOO_FAST.format(seconds=seconds),
-                        headers={"Retry-After": str(seconds)})
+        return ApiError(
+            429, "too_many_requests", TOO_FAST.format(seconds=seconds), headers={"Retry-After": str(seconds)}
+        )
 
     async def address(self, host: str) -> None:
         """The 429 (ApiError) once this address has spent its budget on public endpoints."""

@@ -18,6 +18,7 @@ The tokens are stateless (itsdangerous, signed with the console key under
 their own salt): several gateways that share CONSOLE_SECRET accept each
 other's, and nothing is stored per resident until they write.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -69,7 +70,7 @@ class ResidentTokens:
 
 
 def bearer(authorization: str | None) -> str | None:
-    if not authorization or not authorization[:7].lower() == "bearer ":
+    if not authorization or authorization[:7].lower() != "bearer ":
         return None
     return authorization[7:].strip() or None
 

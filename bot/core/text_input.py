@@ -5,6 +5,7 @@ no database or log could store them) are dropped; what is left must not be
 blank. The same rule serves the pydantic models of the HTTP bodies (as an
 `AfterValidator`) and the channels that take text another way.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,4 +33,3 @@ def _storable_non_empty(text: str) -> str:
 
 # a body field holding what a resident typed
 ResidentText = Annotated[str, AfterValidator(_storable_non_empty)]
-

@@ -5,12 +5,13 @@ Rasa replied; while Rasa is unreachable it stays ``pending`` and the retry
 worker sends it later, in order. SQLite by default, PostgreSQL by URL
 (SQLAlchemy async).
 """
+
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -21,7 +22,7 @@ from bot.store.models import HeldReply, InboundMessage
 PENDING = "pending"
 ANSWERED = "answered"
 UNANSWERED = "unanswered"  # Rasa answered with nothing: kept for a person to follow up
-HELD = "held"              # a reply failed the citation guard: the resident was told, staff review it
+HELD = "held"  # a reply failed the citation guard: the resident was told, staff review it
 HANDED_OFF = "handed_off"  # went to the resident's open case (a mediator), not to Rasa
 
 
@@ -33,13 +34,14 @@ class StoredMessage:
     truncated: bool
     status: str
     attempts: int
-    result: Optional[dict[str, Any]]
+    result: dict[str, Any] | None
     created_at: float = 0.0
 
     @classmethod
-    def of(cls, row: InboundMessage) -> "StoredMessage":
-        return cls(row.public_id, row.user_id, row.text, row.truncated, row.status, row.attempts, row.result,
-                   row.created_at)
+    def of(cls, row: InboundMessage) -> StoredMessage:
+        return cls(
+            row.public_id, row.user_id, row.text, row.truncated, row.status, row.attempts, row.result, row.created_at
+        )
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -72,8 +74,15 @@ class MessageStore:
     async def add(self, user_id: str, text: str, truncated: bool) -> StoredMessage:
         now = time.time()
         row = InboundMessage(
-            public_id=uuid.uuid4().hex, user_id=user_id, text=text, truncated=truncated,
-            status=PENDING, attempts=0, result=None, created_at=now, updated_at=now,
+            public_id=uuid.uuid4().hex,
+            user_id=user_id,
+            text=text,
+            truncated=truncated,
+            status=PENDING,
+            attempts=0,
+            result=None,
+            created_at=now,
+            updated_at=now,
         )
         async with self._sessions.begin() as session:
             session.add(row)
@@ -84,8 +93,7 @@ class MessageStore:
             await session.execute(
                 update(InboundMessage)
                 .where(InboundMessage.public_id == public_id)
-                .values(status=status, result=result, updated_at=time.time(),
-                        attempts=InboundMessage.attempts + 1)
+                .values(status=status, result=result, updated_at=time.time(), attempts=InboundMessage.attempts + 1)
             )
 
     async def hold(self, message_id: str, user_id: str, replies: list[dict[str, Any]]) -> None:
@@ -94,10 +102,11 @@ class MessageStore:
             for reply in replies:
                 reasons = reply.get("blocked_because", [])
                 kept = {k: v for k, v in reply.items() if k != "blocked_because"}
-                session.add(HeldReply(message_id=message_id, user_id=user_id, reply=kept,
-                                      reasons=reasons, created_at=now))
+                session.add(
+                    HeldReply(message_id=message_id, user_id=user_id, reply=kept, reasons=reasons, created_at=now)
+                )
 
-    async def held(self, message_id: Optional[str] = None) -> list[dict[str, Any]]:
+    async def held(self, message_id: str | None = None) -> list[dict[str, Any]]:
         query = select(HeldReply).order_by(HeldReply.id)
         if message_id is not None:
             query = query.where(HeldReply.message_id == message_id)
@@ -113,14 +122,14 @@ class MessageStore:
                 .values(attempts=InboundMessage.attempts + 1, updated_at=time.time())
             )
 
-    async def get(self, public_id: str) -> Optional[StoredMessage]:
+    async def get(self, public_id: str) -> StoredMessage | None:
         async with self._sessions() as session:
             row = (
                 await session.execute(select(InboundMessage).where(InboundMessage.public_id == public_id))
             ).scalar_one_or_none()
             return StoredMessage.of(row) if row else None
 
-    async def pending(self, user_id: Optional[str] = None, limit: int = 100) -> list[StoredMessage]:
+    async def pending(self, user_id: str | None = None, limit: int = 100) -> list[StoredMessage]:
         """Pending messages, oldest first (the order residents sent them)."""
         query = select(InboundMessage).where(InboundMessage.status == PENDING)
         if user_id is not None:
@@ -132,6 +141,12 @@ class MessageStore:
     async def history(self, user_id: str, limit: int = 50) -> list[StoredMessage]:
         """The resident's latest messages with the replies they got, oldest first (a case's transcript)."""
         async with self._sessions() as session:
-            rows = (await session.execute(select(InboundMessage).where(InboundMessage.user_id == user_id)
-                                          .order_by(InboundMessage.seq.desc()).limit(limit))).scalars()
+            rows = (
+                await session.execute(
+                    select(InboundMessage)
+                    .where(InboundMessage.user_id == user_id)
+                    .order_by(InboundMessage.seq.desc())
+                    .limit(limit)
+                )
+            ).scalars()
             return [StoredMessage.of(r) for r in reversed(list(rows))]

@@ -5,6 +5,7 @@ Run at gateway start (`upgrade(engine)`), or by hand: `python -m bot.store.migra
 migrations existed (message tables made by create_all) is adopted: stamped at
 the first revision, then upgraded, so no data is lost.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -6,9 +6,10 @@ messages, status history, staff accounts and the audit log of every view
 and action by staff. SQLite by default, PostgreSQL by URL; the schema is
 created and upgraded by the migrations in bot/store/migrations (bot/store/migrate.py).
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,7 +29,7 @@ class InboundMessage(Base):
     truncated: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
@@ -69,18 +70,18 @@ class HandoffCase(Base):
     channel: Mapped[str] = mapped_column(String(16), default="api")
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(String(32))
-    category: Mapped[Optional[str]] = mapped_column(String(16), nullable=True, index=True)
-    intent: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
-    street: Mapped[Optional[str]] = mapped_column(String(16), nullable=True, index=True)
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    street: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
-    assigned_to: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"), nullable=True, index=True)
-    outcome: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[float] = mapped_column(Float, index=True)
     updated_at: Mapped[float] = mapped_column(Float)
-    claimed_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    closed_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    purged_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    wait_notice_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wait_notice_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class HandoffMessage(Base):
@@ -89,11 +90,11 @@ class HandoffMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     sender: Mapped[str] = mapped_column(String(16))  # resident | mediator | system
-    staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
     # pushed to the resident's channel (Telegram …); None: not yet, or the channel is polled
-    delivered_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True, index=True)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
 
 
 class HandoffCaseEvent(Base):
@@ -103,10 +104,10 @@ class HandoffCaseEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    from_status: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_status: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(80))
-    note: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[float] = mapped_column(Float)
 
 
@@ -116,10 +117,10 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"), nullable=True, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True, index=True)
     action: Mapped[str] = mapped_column(String(32))
-    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
-    detail: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     at: Mapped[float] = mapped_column(Float)
 
 
@@ -132,11 +133,11 @@ class LegalAidApplication(Base):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     resident_id: Mapped[str] = mapped_column(String(128))
     outcome: Mapped[str] = mapped_column(String(24))
-    category: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
-    street: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    street: Mapped[str | None] = mapped_column(String(16), nullable=True)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float, index=True)
-    purged_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ButtonPayload(Base):

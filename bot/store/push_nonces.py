@@ -6,6 +6,7 @@ REPLAY_WINDOW_S of now and its (timestamp, nonce) was not seen before; the
 pairs seen are kept in the database for the window (they were in one
 process's memory: lost on restart, not shared between gateways).
 """
+
 from __future__ import annotations
 
 import time

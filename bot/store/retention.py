@@ -8,14 +8,16 @@ Residents' messages in the gateway store older than the same period lose
 their text and replies, held replies are deleted, and legal-aid
 applications keep only their outcome.
 """
+
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.handoff_cases import CLOSED, RETURNED
@@ -37,27 +39,47 @@ async def purge(engine: AsyncEngine, retention_days: float, now: float | None = 
     limit = (now or time.time()) - retention_days * 86400
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions.begin() as session:
-        old = list((await session.execute(select(HandoffCase).where(
-            HandoffCase.status.in_((CLOSED, RETURNED)), HandoffCase.closed_at <= limit, HandoffCase.purged_at.is_(None)))).scalars())
+        old = list(
+            (
+                await session.execute(
+                    select(HandoffCase).where(
+                        HandoffCase.status.in_((CLOSED, RETURNED)),
+                        HandoffCase.closed_at <= limit,
+                        HandoffCase.purged_at.is_(None),
+                    )
+                )
+            ).scalars()
+        )
         for case in old:
             keep = {k: case.summary.get(k) for k in ("reason", "category", "intent", "topic", "street")}
             case.summary = {**keep, "purged": True}
             case.resident_id = f"purged-{case.id}"
             case.purged_at = time.time()
         if old:
-            await session.execute(update(HandoffMessage).where(HandoffMessage.case_id.in_([c.id for c in old]))
-                                  .values(text=PURGED_TEXT))
+            await session.execute(
+                update(HandoffMessage).where(HandoffMessage.case_id.in_([c.id for c in old])).values(text=PURGED_TEXT)
+            )
         messages = await session.execute(
-            update(InboundMessage).where(InboundMessage.created_at <= limit, InboundMessage.text != PURGED_TEXT)
-            .values(text=PURGED_TEXT, result=None))
+            update(InboundMessage)
+            .where(InboundMessage.created_at <= limit, InboundMessage.text != PURGED_TEXT)
+            .values(text=PURGED_TEXT, result=None)
+        )
         held = await session.execute(delete(HeldReply).where(HeldReply.created_at <= limit))
-        applications = list((await session.execute(select(LegalAidApplication).where(
-            LegalAidApplication.created_at <= limit, LegalAidApplication.purged_at.is_(None)))).scalars())
+        applications = list(
+            (
+                await session.execute(
+                    select(LegalAidApplication).where(
+                        LegalAidApplication.created_at <= limit, LegalAidApplication.purged_at.is_(None)
+                    )
+                )
+            ).scalars()
+        )
         for application in applications:
             application.record = {"outcome": application.outcome, "purged": True}
             application.resident_id = f"purged-{application.id}"
             application.purged_at = time.time()
-    return Purged(len(old), messages.rowcount or 0, held.rowcount or 0, len(applications))
+    removed = cast("CursorResult[Any]", messages).rowcount, cast("CursorResult[Any]", held).rowcount
+    return Purged(len(old), removed[0] or 0, removed[1] or 0, len(applications))
 
 
 async def _main() -> Purged:
@@ -74,6 +96,8 @@ async def _main() -> Purged:
 
 if __name__ == "__main__":
     done = asyncio.run(_main())
-    print(f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies, "
-          f"{done.applications} legal-aid applications")
+    print(
+        f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies, "
+        f"{done.applications} legal-aid applications"
+    )
     sys.exit(0)

@@ -1,12 +1,12 @@
 """Staff accounts of the mediator console: argon2 password hashes, roles, and the
 server-side sessions that make a logout, a password reset or a disable final
 (the console's cookie only names a session kept here)."""
+
 from __future__ import annotations
 
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,7 +43,11 @@ class StaffStore:
                 row = Staff(username=username, created_at=time.time())
                 session.add(row)
             row.password_hash, row.role, row.display_name, row.active = (
-                _hasher.hash(password), role, display_name, True)
+                _hasher.hash(password),
+                role,
+                display_name,
+                True,
+            )
             await session.flush()
             # a new password ends every session signed in with the old one
             await session.execute(delete(ConsoleSession).where(ConsoleSession.staff_id == row.id))
@@ -65,7 +69,7 @@ class StaffStore:
             session.add(ConsoleSession(sid=sid, staff_id=staff_id, created_at=time.time()))
         return sid
 
-    async def session_staff(self, sid: str, max_age_s: float) -> Optional[StaffView]:
+    async def session_staff(self, sid: str, max_age_s: float) -> StaffView | None:
         """The active account of a live session, or None (ended, expired, account disabled)."""
         if not sid:
             return None
@@ -80,7 +84,7 @@ class StaffStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(ConsoleSession).where(ConsoleSession.sid == sid[:64]))
 
-    async def authenticate(self, username: str, password: str) -> Optional[StaffView]:
+    async def authenticate(self, username: str, password: str) -> StaffView | None:
         async with self._sessions() as session:
             row = (await session.execute(select(Staff).where(Staff.username == username))).scalar_one_or_none()
         if row is None or not row.active:
@@ -92,7 +96,7 @@ class StaffStore:
             return None
         return StaffView(row.id, row.username, row.display_name, row.role)
 
-    async def get(self, staff_id: int) -> Optional[StaffView]:
+    async def get(self, staff_id: int) -> StaffView | None:
         async with self._sessions() as session:
             row = await session.get(Staff, staff_id)
         return StaffView(row.id, row.username, row.display_name, row.role) if row and row.active else None

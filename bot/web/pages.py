@@ -2,6 +2,7 @@
 another origin: the residents' chat (/chat), the mediator console and its admin
 page (/console), and the API docs (/docs, Swagger UI from the pinned
 swagger-ui-bundle-v2 package instead of a CDN)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,12 @@ CHAT, CONSOLE = WEB / "chat", WEB / "console"
 CHAT_FILES = frozenset({"chat.js", "chat.css"})
 CONSOLE_FILES = frozenset({"console.js", "admin.js", "console.css"})
 # the pages load only their own scripts and styles: no inline code, no other origin
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-                "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 DOCS_STATIC = "/docs/static"
 # Swagger UI's own files, served beside /docs (mounted by bot/app.py)
 docs_static = StaticFiles(directory=str(swagger_ui_path))
@@ -61,7 +66,10 @@ async def console_static(name: str) -> FileResponse:
 
 @router.get("/docs")
 async def docs(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url=request.app.openapi_url or "/openapi.json",
-                               title=f"{request.app.title} · API", swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
-                               swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
-                               swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png")
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title=f"{request.app.title} · API",
+        swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+    )

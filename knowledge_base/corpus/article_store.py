@@ -5,12 +5,12 @@ embedding model: the action server quotes articles by id, and the gateway's
 citation guard resolves 《法律》第N条 in every outgoing message. SQLite opened
 read-only, so any number of readers can share the built file.
 """
+
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Optional
 
 from knowledge_base.corpus.statutes import Article, normalise_law_name
 
@@ -18,9 +18,18 @@ ARTICLES_DB = "articles.db"
 
 
 def _row_to_article(row: sqlite3.Row) -> Article:
-    return Article(law=row["law"], title=row["title"], number=row["number"], label=row["label"],
-                   text=row["text"], status=row["status"], version_date=row["version_date"],
-                   source=row["source"], chapter=row["chapter"] or "", section=row["section"] or "")
+    return Article(
+        law=row["law"],
+        title=row["title"],
+        number=row["number"],
+        label=row["label"],
+        text=row["text"],
+        status=row["status"],
+        version_date=row["version_date"],
+        source=row["source"],
+        chapter=row["chapter"] or "",
+        section=row["section"] or "",
+    )
 
 
 class ArticleStore:
@@ -44,10 +53,11 @@ class ArticleStore:
         """Every stored version of 《law》第number条: in force first, then newest."""
         rows = self._query(
             "SELECT * FROM articles WHERE law = ? AND number = ? ORDER BY indexed DESC, version_date DESC",
-            (normalise_law_name(law), int(number)))
+            (normalise_law_name(law), int(number)),
+        )
         return [_row_to_article(r) for r in rows]
 
-    def in_force(self, law: str, number: int, label: Optional[str] = None) -> Optional[Article]:
+    def in_force(self, law: str, number: int, label: str | None = None) -> Article | None:
         for article in self.versions(law, number):
             if article.status == "现行有效" and (label is None or article.label == label):
                 return article

@@ -14,11 +14,12 @@ name in the index, or look like one (…法, …条例, …规定 …); 「本�
 between 「……」 in order; its text is then not searched for bare citations
 (statutes refer to laws this index does not hold, 《刑法》 among them).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
 
 from knowledge_base.chinese_numerals import NUMERAL_CHARS, parse_chinese_number
 from knowledge_base.corpus.statutes import Article, normalise_law_name
@@ -32,15 +33,20 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2
 # a law's name in other brackets, right before 第: written 《》 for the check
 _OTHER_BRACKETS = re.compile(r"(〈|«|‹|【|<<|<|＜)([^《》〈〉«»‹›【】<>＜＞\n]{1,80})(〉|»|›|】|>>|>|＞)(?=\s*第)")
 # full-width digits and spaces folded (not NFKC: law names keep their full-width （一）)
-_WIDTHS = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)}, "\u3000": " ",
-                         "\u2002": " ", "\u2003": " ", "\u00a0": " "})
+_WIDTHS = str.maketrans(
+    {**{chr(0xFF10 + d): str(d) for d in range(10)}, "\u3000": " ", "\u2002": " ", "\u2003": " ", "\u00a0": " "}
+)
 _NUMBER_RUN = re.compile(rf"第([\s{NUMERAL_CHARS}\d]+)条")
 # words before 第 that name a law: the end of a run of CJK characters
 BARE_CITATION = re.compile(rf"([\u4e00-\u9fff]{{2,40}})第([{NUMERAL_CHARS}\d]+)条(之[{NUMERAL_CHARS}]+)?")
 _LAW_ENDINGS = ("法", "法典", "条例", "规定", "办法", "解释", "决定", "细则", "通则", "规则", "意见")
-_INTERNAL_REFERENCE = re.compile(r"(本|前|该|此|上述|下列|其)(法|法典|条例|规定|办法|解释|决定|细则|通则|规则|意见|款|项|条)$")
+_INTERNAL_REFERENCE = re.compile(
+    r"(本|前|该|此|上述|下列|其)(法|法典|条例|规定|办法|解释|决定|细则|通则|规则|意见|款|项|条)$"
+)
 # a quotation as actions/grounded_reply.py writes it
-QUOTATION = re.compile(rf"《([^《》\n]{{1,80}})》(第[{NUMERAL_CHARS}\d]+条(?:之[{NUMERAL_CHARS}]+)?)（[^）\n]*）\n“([^”]*)”")
+QUOTATION = re.compile(
+    rf"《([^《》\n]{{1,80}})》(第[{NUMERAL_CHARS}\d]+条(?:之[{NUMERAL_CHARS}]+)?)（[^）\n]*）\n“([^”]*)”"
+)
 
 
 def normalise(text: str) -> str:
@@ -55,11 +61,11 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class Citation:
-    text: str                 # as written in the message
-    law: str                  # normalised
+    text: str  # as written in the message
+    law: str  # normalised
     number: int
-    suffix: str               # 之一 …, or ""
-    article: Optional[Article]  # the version it resolves to, None if it does not
+    suffix: str  # 之一 …, or ""
+    article: Article | None  # the version it resolves to, None if it does not
 
     @property
     def resolved(self) -> bool:
@@ -95,8 +101,9 @@ def check(text: str, lookup: Lookup) -> CitationReport:
     """Resolve every citation in `text` with `lookup(law, number)` (all versions, in force first)."""
     report = CitationReport()
     for written, law, number, suffix in find_citations(text):
-        versions = [a for a in lookup(law, number) if a.label.endswith(f"条{suffix}") or
-                    (not suffix and a.label.endswith("条"))]
+        versions = [
+            a for a in lookup(law, number) if a.label.endswith(f"条{suffix}") or (not suffix and a.label.endswith("条"))
+        ]
         report.citations.append(Citation(written, law, number, suffix, versions[0] if versions else None))
     return report
 
@@ -112,7 +119,7 @@ def problems(text: str, lookup: Lookup) -> list[str]:
     so that a resident never takes old law for current law.
     """
     text = normalise(text)
-    found, outside = quotation_problems(text, lookup)   # a verified quotation is the statute's own text
+    found, outside = quotation_problems(text, lookup)  # a verified quotation is the statute's own text
     for match in CITATION.finditer(outside):  # 「第1十条」: looks like a citation, names no article
         try:
             parse_chinese_number(match.group(2))
@@ -125,10 +132,11 @@ def problems(text: str, lookup: Lookup) -> list[str]:
             continue
         if citation.article.status != "现行有效":
             start = outside.find(citation.text)
-            after = outside[start + len(citation.text): start + len(citation.text) + STATUS_WINDOW]
+            after = outside[start + len(citation.text) : start + len(citation.text) + STATUS_WINDOW]
             if citation.article.status not in after:
-                found.append(f"{citation.law} {citation.number} is {citation.article.status} "
-                             "but the message does not say so")
+                found.append(
+                    f"{citation.law} {citation.number} is {citation.article.status} but the message does not say so"
+                )
     found += bare_citation_problems(outside, lookup)
     return found
 
@@ -139,15 +147,16 @@ def quotation_problems(text: str, lookup: Lookup) -> tuple[list[str], str]:
     found, blanked = [], text
     for match in QUOTATION.finditer(text):
         law, label, body = normalise_law_name(match.group(1)), match.group(2), match.group(3)
+        numeral = re.match(r"第(.+?)条", label)
         try:
-            number = parse_chinese_number(re.match(r"第(.+?)条", label).group(1))
+            number = parse_chinese_number(numeral.group(1) if numeral else "")
         except ValueError:
             continue  # reported as malformed
         articles = [a for a in lookup(law, number) if normalise(a.label) == label]
         if not articles:
             continue  # its citation is reported as unresolvable, its body checked like any text
         if any(_is_excerpt(body, normalise(a.text)) for a in articles):
-            blanked = blanked[:match.start(3)] + " " * len(body) + blanked[match.end(3):]
+            blanked = blanked[: match.start(3)] + " " * len(body) + blanked[match.end(3) :]
         else:
             found.append(f"quotation of {law} {number} is not the article's text")
     return found, blanked
@@ -177,7 +186,7 @@ def bare_citation_problems(text: str, lookup: Lookup) -> list[str]:
             continue
         if not words.endswith(_LAW_ENDINGS):
             continue  # 「合同第五条」: no law named, nothing to resolve
-        laws = (normalise_law_name(words[i:]) for i in range(len(words) - 1))   # longest name first
+        laws = (normalise_law_name(words[i:]) for i in range(len(words) - 1))  # longest name first
         if not any(a.label.endswith(f"条{suffix}") for law in laws for a in lookup(law, number)):
             found.append(f"unresolvable citation {words} {number}{suffix}")
     return found

@@ -4,6 +4,7 @@ Most articles fit whole; a long one (some run to thousands of characters) is
 cut into overlapping windows, at sentence ends where possible, each pointing
 back to its article so retrieval always answers with whole articles.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,16 +12,16 @@ from dataclasses import dataclass
 
 from knowledge_base.corpus.statutes import Article
 
-MAX_CHARS = 320   # about 250 XLM-R tokens of Chinese, under a 256-token window with the heading
+MAX_CHARS = 320  # about 250 XLM-R tokens of Chinese, under a 256-token window with the heading
 OVERLAP = 64
 _SENTENCE_END = re.compile(r"[。；！？\n]")
 
 
 @dataclass(frozen=True)
 class Passage:
-    article: int   # index into the indexed article list
-    part: int      # 0 for the first (or only) window
-    text: str      # what is embedded and matched: heading + window
+    article: int  # index into the indexed article list
+    part: int  # 0 for the first (or only) window
+    text: str  # what is embedded and matched: heading + window
 
 
 def heading(article: Article) -> str:

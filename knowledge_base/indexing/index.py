@@ -5,6 +5,7 @@ it the bank of answered real questions (knowledge_base/retrieval/question_bank.p
 Persisted beside a manifest (model, dimensions, corpus fingerprint, counts,
 build time); `ensure_index` rebuilds only when the corpus or model changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,14 +16,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from knowledge_base.embedding.embedding_cache import EmbeddingCache
-from knowledge_base.retrieval.lexical import LexicalIndex
 from knowledge_base.corpus.passages import split_articles
 from knowledge_base.corpus.statutes import Article, Corpus, load_configured_corpus
+from knowledge_base.embedding.embedding_cache import EmbeddingCache
+from knowledge_base.retrieval.lexical import LexicalIndex
 from settings import Settings, get_settings
 
 MANIFEST = "manifest.json"
@@ -59,8 +59,14 @@ def load_embedder(name: str):  # -> SentenceTransformer
 def encode(model, texts: list[str], kind: str, progress: bool = False, batch_size: int = 32) -> np.ndarray:
     """Embed with the model's own prompt for `kind` (query/passage) when it has one."""
     prompt = kind if kind in (getattr(model, "prompts", None) or {}) else None
-    vectors = model.encode(texts, prompt_name=prompt, batch_size=batch_size, normalize_embeddings=True,
-                           show_progress_bar=progress, convert_to_numpy=True)
+    vectors = model.encode(
+        texts,
+        prompt_name=prompt,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=progress,
+        convert_to_numpy=True,
+    )
     return np.asarray(vectors, dtype=np.float32)
 
 
@@ -70,17 +76,35 @@ def _write_articles(path: Path, articles: list[Article], indexed: set[int]) -> N
         connection.execute(
             """CREATE TABLE articles (id INTEGER PRIMARY KEY, law TEXT, title TEXT, number INTEGER,
                label TEXT, text TEXT, status TEXT, version_date TEXT, source TEXT, chapter TEXT,
-               section TEXT, indexed INTEGER)""")
+               section TEXT, indexed INTEGER)"""
+        )
         connection.executemany(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(i, a.law, a.title, a.number, a.label, a.text, a.status, a.version_date, a.source,
-              a.chapter, a.section, int(i in indexed)) for i, a in enumerate(articles)])
+            [
+                (
+                    i,
+                    a.law,
+                    a.title,
+                    a.number,
+                    a.label,
+                    a.text,
+                    a.status,
+                    a.version_date,
+                    a.source,
+                    a.chapter,
+                    a.section,
+                    int(i in indexed),
+                )
+                for i, a in enumerate(articles)
+            ],
+        )
         connection.execute("CREATE INDEX by_citation ON articles (law, number)")
     connection.close()
 
 
-def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool = True,
-                cache_path: Optional[Path] = None) -> Manifest:
+def build_index(
+    directory: Path, corpus: Corpus, model_name: str, progress: bool = True, cache_path: Path | None = None
+) -> Manifest:
     import faiss
 
     began = time.monotonic()
@@ -91,14 +115,19 @@ def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool
     ordered = in_force + [a for a in corpus.articles if a.status != "现行有效"]
     passages = split_articles(in_force)
     if progress:
-        print(f"Indexing {len(in_force)} articles in force ({len(passages)} passages) "
-              f"with {model_name}…", file=sys.stderr, flush=True)
+        print(
+            f"Indexing {len(in_force)} articles in force ({len(passages)} passages) with {model_name}…",
+            file=sys.stderr,
+            flush=True,
+        )
     model = load_embedder(model_name)
     cache = EmbeddingCache(cache_path or directory.parent / "embedding-cache.sqlite", model_name, "passage")
     try:
         vectors, embedded = cache.vectors(
-            [p.text for p in passages], lambda texts: encode(model, texts, "passage", progress=progress),
-            report=sys.stderr if progress else None)
+            [p.text for p in passages],
+            lambda texts: encode(model, texts, "passage", progress=progress),
+            report=sys.stderr if progress else None,
+        )
     finally:
         cache.close()
     index = faiss.IndexFlatIP(vectors.shape[1])
@@ -108,10 +137,15 @@ def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool
     LexicalIndex.build([p.text for p in passages]).save(work / "bm25")
     _write_articles(work / "articles.db", ordered, set(range(len(in_force))))
     manifest = Manifest(
-        model=model_name, dimensions=int(vectors.shape[1]), corpus_fingerprint=corpus_fingerprint(corpus),
-        article_count=len(in_force), passage_count=len(passages), all_article_count=len(ordered),
+        model=model_name,
+        dimensions=int(vectors.shape[1]),
+        corpus_fingerprint=corpus_fingerprint(corpus),
+        article_count=len(in_force),
+        passage_count=len(passages),
+        all_article_count=len(ordered),
         build_seconds=round(time.monotonic() - began, 1),
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), embedded=embedded,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        embedded=embedded,
     )
     (work / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
     shutil.rmtree(directory, ignore_errors=True)
@@ -119,7 +153,7 @@ def build_index(directory: Path, corpus: Corpus, model_name: str, progress: bool
     return manifest
 
 
-def read_manifest(directory: Path) -> Optional[Manifest]:
+def read_manifest(directory: Path) -> Manifest | None:
     try:
         return Manifest(**json.loads((directory / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
@@ -133,12 +167,14 @@ def ensure_index(settings: Settings | None = None, progress: bool = True) -> tup
     for problem in corpus.problems:
         print(f"skipped: {problem}", file=sys.stderr)
     current = read_manifest(settings.index_dir)
-    if (current and current.model == settings.embedding_model
-            and current.corpus_fingerprint == corpus_fingerprint(corpus)):
+    if (
+        current
+        and current.model == settings.embedding_model
+        and current.corpus_fingerprint == corpus_fingerprint(corpus)
+    ):
         ensure_learned_parts(settings, progress)
         return current, False, corpus
-    manifest = build_index(settings.index_dir, corpus, settings.embedding_model, progress,
-                           settings.embedding_cache)
+    manifest = build_index(settings.index_dir, corpus, settings.embedding_model, progress, settings.embedding_cache)
     ensure_learned_parts(settings, progress)
     return manifest, True, corpus
 
@@ -151,32 +187,45 @@ def ensure_learned_parts(settings: Settings, progress: bool = True) -> None:
     ensure_reranker(settings.index_dir, settings.questions_dir, progress)
 
 
-def ensure_question_bank(settings: Settings | None = None) -> Optional[int]:
+def ensure_question_bank(settings: Settings | None = None) -> int | None:
     """The bank of answered questions beside the index (knowledge_base/retrieval/question_bank.py),
     rebuilt when its rows or the model changed; None without the shared questions."""
     from knowledge_base.retrieval.question_bank import build_bank
 
     settings = settings or get_settings()
-    return build_bank(settings.index_dir, lambda: load_embedder(settings.embedding_model),
-                      settings.embedding_model, settings.questions_dir, settings.embedding_cache,
-                      split_out=settings.build_dir / "real-questions")
+    return build_bank(
+        settings.index_dir,
+        lambda: load_embedder(settings.embedding_model),
+        settings.embedding_model,
+        settings.questions_dir,
+        settings.embedding_cache,
+        split_out=settings.build_dir / "real-questions",
+    )
 
 
 def main() -> int:
     manifest, rebuilt, _ = ensure_index()
     verb = f"built in {manifest.build_seconds} s" if rebuilt else "up to date"
-    print(f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages "
-          f"({manifest.embedded} embedded, the rest cached), {manifest.dimensions}-d {manifest.model}")
+    print(
+        f"index {verb}: {manifest.article_count} articles, {manifest.passage_count} passages "
+        f"({manifest.embedded} embedded, the rest cached), {manifest.dimensions}-d {manifest.model}"
+    )
     from knowledge_base.retrieval.question_bank import QuestionBank
 
     bank = QuestionBank.load(get_settings().index_dir)  # ensure_index built or checked it
-    print(f"question bank: {len(bank.gold)} answered questions" if bank is not None
-          else "question bank: none (no retrieval_train.jsonl in QUESTIONS_DIR)")
+    print(
+        f"question bank: {len(bank.gold)} answered questions"
+        if bank is not None
+        else "question bank: none (no retrieval_train.jsonl in QUESTIONS_DIR)"
+    )
     from knowledge_base.retrieval.reranker import RERANKER_FILE, Reranker
 
     reranker = Reranker.load(get_settings().index_dir / RERANKER_FILE)
-    print(f"reranker: trained on {reranker.meta.get('questions')} questions" if reranker is not None
-          else "reranker: none (fusion by reciprocal rank)")
+    print(
+        f"reranker: trained on {reranker.meta.get('questions')} questions"
+        if reranker is not None
+        else "reranker: none (fusion by reciprocal rank)"
+    )
     return 0
 
 

@@ -18,37 +18,43 @@ Every candidate is labelled by whether annotators (or, for the own set, we)
 chose it. The model is rebuilt when the bank, the own set, the index or the
 features change; training takes seconds (one search per question).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
+from knowledge_base.corpus.statutes import normalise_law_name
 from knowledge_base.indexing.index import read_manifest
 from knowledge_base.retrieval.legal_issues import ISSUES
 from knowledge_base.retrieval.question_bank import BANK_FILE, AnsweredQuestion, fingerprint, load_rows, split
 from knowledge_base.retrieval.reranker import FEATURE_VERSION, RERANKER_FILE, Reranker, fit
 from knowledge_base.retrieval.retriever import CATEGORY_LAWS, Retriever
-from knowledge_base.corpus.statutes import normalise_law_name
 from settings import get_settings
 
-REGULARISATION = 1.0     # sklearn's C; 0.1 and 10 measured the same on the bank (5-fold)
-TRAINING_VERSION = "2"   # what is trained on, beyond the data: change to retrain
+REGULARISATION = 1.0  # sklearn's C; 0.1 and 10 measured the same on the bank (5-fold)
+TRAINING_VERSION = "2"  # what is trained on, beyond the data: change to retrain
 OWN_TRAINING_SET = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "retrieval_dev.jsonl"
 
 
-def own_rows(path: Path = OWN_TRAINING_SET) -> list[tuple[str, set[tuple[str, int]], Optional[str]]]:
+def own_rows(path: Path = OWN_TRAINING_SET) -> list[tuple[str, set[tuple[str, int]], str | None]]:
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
-            rows.append((raw["question"], {(normalise_law_name(g["law"]), int(g["article"])) for g in raw["gold"]},
-                         raw.get("category")))
+            rows.append(
+                (
+                    raw["question"],
+                    {(normalise_law_name(g["law"]), int(g["article"])) for g in raw["gold"]},
+                    raw.get("category"),
+                )
+            )
     return rows
 
 
@@ -56,9 +62,9 @@ def _labels(retriever, pool, gold: set[tuple[str, int]]) -> np.ndarray:
     return np.array([(e.law, retriever.articles[e.article].number) in gold for e in pool.evidence], dtype=np.int8)
 
 
-def training_data(retriever, bank: Sequence[AnsweredQuestion],
-                  own: Sequence[tuple[str, set[tuple[str, int]], Optional[str]]] = ()
-                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def training_data(
+    retriever, bank: Sequence[AnsweredQuestion], own: Sequence[tuple[str, set[tuple[str, int]], str | None]] = ()
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per question: its candidates' features and whether each is gold.
     `bank` must be the bank's questions in the bank's order (their vectors are reused).
     A question none of whose gold articles is indexed (a smaller corpus, as
@@ -82,14 +88,15 @@ def training_data(retriever, bank: Sequence[AnsweredQuestion],
 
 def stamp(bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint: str) -> str:
     digest = hashlib.sha256(
-        f"{fingerprint(bank, model_name)}|{corpus_fingerprint}|{FEATURE_VERSION}|{TRAINING_VERSION}".encode())
+        f"{fingerprint(bank, model_name)}|{corpus_fingerprint}|{FEATURE_VERSION}|{TRAINING_VERSION}".encode()
+    )
     # what the candidates' evidence is computed from: the own set, the issue table, the category laws
     for path in (OWN_TRAINING_SET, get_settings().content(ISSUES), get_settings().content(CATEGORY_LAWS)):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:24]
 
 
-def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True) -> Optional[Reranker]:
+def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True) -> Reranker | None:
     """The reranker beside the index, trained unless current; None without a bank."""
     manifest = read_manifest(index_dir)
     if manifest is None or not (questions_dir / BANK_FILE).is_file():
@@ -106,12 +113,19 @@ def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True)
     began = time.monotonic()
     own = own_rows()
     if progress:
-        print(f"Training the reranker on {len(bank)} answered questions and {len(own)} of our own…",
-              file=sys.stderr, flush=True)
+        print(
+            f"Training the reranker on {len(bank)} answered questions and {len(own)} of our own…",
+            file=sys.stderr,
+            flush=True,
+        )
     matrices, labels = training_data(retriever, bank, own)
     model = fit(matrices, labels, REGULARISATION)
-    model.meta = {"stamp": wanted, "questions": len(matrices), "candidates": int(sum(len(y) for y in labels)),
-                  "seconds": round(time.monotonic() - began, 1)}
+    model.meta = {
+        "stamp": wanted,
+        "questions": len(matrices),
+        "candidates": int(sum(len(y) for y in labels)),
+        "seconds": round(time.monotonic() - began, 1),
+    }
     path.unlink(missing_ok=True)
     model.save(path)
     return model

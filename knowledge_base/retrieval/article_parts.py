@@ -13,12 +13,12 @@ the paragraph that introduces it (「有下列情形之一的，……：」), b
 alone does not say what it is a case of. Skipped text is marked 「……」; the
 text shown is always the indexed text, cut only between parts.
 """
+
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from knowledge_base.retrieval.colloquial import to_statute_wording
 from knowledge_base.retrieval.lexical import tokens
@@ -26,29 +26,29 @@ from knowledge_base.retrieval.lexical import tokens
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
 _SENTENCE = re.compile(r"[^。；！？]*[。；！？]|[^。；！？]+$")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
-PART_MAX_CHARS = 260      # a paragraph longer than this is chosen from by sentence
+PART_MAX_CHARS = 260  # a paragraph longer than this is chosen from by sentence
 SKIP = "……"
-TOKEN_WEIGHT = 1.0        # per character of a shared word
+TOKEN_WEIGHT = 1.0  # per character of a shared word
 BIGRAM_WEIGHT = 1.0
-CHAR_WEIGHT = 0.3         # single characters: 续签 and 续订 share 续
+CHAR_WEIGHT = 0.3  # single characters: 续签 and 续订 share 续
 
 
 @dataclass(frozen=True)
 class Part:
-    start: int                 # offsets into the article text
+    start: int  # offsets into the article text
     end: int
-    lead: Optional[int] = None  # for an item: the index of the paragraph that introduces it
-    leads_items: bool = False   # a paragraph that introduces items (「有下列情形之一的……：」)
+    lead: int | None = None  # for an item: the index of the paragraph that introduces it
+    leads_items: bool = False  # a paragraph that introduces items (「有下列情形之一的……：」)
 
     def text(self, article_text: str) -> str:
-        return article_text[self.start:self.end]
+        return article_text[self.start : self.end]
 
 
 def split_parts(text: str) -> list[Part]:
     """Paragraphs and items in order; a paragraph over PART_MAX_CHARS as its sentences."""
     parts: list[Part] = []
     offset = 0
-    last_paragraph: Optional[int] = None
+    last_paragraph: int | None = None
     for line in text.split("\n"):
         start, end = offset, offset + len(line)
         offset = end + 1
@@ -81,7 +81,7 @@ def _terms(text: str) -> dict[str, float]:
         for i in range(len(run)):
             terms.setdefault(run[i], CHAR_WEIGHT)
             if i + 1 < len(run):
-                terms[run[i:i + 2]] = max(terms.get(run[i:i + 2], 0.0), BIGRAM_WEIGHT)
+                terms[run[i : i + 2]] = max(terms.get(run[i : i + 2], 0.0), BIGRAM_WEIGHT)
     return terms
 
 
@@ -104,7 +104,7 @@ def relevance(text: str, parts: list[Part], question: str) -> tuple[list[float],
     return scores, distinctive
 
 
-def focused_excerpt(text: str, question: str, max_chars: int) -> Optional[tuple[str, bool]]:
+def focused_excerpt(text: str, question: str, max_chars: int) -> tuple[str, bool] | None:
     """The parts of `text` that answer `question`, with 「……」 where text is
     skipped, and whether anything was skipped; None when the question shares
     nothing with any part (the caller then quotes from the start)."""
@@ -116,17 +116,23 @@ def focused_excerpt(text: str, question: str, max_chars: int) -> Optional[tuple[
     best = max(candidates, key=lambda i: (scores[i], -i), default=None)
     if best is None or scores[best] <= 0 or not distinctive[best]:
         return None
-    chosen = {best} | ({parts[best].lead} if parts[best].lead is not None else set())
+    chosen = _with_lead(parts, best)
     used = sum(parts[i].end - parts[i].start for i in chosen)
     for i in sorted(candidates, key=lambda i: (-scores[i], i)):
         if i in chosen or not distinctive[i] or scores[i] < 0.5 * scores[best]:
             continue
-        extra = {i} | ({parts[i].lead} if parts[i].lead is not None else set())
+        extra = _with_lead(parts, i)
         size = sum(parts[j].end - parts[j].start for j in extra - chosen)
         if used + size <= max_chars:
             chosen |= extra
             used += size
     return _render(text, parts, sorted(chosen))
+
+
+def _with_lead(parts: list[Part], index: int) -> set[int]:
+    """A part and, for an item, the paragraph that introduces it."""
+    lead = parts[index].lead
+    return {index} if lead is None else {index, lead}
 
 
 def _render(text: str, parts: list[Part], chosen: list[int]) -> tuple[str, bool]:
@@ -135,7 +141,7 @@ def _render(text: str, parts: list[Part], chosen: list[int]) -> tuple[str, bool]
     previous_end = 0
     for index in chosen:
         part = parts[index]
-        gap = text[previous_end:part.start]
+        gap = text[previous_end : part.start]
         if gap.strip():
             pieces.append(SKIP)
             skipped = True

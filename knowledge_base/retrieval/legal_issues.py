@@ -6,18 +6,18 @@ Retrieval fuses the provisions it returns as one more ranked list, so an issue
 steers the ranking toward the articles a mediator would cite while dense and
 BM25 still decide everything the table does not cover.
 """
+
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from knowledge_base.retrieval.colloquial import to_statute_wording
 from knowledge_base.corpus.statutes import normalise_law_name
+from knowledge_base.retrieval.colloquial import to_statute_wording
 from nlu.taxonomy import load as load_taxonomy
 from settings import get_settings
 
@@ -55,11 +55,11 @@ class LegalIssue(BaseModel):
             raise ValueError(f"unknown categories {unknown}; known: {sorted(known)}")
         return value
 
-    def fits(self, category: Optional[str]) -> bool:
+    def fits(self, category: str | None) -> bool:
         """Whether the question's category is one this issue is written for."""
         return not self.categories or category in self.categories
 
-    def trigger(self, wording: str) -> Optional[str]:
+    def trigger(self, wording: str) -> str | None:
         """The longest `when` phrase found in `wording`."""
         if self.also and not any(word in wording for word in self.also):
             return None
@@ -91,8 +91,7 @@ def load_issues(path: Path | None = None) -> tuple[LegalIssue, ...]:
     return parse_issues(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
 
 
-def spot(text: str, category: Optional[str] = None,
-         issues: Optional[tuple[LegalIssue, ...]] = None) -> list[LegalIssue]:
+def spot(text: str, category: str | None = None, issues: tuple[LegalIssue, ...] | None = None) -> list[LegalIssue]:
     """The issues `text` raises, the most specific (longest matching phrase)
     first, then in table order: 「违法解除劳动合同赔偿金」 is first about 赔偿金
     of an unlawful dismissal, not about any dismissal.
@@ -117,8 +116,9 @@ def spot(text: str, category: Optional[str] = None,
     return [issue for *_, issue in sorted(matched, key=lambda m: m[:2])]
 
 
-def key_provisions(text: str, category: Optional[str] = None,
-                   issues: Optional[tuple[LegalIssue, ...]] = None) -> list[tuple[str, int]]:
+def key_provisions(
+    text: str, category: str | None = None, issues: tuple[LegalIssue, ...] | None = None
+) -> list[tuple[str, int]]:
     """The provisions of the issues `text` raises, each once: the first
     provision of every issue, then the second of every issue, and so on, so a
     question that raises two issues (辞退 while 怀孕) gets the key article of

@@ -4,6 +4,7 @@ The same dictionary as the NLU (nlu/dictionary) keeps 劳动仲裁, 经济补偿
 加装电梯 … as single tokens, and queries pass through the colloquial
 normaliser first, so 「老细唔出粮」 meets statute wording.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,9 +19,94 @@ from nlu.text_normaliser import fold_for_matching
 
 DICTIONARY_DIR = Path(__file__).resolve().parents[1] / "nlu" / "dictionary"
 STOPWORDS = frozenset(
-    "的 了 是 我 你 他 她 它 们 在 和 与 及 或 也 都 就 又 还 吗 呢 吧 啊 呀 嘛 么 怎么 怎么办 什么 "
-    "可以 能 能不能 要 会 有 没有 没 不 被 把 给 对 从 向 让 这 那 这个 那个 一个 请问 想 问 下 "
-    "其 之 所 者 应当 依照 规定 本法 本条例 有关 一 二 三 , 。 、 ； ： ？ ！ （ ） 《 》 “ ” ( ) ? ! : ;".split()
+    [
+        "的",
+        "了",
+        "是",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "们",
+        "在",
+        "和",
+        "与",
+        "及",
+        "或",
+        "也",
+        "都",
+        "就",
+        "又",
+        "还",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "嘛",
+        "么",
+        "怎么",
+        "怎么办",
+        "什么",
+        "可以",
+        "能",
+        "能不能",
+        "要",
+        "会",
+        "有",
+        "没有",
+        "没",
+        "不",
+        "被",
+        "把",
+        "给",
+        "对",
+        "从",
+        "向",
+        "让",
+        "这",
+        "那",
+        "这个",
+        "那个",
+        "一个",
+        "请问",
+        "想",
+        "问",
+        "下",
+        "其",
+        "之",
+        "所",
+        "者",
+        "应当",
+        "依照",
+        "规定",
+        "本法",
+        "本条例",
+        "有关",
+        "一",
+        "二",
+        "三",
+        ",",
+        "。",
+        "、",
+        "；",
+        "：",
+        "？",
+        "！",
+        "（",
+        "）",
+        "《",
+        "》",
+        "“",
+        "”",
+        "(",
+        ")",
+        "?",
+        "!",
+        ":",
+        ";",
+    ]
 )
 
 
@@ -47,7 +133,7 @@ class LexicalIndex:
         self._retriever = retriever
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
+    def build(cls, texts: list[str]) -> LexicalIndex:
         retriever = bm25s.BM25(k1=1.2, b=0.75)
         retriever.index([tokens(t) for t in texts], show_progress=False)
         return cls(retriever)
@@ -56,7 +142,7 @@ class LexicalIndex:
         self._retriever.save(str(directory))
 
     @classmethod
-    def load(cls, directory: Path) -> "LexicalIndex":
+    def load(cls, directory: Path) -> LexicalIndex:
         return cls(bm25s.BM25.load(str(directory)))
 
     def search(self, text: str, k: int) -> list[tuple[int, float]]:

@@ -17,13 +17,14 @@ both parts as ``build/real-questions/retrieval_{bank,dev}.jsonl`` and the
 bank's vectors into the index directory (``question_bank/``), rebuilt when
 the rows or the model change.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -32,9 +33,9 @@ from knowledge_base.corpus.statutes import normalise_law_name
 BANK_FILE = "retrieval_train.jsonl"
 DEV_FRACTION = 0.3
 SEED = "haizhu-question-bank-v1"
-NEIGHBOURS = 10          # answered questions that vote
-MIN_SIMILARITY = 0.88    # cosine below which a neighbour is no evidence (e5 scores are high overall;
-                         # chosen by leave-one-out on the bank part, never on its dev part)
+NEIGHBOURS = 10  # answered questions that vote
+MIN_SIMILARITY = 0.88  # cosine below which a neighbour is no evidence (e5 scores are high overall;
+# chosen by leave-one-out on the bank part, never on its dev part)
 BANK_DIR = "question_bank"
 
 
@@ -45,8 +46,14 @@ class AnsweredQuestion:
     source_ref: str
 
     def as_json(self) -> str:
-        return json.dumps({"question": self.question, "source_ref": self.source_ref,
-                           "gold": [{"law": law, "article": n} for law, n in self.gold]}, ensure_ascii=False)
+        return json.dumps(
+            {
+                "question": self.question,
+                "source_ref": self.source_ref,
+                "gold": [{"law": law, "article": n} for law, n in self.gold],
+            },
+            ensure_ascii=False,
+        )
 
 
 def load_rows(questions_dir: Path) -> list[AnsweredQuestion]:
@@ -60,10 +67,12 @@ def load_rows(questions_dir: Path) -> list[AnsweredQuestion]:
     return rows
 
 
-def split(rows: Iterable[AnsweredQuestion], dev_fraction: float = DEV_FRACTION
-          ) -> tuple[list[AnsweredQuestion], list[AnsweredQuestion]]:
+def split(
+    rows: Iterable[AnsweredQuestion], dev_fraction: float = DEV_FRACTION
+) -> tuple[list[AnsweredQuestion], list[AnsweredQuestion]]:
     """(bank, dev) by a seeded hash of source_ref: independent of file order."""
-    bank, dev = [], []
+    bank: list[AnsweredQuestion] = []
+    dev: list[AnsweredQuestion] = []
     for row in rows:
         digest = int(hashlib.sha256(f"{SEED}|{row.source_ref}".encode()).hexdigest(), 16)
         (dev if (digest % 1000) / 1000 < dev_fraction else bank).append(row)
@@ -85,7 +94,7 @@ class QuestionBank:
         self.gold = gold
 
     @classmethod
-    def load(cls, index_dir: Path) -> Optional["QuestionBank"]:
+    def load(cls, index_dir: Path) -> QuestionBank | None:
         folder = index_dir / BANK_DIR
         try:
             vectors = np.load(folder / "vectors.npy")
@@ -94,8 +103,13 @@ class QuestionBank:
             return None
         return cls(vectors, [[(law, int(n)) for law, n in g] for g in meta["gold"]])
 
-    def votes(self, vector: np.ndarray, neighbours: int = NEIGHBOURS, min_similarity: float = MIN_SIMILARITY,
-              leave_out: Optional[int] = None) -> list[tuple[tuple[str, int], float]]:
+    def votes(
+        self,
+        vector: np.ndarray,
+        neighbours: int = NEIGHBOURS,
+        min_similarity: float = MIN_SIMILARITY,
+        leave_out: int | None = None,
+    ) -> list[tuple[tuple[str, int], float]]:
         """Gold articles of the nearest answered questions, best first: each
         neighbour adds its similarity above the floor to each of its articles.
         `leave_out` silences one bank question (its own vote, when it is asked)."""
@@ -115,14 +129,15 @@ class QuestionBank:
         return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-def build_bank(index_dir: Path, load_model, model_name: str, questions_dir: Path, cache_path: Path,
-               split_out: Optional[Path] = None) -> Optional[int]:
+def build_bank(
+    index_dir: Path, load_model, model_name: str, questions_dir: Path, cache_path: Path, split_out: Path | None = None
+) -> int | None:
     """Embed the bank part into `index_dir`/question_bank unless it is current
     (`load_model` is called only then); returns the bank's size (None without
     the shared file)."""
-    from knowledge_base.retrieval.colloquial import expand_for_dense
     from knowledge_base.embedding.embedding_cache import EmbeddingCache
     from knowledge_base.indexing.index import encode
+    from knowledge_base.retrieval.colloquial import expand_for_dense
 
     if not (questions_dir / BANK_FILE).is_file():
         return None
@@ -141,13 +156,14 @@ def build_bank(index_dir: Path, load_model, model_name: str, questions_dir: Path
     # in the passages' cache: a fresh clone or a second index reuses the vectors
     cache = EmbeddingCache(cache_path, model_name, "query")
     try:
-        vectors, _ = cache.vectors([expand_for_dense(r.question) for r in bank],
-                                   lambda batch: encode(load_model(), batch, "query"))
+        vectors, _ = cache.vectors(
+            [expand_for_dense(r.question) for r in bank], lambda batch: encode(load_model(), batch, "query")
+        )
     finally:
         cache.close()
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "vectors.npy", vectors)
-    (folder / "bank.json").write_text(json.dumps(
-        {"fingerprint": stamp, "gold": [list(r.gold) for r in bank]}, ensure_ascii=False), encoding="utf-8")
+    (folder / "bank.json").write_text(
+        json.dumps({"fingerprint": stamp, "gold": [list(r.gold) for r in bank]}, ensure_ascii=False), encoding="utf-8"
+    )
     return len(bank)
-

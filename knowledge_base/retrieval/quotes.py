@@ -7,15 +7,16 @@ with skipped text marked "……" and the whole article one tap away
 (actions/show_article.py). The citation line always carries the
 validity status, so the citation guard can check it (knowledge_base/corpus/citations.py).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from knowledge_base.retrieval.article_parts import SKIP, focused_excerpt
 from knowledge_base.corpus.statutes import Article
+from knowledge_base.retrieval.article_parts import SKIP, focused_excerpt
 
-QUOTE_CHARS = 150          # an excerpt longer than this is trimmed
+QUOTE_CHARS = 150  # an excerpt longer than this is trimmed
 MARKERS = "①②③④⑤⑥⑦⑧⑨"
 _SENTENCE_END = re.compile(r"[。；！？\n]")
 _CLAUSE_END = re.compile(r"[，、：]")
@@ -24,7 +25,7 @@ _CLAUSE_END = re.compile(r"[，、：]")
 @dataclass(frozen=True)
 class Quote:
     article: Article
-    text: str        # what is shown: the citation line and the (possibly trimmed) text
+    text: str  # what is shown: the citation line and the (possibly trimmed) text
     trimmed: bool
 
 

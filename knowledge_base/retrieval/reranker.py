@@ -18,47 +18,64 @@ The model is a few dozen numbers in JSON beside the index
 (``reranker.json``), rebuilt by ``make index`` when the bank or the index
 changes (knowledge_base/indexing/reranker_training.py), never committed.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
 RERANKER_FILE = "reranker.json"
-RRF_K = 10    # reciprocal-rank k, of the fusion (knowledge_base/retrieval/retriever.py) and of these features alike:
-              # small, to trust the top of each list (tuned on the dev set)
-LAW_WINDOW = 20          # candidates whose laws make up "the law most candidates come from"
-FEATURES = ("dense_rr", "dense_sim", "dense_gap", "lexical_rr", "lexical_rel", "issue_rr", "issue_hit",
-            "bank_rr", "bank_vote", "fused", "law_share", "law_votes", "lists", "log_length")
+RRF_K = 10  # reciprocal-rank k, of the fusion (knowledge_base/retrieval/retriever.py) and of these features alike:
+# small, to trust the top of each list (tuned on the dev set)
+LAW_WINDOW = 20  # candidates whose laws make up "the law most candidates come from"
+FEATURES = (
+    "dense_rr",
+    "dense_sim",
+    "dense_gap",
+    "lexical_rr",
+    "lexical_rel",
+    "issue_rr",
+    "issue_hit",
+    "bank_rr",
+    "bank_vote",
+    "fused",
+    "law_share",
+    "law_votes",
+    "lists",
+    "log_length",
+)
 FEATURE_VERSION = "v1:" + ",".join(FEATURES)
 
 
 @dataclass
 class Evidence:
     """What the retrievers said about one candidate article."""
+
     article: int
     law: str
     length: int
-    dense_rank: Optional[int] = None
+    dense_rank: int | None = None
     dense_sim: float = 0.0
-    lexical_rank: Optional[int] = None
+    lexical_rank: int | None = None
     lexical_score: float = 0.0
-    issue_rank: Optional[int] = None
-    bank_rank: Optional[int] = None
+    issue_rank: int | None = None
+    bank_rank: int | None = None
     bank_vote: float = 0.0
-    law_weight: float = 1.0    # how much the question's category favours the law (1: no category, or not its law)
-    fused: float = 0.0         # reciprocal-rank fusion of the lists, before the law weight
+    law_weight: float = 1.0  # how much the question's category favours the law (1: no category, or not its law)
+    fused: float = 0.0  # reciprocal-rank fusion of the lists, before the law weight
 
 
 @dataclass
 class Pool:
     """Every candidate of one question, with what is needed to compare them."""
+
     evidence: list[Evidence] = field(default_factory=list)
-    floor_sim: float = 0.0       # the lowest dense similarity seen: a candidate dense did not rank is below it
+    floor_sim: float = 0.0  # the lowest dense similarity seen: a candidate dense did not rank is below it
 
     def matrix(self) -> np.ndarray:
         if not self.evidence:
@@ -76,30 +93,38 @@ class Pool:
         rows = []
         for e in self.evidence:
             sim = e.dense_sim if e.dense_rank else self.floor_sim
-            rows.append([
-                1.0 / (RRF_K + e.dense_rank) if e.dense_rank else 0.0,
-                sim,
-                best_sim - sim,
-                1.0 / (RRF_K + e.lexical_rank) if e.lexical_rank else 0.0,
-                e.lexical_score / best_lex,
-                1.0 / (RRF_K + e.issue_rank) if e.issue_rank else 0.0,
-                1.0 if e.issue_rank else 0.0,
-                1.0 / (RRF_K + e.bank_rank) if e.bank_rank else 0.0,
-                e.bank_vote,
-                e.fused,
-                law_count.get(e.law, 0) / max(len(top), 1),
-                votes_by_law.get(e.law, 0.0) / all_votes,
-                sum(r is not None for r in (e.dense_rank, e.lexical_rank, e.issue_rank, e.bank_rank)) / 4,
-                math.log1p(e.length),
-            ])
+            rows.append(
+                [
+                    1.0 / (RRF_K + e.dense_rank) if e.dense_rank else 0.0,
+                    sim,
+                    best_sim - sim,
+                    1.0 / (RRF_K + e.lexical_rank) if e.lexical_rank else 0.0,
+                    e.lexical_score / best_lex,
+                    1.0 / (RRF_K + e.issue_rank) if e.issue_rank else 0.0,
+                    1.0 if e.issue_rank else 0.0,
+                    1.0 / (RRF_K + e.bank_rank) if e.bank_rank else 0.0,
+                    e.bank_vote,
+                    e.fused,
+                    law_count.get(e.law, 0) / max(len(top), 1),
+                    votes_by_law.get(e.law, 0.0) / all_votes,
+                    sum(r is not None for r in (e.dense_rank, e.lexical_rank, e.issue_rank, e.bank_rank)) / 4,
+                    math.log1p(e.length),
+                ]
+            )
         return np.asarray(rows, dtype=np.float32)
 
 
 class Reranker:
     """Standardised features → logistic regression → P(gold)."""
 
-    def __init__(self, mean: Sequence[float], scale: Sequence[float], coef: Sequence[float],
-                 intercept: float, meta: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float],
+        scale: Sequence[float],
+        coef: Sequence[float],
+        intercept: float,
+        meta: dict | None = None,
+    ) -> None:
         self.mean = np.asarray(mean, dtype=np.float32)
         self.scale = np.asarray(scale, dtype=np.float32)
         self.coef = np.asarray(coef, dtype=np.float32)
@@ -119,13 +144,24 @@ class Reranker:
         return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({
-            "features": FEATURE_VERSION, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(), "intercept": self.intercept, **self.meta}, ensure_ascii=False, indent=1),
-            encoding="utf-8")
+        path.write_text(
+            json.dumps(
+                {
+                    "features": FEATURE_VERSION,
+                    "mean": self.mean.tolist(),
+                    "scale": self.scale.tolist(),
+                    "coef": self.coef.tolist(),
+                    "intercept": self.intercept,
+                    **self.meta,
+                },
+                ensure_ascii=False,
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
 
     @classmethod
-    def load(cls, path: Path) -> Optional["Reranker"]:
+    def load(cls, path: Path) -> Reranker | None:
         """The trained reranker, or None when absent or trained on other features."""
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))

@@ -9,31 +9,31 @@ Why both: dense vectors carry meaning across colloquial phrasing (「炒鱿鱼�
 that a small embedding model blurs. Reciprocal-rank fusion needs no score
 calibration between the two.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import yaml
 
 from knowledge_base.corpus.article_store import ArticleStore
-from knowledge_base.retrieval.colloquial import expand_for_dense
+from knowledge_base.corpus.statutes import Article, normalise_law_name
 from knowledge_base.indexing.index import encode, load_embedder, read_manifest
+from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
 from knowledge_base.retrieval.question_bank import QuestionBank
 from knowledge_base.retrieval.reranker import RERANKER_FILE, RRF_K, Evidence, Pool, Reranker
-from knowledge_base.corpus.statutes import Article, normalise_law_name
 from settings import get_settings
 
 CATEGORY_LAWS = "category_laws.yml"  # in KNOWLEDGE_DIR
 
-DEPTH = 100          # candidates taken from each list before fusion
-BANK_WEIGHT = 0.5    # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
-                     # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
+DEPTH = 100  # candidates taken from each list before fusion
+BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
+# on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
 MODE_LISTS: dict[str, frozenset[str]] = {
     "hybrid": frozenset({"dense", "lexical", "issues", "bank"}),
@@ -48,11 +48,11 @@ MODE_LISTS: dict[str, frozenset[str]] = {
 class Hit:
     article: Article
     score: float
-    dense_rank: Optional[int]
-    lexical_rank: Optional[int]
-    issue_rank: Optional[int] = None   # place among the key provisions of the issues spotted
-    bank_rank: Optional[int] = None    # place among the votes of the nearest answered questions
-    probability: Optional[float] = None  # the reranker's P(an annotator would cite it); None: fused, not learned
+    dense_rank: int | None
+    lexical_rank: int | None
+    issue_rank: int | None = None  # place among the key provisions of the issues spotted
+    bank_rank: int | None = None  # place among the votes of the nearest answered questions
+    probability: float | None = None  # the reranker's P(an annotator would cite it); None: fused, not learned
 
 
 @lru_cache(maxsize=1)
@@ -63,18 +63,29 @@ def category_laws() -> dict[str, list[tuple[str, int, int, float]]]:
     for category, entries in raw.items():
         for entry in entries:
             rules.setdefault(category, []).append(
-                (normalise_law_name(entry["law"]), int(entry.get("from", 0)), int(entry.get("to", 10**6)),
-                 float(entry.get("weight", 1.5))))
+                (
+                    normalise_law_name(entry["law"]),
+                    int(entry.get("from", 0)),
+                    int(entry.get("to", 10**6)),
+                    float(entry.get("weight", 1.5)),
+                )
+            )
     return rules
 
 
-def law_weight(category: Optional[str], article: Article) -> float:
+def law_weight(category: str | None, article: Article) -> float:
     """How much retrieval favours `article` for a question of `category` (1: not at all)."""
-    return max((w for law, lo, hi, w in category_laws().get(category or "", [])
-                if article.law == law and lo <= article.number <= hi), default=1.0)
+    return max(
+        (
+            w
+            for law, lo, hi, w in category_laws().get(category or "", [])
+            if article.law == law and lo <= article.number <= hi
+        ),
+        default=1.0,
+    )
 
 
-def governs(category: Optional[str], article: Article) -> bool:
+def governs(category: str | None, article: Article) -> bool:
     return law_weight(category, article) > 1.0
 
 
@@ -116,7 +127,7 @@ class Retriever:
         """(article, best passage similarity), best first."""
         sims, ids = self.dense.search(vector.reshape(1, -1), depth)
         best: dict[int, float] = {}
-        for p, sim in zip(ids[0], sims[0]):
+        for p, sim in zip(ids[0], sims[0], strict=False):
             if p >= 0:
                 best.setdefault(int(self.passage_article[p]), float(sim))
         return list(best.items())
@@ -127,12 +138,12 @@ class Retriever:
             best.setdefault(int(self.passage_article[p]), score)
         return list(best.items())
 
-    def issue_articles(self, text: str, category: Optional[str]) -> list[int]:
+    def issue_articles(self, text: str, category: str | None) -> list[int]:
         """The indexed articles among the key provisions of the issues `text` raises."""
         found = (self._position.get(p) for p in key_provisions(text, category))
         return [a for a in found if a is not None]
 
-    def bank_scored(self, vector: np.ndarray, leave_out: Optional[int] = None) -> list[tuple[int, float]]:
+    def bank_scored(self, vector: np.ndarray, leave_out: int | None = None) -> list[tuple[int, float]]:
         """(article, vote) of the nearest answered questions, best first
         (`leave_out`: a bank question's own place, when it is the one asked)."""
         if self.bank is None:
@@ -140,17 +151,23 @@ class Retriever:
         found = ((self._position.get(key), vote) for key, vote in self.bank.votes(vector, leave_out=leave_out))
         return [(a, vote) for a, vote in found if a is not None]
 
-    def pool(self, text: str, category: Optional[str] = None, mode: str = "hybrid",
-             query_vector: Optional[np.ndarray] = None, leave_out: Optional[int] = None) -> Pool:
+    def pool(
+        self,
+        text: str,
+        category: str | None = None,
+        mode: str = "hybrid",
+        query_vector: np.ndarray | None = None,
+        leave_out: int | None = None,
+    ) -> Pool:
         """Every candidate of the lists `mode` uses, with the evidence of each
         and its reciprocal-rank fusion score."""
         uses = MODE_LISTS[mode]
         if query_vector is None and uses & {"dense", "bank"}:
             query_vector = self.query_vector(text)
-        dense = self.dense_scored(query_vector) if "dense" in uses else []
+        dense = self.dense_scored(query_vector) if "dense" in uses and query_vector is not None else []
         lexical = self.lexical_scored(text) if "lexical" in uses else []
         issues = self.issue_articles(text, category) if "issues" in uses else []
-        voted = self.bank_scored(query_vector, leave_out) if "bank" in uses else []
+        voted = self.bank_scored(query_vector, leave_out) if "bank" in uses and query_vector is not None else []
         found: dict[int, Evidence] = {}
 
         def evidence(article: int) -> Evidence:
@@ -177,8 +194,14 @@ class Retriever:
             e.fused += self.bank_weight / (RRF_K + rank)
         return Pool(list(found.values()), floor_sim=min((sim for _, sim in dense), default=0.0))
 
-    def search(self, text: str, category: Optional[str] = None, k: int = 5,
-               mode: str = "hybrid", query_vector: Optional[np.ndarray] = None) -> list[Hit]:
+    def search(
+        self,
+        text: str,
+        category: str | None = None,
+        k: int = 5,
+        mode: str = "hybrid",
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
         """Modes: hybrid (all four lists, ranked by the learned reranker when
         one is trained, else fused), fusion (the same lists fused by reciprocal
         rank), search (dense + BM25 only), dense, lexical, issues, bank: the
@@ -186,14 +209,23 @@ class Retriever:
         fusion without the bank."""
         pool = self.pool(text, category, mode, query_vector)
         learned = mode == "hybrid" and self.reranker is not None
-        if learned:
+        if learned and self.reranker is not None:
             scores = self.reranker.probabilities(pool)
         else:
             scores = np.array([e.fused * e.law_weight for e in pool.evidence])
         order = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(self.articles[e.article], float(scores[i]), e.dense_rank, e.lexical_rank, e.issue_rank,
-                    e.bank_rank, float(scores[i]) if learned else None)
-                for i, e in ((int(i), pool.evidence[int(i)]) for i in order)]
+        return [
+            Hit(
+                self.articles[e.article],
+                float(scores[i]),
+                e.dense_rank,
+                e.lexical_rank,
+                e.issue_rank,
+                e.bank_rank,
+                float(scores[i]) if learned else None,
+            )
+            for i, e in ((int(i), pool.evidence[int(i)]) for i in order)
+        ]
 
     # -- citations ------------------------------------------------------------
     def versions(self, law: str, number: int) -> list[Article]:

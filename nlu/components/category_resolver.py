@@ -15,6 +15,7 @@ It also guards emergencies: if the text matches nlu/emergency_terms.yml the
 intent becomes ``emergency`` whatever the classifier said, because a missed
 threat of self-harm or violence costs far more than a false alarm.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,7 @@ import json
 import re
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -34,7 +35,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.components.question_classifier import CATEGORY_PROBABILITIES
 from nlu.intent_decision import Thresholds, category_evidence, decide, stated_dispute
-from nlu.taxonomy import TAXONOMY_PATH, load as load_taxonomy
+from nlu.taxonomy import TAXONOMY_PATH
+from nlu.taxonomy import load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
 
 EMERGENCY_TERMS_PATH = Path(__file__).resolve().parents[1] / "emergency_terms.yml"
@@ -55,49 +57,46 @@ def _data_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class CategoryResolver(GraphComponent):
     """Sets the final ``intent``, ``category``, ``stated_dispute`` and the emergency override."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         # the thresholds of nlu.intent_decision.Thresholds, overridable in config.yml
         return {f.name: f.default for f in fields(Thresholds)}
 
     @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         return _data_fingerprint()
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        emergency_patterns: Optional[List[str]] = None,
+        emergency_patterns: list[str] | None = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
-        self._thresholds = Thresholds(**{f.name: type(f.default)(self._config[f.name])
-                                         for f in fields(Thresholds)})
+        # each threshold as the type Thresholds declares (nlu/intent_decision.py), whatever the YAML gave
+        kinds = {"int": int, "float": float}
+        self._thresholds = Thresholds(**{f.name: kinds[str(f.type)](self._config[f.name]) for f in fields(Thresholds)})
         self._model_storage = model_storage
         self._resource = resource
         self._emergency_patterns = emergency_patterns or []
         self._emergency_re = (
-            re.compile("|".join(f"(?:{p})" for p in self._emergency_patterns))
-            if self._emergency_patterns
-            else None
+            re.compile("|".join(f"(?:{p})" for p in self._emergency_patterns)) if self._emergency_patterns else None
         )
         self._taxonomy = load_taxonomy()
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "CategoryResolver":
+    ) -> CategoryResolver:
         return cls(config, model_storage, resource)
 
     # -- training -------------------------------------------------------
@@ -105,20 +104,18 @@ class CategoryResolver(GraphComponent):
         with open(EMERGENCY_TERMS_PATH, encoding="utf-8") as fh:
             patterns = [fold_for_matching(p) for p in yaml.safe_load(fh)["patterns"]]
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / "emergency_terms.json").write_text(
-                json.dumps(patterns, ensure_ascii=False), encoding="utf-8"
-            )
+            (directory / "emergency_terms.json").write_text(json.dumps(patterns, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "CategoryResolver":
+    ) -> CategoryResolver:
         try:
             with model_storage.read_from(resource) as directory:
                 patterns = json.loads((directory / "emergency_terms.json").read_text("utf-8"))
@@ -128,7 +125,7 @@ class CategoryResolver(GraphComponent):
         return cls(config, model_storage, resource, patterns)
 
     # -- inference ------------------------------------------------------
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get("text") or ""
             ranking = message.get("intent_ranking") or []
@@ -151,8 +148,9 @@ class CategoryResolver(GraphComponent):
                 message.set("stated_dispute", None, add_to_output=True)
                 continue
             decision = decide(self._taxonomy, text, ranking, probabilities, self._thresholds)
-            message.set("intent", {"name": decision.intent, "confidence": round(decision.confidence, 4)},
-                        add_to_output=True)
+            message.set(
+                "intent", {"name": decision.intent, "confidence": round(decision.confidence, 4)}, add_to_output=True
+            )
             message.set("category", decision.category, add_to_output=True)
             message.set("stated_dispute", decision.stated_dispute, add_to_output=True)
             message.set("decision", decision.reason, add_to_output=True)

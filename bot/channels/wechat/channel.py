@@ -14,10 +14,11 @@ plaintext push while an EncodingAESKey is configured; a replayed (timestamp,
 nonce) within the window is acknowledged and ignored (bot/store/push_nonces.py,
 in the database: it survives restarts and is shared by gateways).
 """
+
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -25,7 +26,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot.channels.wechat.client import WeChatClient
 from bot.core.conversation import Conversations
-from bot.store.handoff_cases import MessageView
+from bot.store.handoff_messages import MessageView
 from bot.store.push_nonces import PushNonces
 from settings import Settings
 
@@ -43,13 +44,14 @@ class WeChatChannel:
         self.sessions = URLSafeTimedSerializer(settings.console_signing_key(), salt="wechat-session")
         self.nonces = PushNonces(conversations.store.engine)
         self._tasks: set[asyncio.Task] = set()
-        self._pusher: Optional[asyncio.Task] = None
+        self._pusher: asyncio.Task | None = None
         conversations.late_reply_handlers[CHANNEL] = self.late_reply
 
     async def start(self) -> None:
         if self.settings.wechat_token:  # push residents; mini-program users long-poll instead
             self._pusher = asyncio.create_task(
-                self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s))
+                self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s)
+            )
 
     async def stop(self) -> None:
         if self._pusher:
@@ -70,17 +72,17 @@ class WeChatChannel:
 
     async def late_reply(self, user_id: str, result: dict[str, Any]) -> None:
         if self.settings.wechat_token:  # residents of the push channel; mini-program users poll
-            await self.send_replies(user_id[len(PREFIX):], result["replies"])
+            await self.send_replies(user_id[len(PREFIX) :], result["replies"])
 
     async def push(self, resident: str, message: MessageView) -> None:
         """A mediator's (or the system's) message by customer-service message."""
-        await self.client.send_text(resident[len(PREFIX):], message.text)
+        await self.client.send_text(resident[len(PREFIX) :], message.text)
 
     # -- mini-program sessions -----------------------------------------------------------
     def session_token(self, openid: str) -> str:
         return self.sessions.dumps({"openid": openid})
 
-    def openid_of(self, request: Request) -> Optional[str]:
+    def openid_of(self, request: Request) -> str | None:
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             return None
@@ -92,7 +94,9 @@ class WeChatChannel:
 
     # -- push helpers ------------------------------------------------------------------
     def crypto(self) -> WeChatCrypto:
-        return WeChatCrypto(self.settings.wechat_token, self.settings.wechat_encoding_aes_key, self.settings.wechat_appid)
+        return WeChatCrypto(
+            self.settings.wechat_token, self.settings.wechat_encoding_aes_key, self.settings.wechat_appid
+        )
 
 
 def reply_text(reply: dict[str, Any]) -> str:

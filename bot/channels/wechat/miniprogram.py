@@ -1,6 +1,7 @@
 """The WeChat mini-program's JSON API: `wx.login` code → code2Session → a signed
 session token (Authorization: Bearer), then messages and a long poll for
 mediators' replies, with the same validation and errors as /api/v1/messages."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,11 @@ OpenId = Annotated[str, Depends(logged_in)]
 
 
 @router.post("/login", responses=documented(401, 404, 422, 429, 503), openapi_extra=body_spec(LoginIn))
-async def login(request: Request, wx: MiniProgram,
-                body: Annotated[LoginIn, Depends(json_body(LoginIn, NO_CODE, shape_code="invalid_code"))]) -> Any:
+async def login(
+    request: Request,
+    wx: MiniProgram,
+    body: Annotated[LoginIn, Depends(json_body(LoginIn, NO_CODE, shape_code="invalid_code"))],
+) -> Any:
     """Exchange a `wx.login` code for a session token (Authorization: Bearer <token>)."""
     if not body.code.strip():
         raise ApiError(422, "invalid_code", NO_CODE)
@@ -65,10 +69,15 @@ async def login(request: Request, wx: MiniProgram,
     return {"token": wx.session_token(openid), "expires_in": wx.settings.wechat_session_max_age_s}
 
 
-@router.post("/messages", responses=documented(400, 401, 404, 413, 415, 422, 429, 503),
-             openapi_extra=body_spec(WeChatMessageIn))
-async def send(request: Request, wx: MiniProgram, openid: OpenId,
-               body: Annotated[WeChatMessageIn, Depends(json_body(WeChatMessageIn, "请求体必须是JSON对象，包含 text 字段。"))]) -> Any:
+@router.post(
+    "/messages", responses=documented(400, 401, 404, 413, 415, 422, 429, 503), openapi_extra=body_spec(WeChatMessageIn)
+)
+async def send(
+    request: Request,
+    wx: MiniProgram,
+    openid: OpenId,
+    body: Annotated[WeChatMessageIn, Depends(json_body(WeChatMessageIn, "请求体必须是JSON对象，包含 text 字段。"))],
+) -> Any:
     """A resident's message from the mini-program; same validation and errors as /api/v1/messages."""
     await request.app.state.rate_limits.resident(PREFIX + openid)
     outcome = await wx.conversations.handle(PREFIX + openid, body.text)
@@ -78,8 +87,13 @@ async def send(request: Request, wx: MiniProgram, openid: OpenId,
 
 
 @router.get("/updates", responses=documented(401, 404))
-async def updates(request: Request, wx: MiniProgram, openid: OpenId, after: int = Query(0, ge=0, le=2**63 - 1),
-                  wait: float = Query(LONG_POLL_S, allow_inf_nan=False)) -> Any:
+async def updates(
+    request: Request,
+    wx: MiniProgram,
+    openid: OpenId,
+    after: int = Query(0, ge=0, le=2**63 - 1),
+    wait: float = Query(LONG_POLL_S, allow_inf_nan=False),
+) -> Any:
     """Mediators' and system messages after id `after`; waits up to `wait` seconds for one (long poll)."""
     deadline = time.monotonic() + max(0.0, min(wait, LONG_POLL_S))
     while True:

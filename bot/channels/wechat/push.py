@@ -12,6 +12,7 @@ within the window is acknowledged and ignored (bot/store/push_nonces.py, in the
 database: it survives restarts and is shared by gateways). Refusals are plain text,
 as WeChat's protocol has them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import xmltodict
 from fastapi import APIRouter, Depends, Request
@@ -72,8 +73,7 @@ def _parse(raw: str, is_json: bool) -> Any:
         raise refused(400, "invalid body") from None
 
 
-def read_push(wx: WeChatChannel, raw: str, encrypt_type: str, msg_signature: str, timestamp: str,
-              nonce: str) -> Push:
+def read_push(wx: WeChatChannel, raw: str, encrypt_type: str, msg_signature: str, timestamp: str, nonce: str) -> Push:
     is_json = raw.lstrip().startswith("{")
     outer = _parse(raw, is_json)
     safe = encrypt_type == "aes"
@@ -99,8 +99,14 @@ async def verify(wx: SignedPush, echostr: str = "") -> Any:
 
 
 @router.post("/wechat/push")
-async def push(request: Request, wx: SignedPush, timestamp: str = "", nonce: str = "", encrypt_type: str = "raw",
-               msg_signature: str = "") -> Any:
+async def push(
+    request: Request,
+    wx: SignedPush,
+    timestamp: str = "",
+    nonce: str = "",
+    encrypt_type: str = "raw",
+    msg_signature: str = "",
+) -> Any:
     raw = (await request.body()).decode("utf-8", errors="replace")
     pushed = read_push(wx, raw, encrypt_type, msg_signature, timestamp, nonce)
     if not await wx.nonces.first_time(timestamp, nonce):
@@ -110,7 +116,7 @@ async def push(request: Request, wx: SignedPush, timestamp: str = "", nonce: str
     if not openid:
         return PlainTextResponse("success")
 
-    def answer(text: Optional[str]) -> Response:
+    def answer(text: str | None) -> Response:
         return passive(wx, text, openid, ours, pushed, nonce, timestamp)
 
     if inner.get("MsgType") != "text" or not str(inner.get("Content") or "").strip():
@@ -137,13 +143,19 @@ async def answer_later(wx: WeChatChannel, openid: str, task: asyncio.Task) -> No
         log.exception("slow wechat answer could not be sent")
 
 
-def passive(wx: WeChatChannel, text: Optional[str], openid: str, ours: str, pushed: Push, nonce: str,
-            timestamp: str) -> Response:
+def passive(
+    wx: WeChatChannel, text: str | None, openid: str, ours: str, pushed: Push, nonce: str, timestamp: str
+) -> Response:
     """A reply in the push's own response, in its format and mode."""
     if not text:
         return PlainTextResponse("success")
-    message = {"ToUserName": openid, "FromUserName": ours, "CreateTime": int(time.time()), "MsgType": "text",
-               "Content": text}
+    message = {
+        "ToUserName": openid,
+        "FromUserName": ours,
+        "CreateTime": int(time.time()),
+        "MsgType": "text",
+        "Content": text,
+    }
     if pushed.is_json:
         body = json.dumps(message, ensure_ascii=False)
         if pushed.safe:

@@ -1,4 +1,5 @@
 """Alembic environment: runs on the connection bot/store/migrate.py hands over."""
+
 from alembic import context
 
 from bot.store.models import Base

@@ -1,0 +1,262 @@
+"""Faults: each process killed (SIGKILL, as a crash would) and restarted mid-conversation,
+the database cut off for a while, and two gateways on one PostgreSQL.
+
+What must hold: a resident's message is never lost (kept, then answered in
+order once the failed part is back), errors are clear and in Chinese, and a
+mediator's reply reaches the resident exactly once whichever gateway sends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from bot.errors import NOT_SAVED_TEXT
+from tests.helpers.console import Console, add_staff, say
+from tests.helpers.fake_telegram import TOKEN, FakeTelegram
+from tests.helpers.stack import free_port, resident_http, start_gateway
+from tests.helpers.tcp_proxy import TcpProxy
+from tests.ops.test_rasa_down import wait_answered
+
+WAGES = "老板拖欠我三个月工资不给，怎么办"
+
+
+def crash(stack, name: str) -> None:
+    """SIGKILL the service's whole process group: no shutdown handlers run."""
+    process = stack.service(name).process
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def kept(response: httpx.Response) -> str:
+    assert response.status_code == 503, response.text
+    body = response.json()["error"]
+    assert body["code"] == "assistant_unavailable" and "保存" in body["message"]
+    return body["message_id"]
+
+
+def test_action_server_crash_keeps_the_message_and_answers_when_back(stack, client) -> None:
+    resident = f"fault-actions-{uuid.uuid4().hex[:8]}"
+    assert say(client, resident, "你好")["intent"] == "greet"
+    crash(stack, "actions")
+    try:
+        message_id = kept(client.post("/api/v1/messages", json={"user_id": resident, "text": WAGES}))
+        assert client.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()["status"] == "pending"
+    finally:
+        stack.restart("actions")
+    answered = wait_answered(client, message_id, resident, timeout_s=90)
+    assert answered["intent"] == "labour_wage_arrears"
+    assert any("相关法条" in r["text"] for r in answered["replies"]), answered["replies"]
+    assert say(client, resident, WAGES)["replies"]  # and the conversation goes on
+
+
+def test_rasa_crash_keeps_messages_and_answers_them_in_order(stack, client) -> None:
+    resident = f"fault-rasa-{uuid.uuid4().hex[:8]}"
+    crash(stack, "rasa")
+    try:
+        ids = [
+            kept(client.post("/api/v1/messages", json={"user_id": resident, "text": t}))
+            for t in ("包工头欠我们工钱跑路了", "我想申请法律援助")
+        ]
+    finally:
+        stack.restart("rasa")
+    first, second = (wait_answered(client, i, resident, timeout_s=90) for i in ids)
+    assert first["intent"] == "labour_wage_arrears" and second["intent"] == "request_legal_aid"
+    assert "劳动争议" in second["replies"][0]["text"]  # understood after the first: order kept
+
+
+def test_gateway_crash_keeps_open_cases_and_queued_messages(stack, tmp_path) -> None:
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port)
+    proxy.enable()
+    env = {"RASA_URL": f"http://127.0.0.1:{proxy.listen_port}", "RETRY_INTERVAL_S": "0.5", "RASA_TIMEOUT_S": "5"}
+    with_case, queued = f"fault-gw-case-{uuid.uuid4().hex[:6]}", f"fault-gw-queue-{uuid.uuid4().hex[:6]}"
+    url, service = start_gateway(stack, tmp_path, **env)
+    try:
+        with resident_http(url, timeout=30) as http:
+            case_id = say(http, with_case, "我要转人工")["case_id"]
+            proxy.disable()
+            message_id = kept(http.post("/api/v1/messages", json={"user_id": queued, "text": WAGES}))
+        os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait(timeout=10)
+
+        url, service = start_gateway(stack, tmp_path, **env)  # same state directory, new process
+        mediator = f"med-{uuid.uuid4().hex[:6]}"
+        add_staff(dataclasses.replace(stack.settings, var_dir=tmp_path), mediator)
+        with resident_http(url, timeout=30) as http:
+            console = Console(url, mediator)
+            waiting = console.http.get("/console/api/queue").json()["waiting"]
+            assert len(waiting) == 1
+            assert console.post(f"/console/api/cases/{waiting[0]['id']}/claim").status_code == 200
+            assert console.http.get(f"/console/api/cases/{waiting[0]['id']}").json()["public_id"] == case_id
+            # the resident still talks to the case, not to the bot
+            assert say(http, with_case, "还在吗")["case_id"] == case_id
+            assert http.get(f"/api/v1/messages/{message_id}", params={"user_id": queued}).json()["status"] == "pending"
+            proxy.enable()
+            assert wait_answered(http, message_id, queued)["intent"] == "labour_wage_arrears"
+    finally:
+        service.stop()
+        proxy.close()
+
+
+PG = "postgresql://postgres@127.0.0.1:5432"
+
+
+def test_database_outage_gives_clear_errors_and_leaves_nothing_half_written(stack, database, tmp_path) -> None:
+    proxy = TcpProxy(free_port(), 5432)
+    proxy.enable()
+    telegram = FakeTelegram(free_port())
+    url, service = start_gateway(
+        stack,
+        tmp_path,
+        GATEWAY_DB_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.listen_port}/{database}",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        TELEGRAM_WEBHOOK_SECRET="s3cret",
+        TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook",
+    )
+    resident = f"fault-db-{uuid.uuid4().hex[:6]}"
+    try:
+        with resident_http(url, timeout=60) as http:
+            assert say(http, resident, "你好")["intent"] == "greet"
+            proxy.disable()
+            for request in (
+                lambda: http.post("/api/v1/messages", json={"user_id": resident, "text": "我要转人工"}),
+                lambda: http.get("/api/v1/messages/abc", params={"user_id": resident}),
+                lambda: http.get(f"/api/v1/conversations/{resident}/messages"),
+                lambda: http.post("/console/api/login", json={"username": "x", "password": "y"}),
+            ):
+                response = request()
+                assert response.status_code == 503, response.text
+                assert response.json()["error"]["code"] == "store_unavailable"
+                assert "12348" in response.json()["error"]["message"]
+            # a Telegram resident is told the truth: not kept, send it again
+            update = {"update_id": 9, **telegram.text_update(8001, "老板欠薪")}
+            assert (
+                http.post(
+                    "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+                ).status_code
+                == 200
+            )
+            assert telegram.wait_sent(8001, 1)[0]["text"] == NOT_SAVED_TEXT
+            proxy.enable()
+            deadline = time.monotonic() + 30
+            while (
+                response := http.post("/api/v1/messages", json={"user_id": resident, "text": "我要转人工"})
+            ).status_code != 200:
+                assert time.monotonic() < deadline, response.text
+                time.sleep(0.5)
+            assert response.json()["case_id"]
+        log = (tmp_path / "gateway.log").read_text("utf-8")
+        assert "Traceback" not in log and "database unavailable" in log
+    finally:
+        service.stop()
+        proxy.close()
+        telegram.shutdown()
+
+    async def counts() -> tuple[int, int, int]:
+        db = await asyncpg.connect(f"{PG}/{database}")
+        try:
+            return (
+                await db.fetchval("SELECT count(*) FROM cases"),
+                await db.fetchval(
+                    "SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id)"
+                ),
+                await db.fetchval("SELECT count(*) FROM inbound_messages WHERE status = 'pending'"),
+            )
+        finally:
+            await db.close()
+
+    cases, orphans, pending = asyncio.run(counts())
+    # one case, the one opened after the outage, with its opening event; no message left half-done
+    assert (cases, orphans, pending) == (1, 0, 0)
+
+
+@pytest.fixture
+def two_gateways(stack, database, tmp_path) -> Iterator[tuple[FakeTelegram, list[str]]]:
+    telegram = FakeTelegram(free_port())
+    common = {
+        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        "CONSOLE_SECRET": uuid.uuid4().hex,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret",
+        "TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook",
+        "PUSH_INTERVAL_S": "0.2",
+    }
+    started = [start_gateway(stack, tmp_path / name, **common) for name in ("a", "b")]
+    yield telegram, [url for url, _ in started]
+    for _, service in started:
+        service.stop()
+    telegram.shutdown()
+
+
+def test_two_gateways_share_cases_and_deliver_each_reply_once(stack, two_gateways, database) -> None:
+    telegram, (a, b) = two_gateways
+    chat = 7001
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    update = {"update_id": 1, **telegram.text_update(chat, "我要转人工")}
+    assert httpx.post(f"{a}/telegram/webhook", json=update, headers=secret).status_code == 200
+    telegram.wait_sent(chat, 1)
+
+    mediator = f"med-{uuid.uuid4().hex[:6]}"
+    add_staff(
+        dataclasses.replace(stack.settings, gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"),
+        mediator,
+    )
+    console_a = Console(a, mediator)
+    waiting = console_a.http.get("/console/api/queue").json()["waiting"]
+    # opened through gateway A (the newest case: this module's database also holds the outage test's)
+    case = max(waiting, key=lambda c: c["number"])["id"]  # the newest
+    console_b = Console(b, mediator)  # ... seen and claimed through gateway B
+    assert console_b.post(f"/console/api/cases/{case}/claim").status_code == 200
+    replies = [f"调解员第{i}次回复" for i in range(6)]
+    for i, reply in enumerate(replies):
+        console = console_a if i % 2 else console_b
+        assert console.post(f"/console/api/cases/{case}/messages", {"text": reply}).status_code == 200
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+        any(reply in m["text"] for m in telegram.sent(chat)) for reply in replies
+    ):
+        time.sleep(0.3)
+    time.sleep(2)  # both pushers have had several more rounds to send anything twice
+    sent = [m["text"] for m in telegram.sent(chat)]
+    for reply in replies:
+        assert sum(reply in t for t in sent) == 1, (reply, sent)
+
+
+def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
+    """Everything up, yet no reply (an action failed on this input): retrying would
+    fail again, so the message is kept as unanswered and a case opened for a person."""
+    import threading
+
+    from bot.core.conversation import NO_ANSWER, NO_ANSWER_TEXT
+    from tests.bot.test_citation_guard import Handler, ScriptedRasa
+
+    rasa = ScriptedRasa(("127.0.0.1", free_port()), Handler)
+    rasa.reply = ""  # a webhook answer with no text in it
+    threading.Thread(target=rasa.serve_forever, daemon=True).start()
+    url, service = start_gateway(stack, tmp_path, RASA_URL=f"http://127.0.0.1:{rasa.server_address[1]}")
+    mediator = f"med-{uuid.uuid4().hex[:6]}"
+    add_staff(dataclasses.replace(stack.settings, var_dir=tmp_path), mediator)
+    try:
+        with resident_http(url, timeout=30) as http:
+            body = say(http, "no-reply-1", "老板欠我工资")
+            assert body["replies"][0]["text"] == NO_ANSWER_TEXT and body["case_id"]
+            assert "排在第" in body["replies"][-1]["text"]
+            stored = http.get(f"/api/v1/messages/{body['message_id']}", params={"user_id": "no-reply-1"}).json()
+            assert stored["status"] == "unanswered"
+            waiting = Console(url, mediator).http.get("/console/api/queue").json()["waiting"]
+            assert [c["reason"] for c in waiting] == [NO_ANSWER]
+    finally:
+        service.stop()
+        rasa.shutdown()

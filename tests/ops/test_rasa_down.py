@@ -1,0 +1,64 @@
+"""Rasa unreachable: the resident gets a 503 in Chinese, the text is kept, and it
+is answered, in order, once Rasa is back. Uses a second real gateway process
+that reaches the real Rasa server through a proxy we can switch off."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.helpers.stack import free_port, resident_http, start_gateway
+from tests.helpers.tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+def gateway_behind_proxy(stack, tmp_path) -> Iterator[tuple[str, TcpProxy]]:
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port)
+    url, service = start_gateway(
+        stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5"
+    )
+    yield url, proxy
+    service.stop()
+    proxy.close()
+
+
+def wait_answered(client: httpx.Client, message_id: str, user_id: str, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/messages/{message_id}", params={"user_id": user_id}).json()
+        if body.get("status") == "answered":
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"message {message_id} not answered: {body}")
+
+
+def test_messages_kept_while_rasa_down_and_answered_in_order(gateway_behind_proxy) -> None:
+    url, proxy = gateway_behind_proxy
+    resident = f"down-{time.time_ns()}"
+    with resident_http(url, timeout=30) as client:
+        first = client.post("/api/v1/messages", json={"user_id": resident, "text": "包工头欠我们工钱跑路了"})
+        assert first.status_code == 503
+        error = first.json()["error"]
+        assert error["code"] == "assistant_unavailable" and "保存" in error["message"]
+        second = client.post("/api/v1/messages", json={"user_id": resident, "text": "我想申请法律援助"})
+        assert second.status_code == 503
+        ids = [first.json()["error"]["message_id"], second.json()["error"]["message_id"]]
+
+        kept = client.get(f"/api/v1/messages/{ids[0]}", params={"user_id": resident}).json()
+        assert kept["status"] == "pending"
+        # nobody else can read a resident's message
+        assert client.get(f"/api/v1/messages/{ids[0]}", params={"user_id": "someone-else"}).status_code == 404
+
+        proxy.enable()
+        answered = [wait_answered(client, i, resident) for i in ids]
+        assert answered[0]["intent"] == "labour_wage_arrears"
+        assert answered[1]["intent"] == "request_legal_aid"
+        # the request was understood in the context of the first message: order kept
+        assert "劳动争议" in answered[1]["replies"][0]["text"]
+
+        # and new messages flow normally again
+        again = client.post("/api/v1/messages", json={"user_id": resident, "text": "谢谢"})
+        assert again.status_code == 200 and again.json()["intent"] == "thank"
