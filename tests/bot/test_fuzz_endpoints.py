@@ -2,7 +2,7 @@
 WeChat on, against the local fakes) in front of the real Rasa and action server.
 
 FUZZ_N requests (default 400 in the suite; `make fuzz` sends 10,000) from
-tests/fuzz_inputs.py, eight at a time. What must hold: no 5xx except the
+tests/helpers/fuzz_inputs.py, eight at a time. What must hold: no 5xx except the
 documented "kept" 503, only the statuses each endpoint documents, every
 valid message answered, no stack trace in the gateway's log, the gateway
 still healthy. The counts are printed as the last line (JSON).

@@ -5,9 +5,7 @@ resident), CSRF, hand back, close; migrations; concurrent claims."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
 import time
 import uuid
 
@@ -19,8 +17,7 @@ from bot.core.conversation import ENDED_TEXT
 from bot.store.handoff_cases import HandoffCaseStore
 from bot.store.migrate import upgrade
 from bot.store.staff_accounts import StaffStore
-from settings import ROOT
-from tests.helpers.console import PASSWORD, Console, add_staff, say
+from tests.helpers.console import PASSWORD, Console, add_staff, say, staff_cli
 from tests.helpers.stack import resident_http, start_gateway
 
 
@@ -150,27 +147,12 @@ def test_sessions_end_at_logout_password_reset_and_disable(stack, gateway_url) -
     assert console.http.get("/console/api/queue").status_code == 401
 
     console, cookie = signed_in()
-    env = {**os.environ, **stack.settings.as_env()}
-    done = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "bot.staff", "disable", username],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = staff_cli(stack.settings, "disable", username)
     assert done.returncode == 0, done.stderr
     assert console.http.get("/console/api/queue").status_code == 401
     refused = httpx.post(f"{gateway_url}/console/api/login", json={"username": username, "password": PASSWORD})
     assert refused.status_code == 401
-    missing = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "bot.staff", "disable", "nobody-here"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = staff_cli(stack.settings, "disable", "nobody-here")
     assert missing.returncode == 1
 
 

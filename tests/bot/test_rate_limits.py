@@ -104,20 +104,25 @@ def test_gateways_share_one_budget_in_redis_and_serve_when_it_is_down(stack, tmp
             service.stop()
 
 
+def guesses_from_six_addresses(http: httpx.Client) -> list[int]:
+    """Six wrong passwords, each naming another address in X-Forwarded-For."""
+    return [
+        http.post(
+            "/console/api/login",
+            json={"username": "guess", "password": "x" * 8},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(6)
+    ]
+
+
 def test_a_spoofed_forwarded_for_neither_escapes_nor_resets_a_limit(stack, tmp_path) -> None:
     """#13: from any loopback client uvicorn believed X-Forwarded-For, so naming a
     new address each time reset the login limit. Now only TRUSTED_PROXIES are believed."""
     url, service = start_gateway(stack, tmp_path, RATE_LIMIT_LOGIN="3/minute", RATE_LIMIT_PER_ADDRESS="1000/minute")
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
-            statuses = [
-                http.post(
-                    "/console/api/login",
-                    json={"username": "guess", "password": "x" * 8},
-                    headers={"X-Forwarded-For": f"203.0.113.{n}"},
-                ).status_code
-                for n in range(6)
-            ]
+            statuses = guesses_from_six_addresses(http)
             assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429, 429]
     finally:
         service.stop()
@@ -132,14 +137,7 @@ def test_a_spoofed_forwarded_for_neither_escapes_nor_resets_a_limit(stack, tmp_p
     )
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
-            statuses = [
-                http.post(
-                    "/console/api/login",
-                    json={"username": "guess", "password": "x" * 8},
-                    headers={"X-Forwarded-For": f"203.0.113.{n}"},
-                ).status_code
-                for n in range(6)
-            ]
+            statuses = guesses_from_six_addresses(http)
             assert statuses == [401] * 6
     finally:
         service.stop()

@@ -1,5 +1,5 @@
 """The Telegram channel: the real python-telegram-bot client in a real gateway
-process, talking to a local fake Bot API server (tests/fake_telegram.py) that
+process, talking to a local fake Bot API server (tests/helpers/fake_telegram.py) that
 feeds scripted updates and records every call; Rasa and the action server are
 the real test stack."""
 

@@ -9,31 +9,26 @@ from typing import Any
 
 import httpx
 
-from settings import ROOT
+from settings import ROOT, Settings
 
 PASSWORD = "correct horse battery"
 
 
-def add_staff(settings, username: str, role: str = "mediator") -> None:
+def staff_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """`python -m bot.staff ARGS` against `settings`' database, as an operator runs it."""
     env = {**os.environ, **settings.as_env(), "STAFF_PASSWORD": PASSWORD}
-    result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "python"),
-            "-m",
-            "bot.staff",
-            "add",
-            username,
-            "--role",
-            role,
-            "--name",
-            f"{username}调解员",
-        ],
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "bot.staff", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def add_staff(settings: Settings, username: str, role: str = "mediator") -> None:
+    result = staff_cli(settings, "add", username, "--role", role, "--name", f"{username}调解员")
     assert result.returncode == 0, result.stderr
 
 

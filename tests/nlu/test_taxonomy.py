@@ -57,7 +57,7 @@ ORIGINAL_TOPICS = {
 def test_each_dispute_intent_has_enough_examples_of_our_own() -> None:
     """The topics found in the real questions (labour_employee_status, elevator_safety …)
     learn from those questions too (nlu/real_questions.py), so fewer of our own suffice;
-    how well they are learned is measured on the real dev split (tests/test_nlu_quality.py)."""
+    how well they are learned is measured on the real dev split (tests/nlu/test_nlu_quality.py)."""
     taxonomy = load()
     counts = training_intents()
     for category in taxonomy.dispute_categories:
