@@ -11,21 +11,18 @@ session of the account, a logout ends its own.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import os
 import sys
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from bot.store.migrate import upgrade
+from bot.store.migrate import open_engine, run_tool, upgrade
 from bot.store.staff_accounts import ROLES, StaffStore, StaffView
 
 
 async def _with_store(work):
     from settings import get_settings
 
-    engine = create_async_engine(get_settings().gateway_database_url)
+    engine = open_engine(get_settings())
     try:
         await upgrade(engine)
         return await work(StaffStore(engine))
@@ -48,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     off.add_argument("username")
     args = parser.parse_args(argv)
     if args.command == "disable":
-        if not asyncio.run(_with_store(lambda store: store.disable(args.username))):
+        if not run_tool(_with_store(lambda store: store.disable(args.username))):
             print(f"没有这个账号 (no such account): {args.username}", file=sys.stderr)
             return 1
         print(f"account {args.username} disabled, its sessions ended")
         return 0
     password = os.environ.get("STAFF_PASSWORD") or getpass.getpass("密码 (password): ")
     try:
-        staff = asyncio.run(_add(args.username, args.role, args.name, password))
+        staff = run_tool(_add(args.username, args.role, args.name, password))
     except ValueError as exc:
         print(f"未创建 (not created): {exc}", file=sys.stderr)
         return 1

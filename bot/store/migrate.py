@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.errors import STORE_DOWN
+from settings import Settings
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -42,10 +49,27 @@ async def upgrade(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
+def open_engine(settings: Settings) -> AsyncEngine:
+    """The gateway database's engine for a command-line tool; the default SQLite file's
+    folder is made first (0700), as the gateway does at start."""
+    if not settings.gateway_db_url:
+        settings.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return create_async_engine(settings.gateway_database_url)
+
+
+def run_tool(work: Coroutine[Any, Any, T]) -> T:
+    """`work` run to its end; an unreachable database is one line and exit status 2, no trace."""
+    try:
+        return asyncio.run(work)
+    except STORE_DOWN as exc:
+        print(f"数据库不可用 (gateway database unavailable: {type(exc).__name__})", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 async def _main() -> None:
     from settings import get_settings
 
-    engine = create_async_engine(get_settings().gateway_database_url)
+    engine = open_engine(get_settings())
     try:
         await upgrade(engine)
     finally:
@@ -53,6 +77,6 @@ async def _main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main())
+    run_tool(_main())
     print("gateway database is at the newest schema")
     sys.exit(0)

@@ -11,17 +11,16 @@ applications keep only their outcome.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.handoff_cases import CLOSED, RETURNED
-from bot.store.migrate import upgrade
+from bot.store.migrate import open_engine, run_tool, upgrade
 from bot.store.models import HandoffCase, HandoffMessage, HeldReply, InboundMessage, LegalAidApplication
 
 PURGED_TEXT = "[已按保存期限清除]"
@@ -86,7 +85,7 @@ async def _main() -> Purged:
     from settings import get_settings
 
     settings = get_settings()
-    engine = create_async_engine(settings.gateway_database_url)
+    engine = open_engine(settings)
     try:
         await upgrade(engine)
         return await purge(engine, settings.case_retention_days)
@@ -95,7 +94,7 @@ async def _main() -> Purged:
 
 
 if __name__ == "__main__":
-    done = asyncio.run(_main())
+    done = run_tool(_main())
     print(
         f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies, "
         f"{done.applications} legal-aid applications"
