@@ -44,13 +44,14 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test test-fast lint chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
+.PHONY: help run test test-fast lint cluster haproxy chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
 	@echo "make test       the whole test suite (what .ci/run calls, after make lint)"
 	@echo "make test-fast  the tests that need no trained model, no services, no browser (under 2 min)"
 	@echo "make lint       ruff check, ruff format --check and mypy (configured in pyproject.toml)"
+	@echo "make cluster    two of each process behind HAProxy (local PostgreSQL and Redis)"
 	@echo "make chat       chat with the running assistant in this terminal"
 	@echo "make eval-nlu DATA=file.jsonl   category accuracy of the trained model"
 	@echo "                (the real questions' dev split: DATA=$(REAL_DIR)/dev.jsonl)"
@@ -114,7 +115,7 @@ embedding-model: venvs $(EMBED_CACHE)/modules.json
 run: venvs model embedding-model
 	.venv/bin/python -m ops.stack
 
-test: venvs model embedding-model browser
+test: venvs model embedding-model browser haproxy
 	.venv/bin/python -m pytest
 
 # Debian's chromium (Playwright drives it; no browser download) and a Chinese font for its screenshots
@@ -135,6 +136,22 @@ lint: venvs $(LINT_VENV_DIR)/.ready
 	"$(LINT_VENV_DIR)/bin/ruff" check $(LINTED)
 	"$(LINT_VENV_DIR)/bin/ruff" format --check $(LINTED)
 	"$(LINT_VENV_DIR)/bin/mypy"
+
+# HAProxy from Debian's package, for make cluster and its test (root)
+haproxy:
+	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
+		echo "Installing Debian's haproxy for the multi-instance layout…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	fi
+
+# two of each process behind HAProxy on 127.0.0.1 (ops/cluster.py), state in the local
+# PostgreSQL and Redis unless the variables say otherwise
+cluster: venvs model embedding-model haproxy
+	GATEWAY_DB_URL=$${GATEWAY_DB_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/haizhu_cluster} \
+	TRACKER_STORE_URL=$${TRACKER_STORE_URL:-postgresql://postgres@127.0.0.1:5432/haizhu_cluster} \
+	LOCK_STORE_URL=$${LOCK_STORE_URL:-redis://127.0.0.1:6379/6} \
+	RATE_LIMIT_STORAGE=$${RATE_LIMIT_STORAGE:-redis://127.0.0.1:6379/7} \
+	.venv/bin/python -m ops.cluster
 
 browser:
 	@if ! command -v chromium >/dev/null || ! fc-list :lang=zh | grep -q .; then \

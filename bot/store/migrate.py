@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -36,7 +36,16 @@ def _config(connection: Connection) -> Config:
     return config
 
 
+# any number; one shared by every gateway of a deployment
+MIGRATION_LOCK = 7_217_001
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # gateways starting together on one database migrate one after another (the
+        # second then finds the schema at head): both creating alembic_version at once
+        # made one of them exit (found with make cluster); held until this transaction ends
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = _config(connection)
     tables = set(inspect(connection).get_table_names())
     if "inbound_messages" in tables and "alembic_version" not in tables:
