@@ -9,7 +9,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 
 import asyncpg
 import httpx
@@ -17,20 +17,38 @@ import pytest
 
 from ops.cluster import Cluster, Ports
 from tests.helpers.stack import PG, ResidentAuth, free_port, stack_settings
+from tests.helpers.tcp_proxy import TcpProxy
 
+# a kept message ends answered, or handed to a person when no answer could be made
+DONE = ("answered", "handed_off")
 QUESTIONS = ["老板拖欠我三个月工资", "房东不退押金怎么办", "你好", "外卖骑手送餐被撞了谁负责", "谢谢"]
 
 
 class Stream:
-    """`residents` residents sending one message after another through the front."""
+    """`residents` residents sending one message after another through the front; each
+    outcome and latency is counted under the phase (fault) it happened in."""
 
     def __init__(self, url: str, residents: int = 3) -> None:
         self.url, self.stop = url, threading.Event()
         self.ids = [f"cl-{uuid.uuid4().hex[:8]}" for _ in range(residents)]
+        self.phase = "steady"
         self.outcomes: Counter[str] = Counter()
+        self.by_phase: dict[str, Counter[str]] = defaultdict(Counter)
+        self.latencies: dict[str, list[float]] = defaultdict(list)
         self.kept: list[tuple[str, str]] = []  # (resident, message id) answered 503: kept for later
         self.sent: Counter[str] = Counter()
         self.threads = [threading.Thread(target=self.run, args=(r,), daemon=True) for r in self.ids]
+
+    def count(self, phase: str, outcome: str, began: float) -> None:
+        self.outcomes[outcome] += 1
+        self.by_phase[phase][outcome] += 1
+        self.latencies[phase].append((time.monotonic() - began) * 1000)
+
+    def report(self) -> dict[str, dict[str, object]]:
+        return {
+            phase: {**counts, "p95_ms": round(sorted(ms)[int(0.95 * (len(ms) - 1))]) if ms else None}
+            for phase, counts, ms in ((p, self.by_phase[p], self.latencies[p]) for p in self.by_phase)
+        }
 
     def run(self, resident: str) -> None:
         with httpx.Client(base_url=self.url, timeout=60, auth=ResidentAuth()) as http:
@@ -39,14 +57,16 @@ class Stream:
                 text = QUESTIONS[turn % len(QUESTIONS)]
                 turn += 1
                 self.sent[resident] += 1
+                phase, began = self.phase, time.monotonic()
                 try:
                     response = http.post("/api/v1/messages", json={"user_id": resident, "text": text})
                 except httpx.HTTPError as exc:
-                    self.outcomes[f"transport {type(exc).__name__}"] += 1
+                    self.count(phase, f"dropped ({type(exc).__name__})", began)
                     continue
-                self.outcomes[str(response.status_code)] += 1
-                if response.status_code == 503 and (response.json().get("error") or {}).get("message_id"):
-                    self.kept.append((resident, response.json()["error"]["message_id"]))
+                error = response.json().get("error") or {} if response.status_code != 200 else {}
+                if error.get("message_id"):
+                    self.kept.append((resident, error["message_id"]))
+                self.count(phase, str(response.status_code) + (" kept" if error.get("message_id") else ""), began)
                 time.sleep(0.2)
 
     def __enter__(self) -> Stream:
@@ -74,21 +94,36 @@ async def _stored(database: str, residents: list[str]) -> list[asyncpg.Record]:
 @pytest.mark.redis
 @pytest.mark.stack
 def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path) -> None:
+    """Then Redis is cut for a while and PostgreSQL "restarts" (every connection dropped,
+    refused for 5 s), through TCP proxies in front of the machine's own servers."""
+    pg, redis = TcpProxy(free_port(), 5432), TcpProxy(free_port(), 6379)
+    pg.enable()
+    redis.enable()
     base = stack_settings(
         tmp_path,
-        gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        tracker_store_url=f"{PG}/{database}",
-        lock_store_url="redis://127.0.0.1:6379/4",
-        rate_limit_storage="redis://127.0.0.1:6379/5",
+        gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:{pg.listen_port}/{database}",
+        tracker_store_url=f"postgresql://postgres@127.0.0.1:{pg.listen_port}/{database}",
+        lock_store_url=f"redis://127.0.0.1:{redis.listen_port}/4",
+        rate_limit_storage=f"redis://127.0.0.1:{redis.listen_port}/5",
     )
     ports = Ports(free_port(), free_port(), free_port())
     cluster = Cluster(base, ports, [(free_port(), free_port(), free_port()) for _ in range(2)])
     with cluster, Stream(cluster.url) as stream:
+        time.sleep(4)
         for kind in ("gateway", "rasa", "actions"):
-            time.sleep(4)
+            stream.phase = f"{kind} 1 killed"
             cluster.kill(1, kind)
             time.sleep(6)  # the stream goes on through instance 2
             cluster.restart(1, kind)
+            stream.phase = "steady"
+            time.sleep(4)
+        for name, proxy, seconds in (("redis cut", redis, 6), ("postgresql restart", pg, 5)):
+            stream.phase = name
+            proxy.disable()
+            time.sleep(seconds)
+            proxy.enable()
+            time.sleep(4)
+            stream.phase = "steady"
         time.sleep(4)
         stream.__exit__()
         # every kept message is answered once the cluster is whole again
@@ -97,10 +132,10 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
             for resident, message_id in stream.kept:
                 while True:
                     status = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
-                    if status.get("status") == "answered" or time.monotonic() > deadline:
+                    if status.get("status") in DONE or time.monotonic() > deadline:
                         break
                     time.sleep(1)
-                assert status.get("status") == "answered", status
+                assert status.get("status") in DONE, status
             # hand-offs still work through whichever gateway answers
             handed = http.post("/api/v1/messages", json={"user_id": stream.ids[0], "text": "我要转人工"}).json()
             assert handed.get("case_id"), handed
@@ -110,9 +145,12 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
             if not any(r["status"] == "pending" for r in stored):
                 break
             time.sleep(1)
+    pg.close()
+    redis.close()
     sent, answered = sum(stream.sent.values()), stream.outcomes["200"]
-    print(f"\ncluster faults: sent {sent}, outcomes {dict(stream.outcomes)}, kept {len(stream.kept)}")
-    assert answered >= sent * 0.8, stream.outcomes
+    print(f"\ncluster faults: sent {sent}, kept {len(stream.kept)}, by phase {stream.report()}")
+    assert answered >= sent * 0.6, stream.outcomes
+    assert not any(o.startswith("5") and o not in ("503", "503 kept") for o in stream.outcomes), stream.outcomes
     # nothing lost: every message that reached a gateway is stored, and none is stuck
     by_status = Counter(r["status"] for r in stored)
     assert by_status.get("pending", 0) == 0, by_status
