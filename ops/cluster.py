@@ -132,13 +132,11 @@ class Cluster:
         began = time.monotonic()
         deadline = began + timeout_s
         self.balancer.start()
-        for node in self.nodes:  # every instance loads at once, then each is waited for
-            for service in node.services:
-                service.start()
         try:
+            for node in self.nodes:  # every instance loads at once, then each is waited for
+                node.launch()
             for node in self.nodes:
-                for service in node.services:
-                    node.wait_ready(service, deadline)
+                node.wait_all(deadline)
         except StackError:
             self.stop()  # a node stops its own services only: leave nothing running
             raise

@@ -165,14 +165,21 @@ class Stack:
 
     def start(self, timeout_s: float = 180.0) -> float:
         """Start every service and wait until all answer; returns seconds taken."""
+        began = time.monotonic()
+        self.launch()
+        self.wait_all(began + timeout_s)
+        return time.monotonic() - began
+
+    def launch(self) -> None:
+        """Start every service without waiting (several stacks can then load at once)."""
         if not self.settings.rasa_model.exists():
             raise StackError(f"no trained model at {self.settings.rasa_model}: run `make model`")
-        began = time.monotonic()
         for service in self.services:
             service.start()
+
+    def wait_all(self, deadline: float) -> None:
         for service in self.services:
-            self.wait_ready(service, began + timeout_s)
-        return time.monotonic() - began
+            self.wait_ready(service, deadline)
 
     def wait_ready(self, service: Service, deadline: float) -> None:
         while not service.healthy():

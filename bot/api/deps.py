@@ -80,7 +80,7 @@ def validated(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else ""
-        if first["type"] in ("invalid_user_id", "empty_text", "invalid_code"):  # our own validators' codes
+        if first["type"] in ("invalid_user_id", "empty_text"):  # our own validators' codes
             raise ApiError(422, first["type"], first["msg"]) from None
         code, message = FIELD_ERRORS.get(field, (shape_code, shape))
         raise ApiError(422, code, message) from None

@@ -53,15 +53,7 @@ class ResidentTokens:
 
     def user_of(self, authorization: str | None) -> str | None:
         """The resident a `Bearer` header was issued to, or None (missing, forged, expired)."""
-        token = bearer(authorization)
-        if token is None:
-            return None
-        try:
-            data = self._serializer.loads(token, max_age=self.max_age_s)
-        except (BadSignature, SignatureExpired):
-            return None
-        user_id = data.get("uid") if isinstance(data, dict) else None
-        return user_id if isinstance(user_id, str) else None
+        return signed_bearer(self._serializer, authorization, self.max_age_s, "uid")
 
     def is_integrator(self, authorization: str | None) -> bool:
         """Whether the header carries one of INTEGRATOR_KEYS (several, so a key can be rotated)."""
@@ -73,6 +65,22 @@ def bearer(authorization: str | None) -> str | None:
     if not authorization or authorization[:7].lower() != "bearer ":
         return None
     return authorization[7:].strip() or None
+
+
+def signed_bearer(
+    serializer: URLSafeTimedSerializer, authorization: str | None, max_age_s: int, key: str
+) -> str | None:
+    """`key` of the signed payload a `Bearer` header carries, or None when the header is
+    missing, forged or expired (residents' tokens here, mini-program sessions alike)."""
+    token = bearer(authorization)
+    if token is None:
+        return None
+    try:
+        data = serializer.loads(token, max_age=max_age_s)
+    except (BadSignature, SignatureExpired):
+        return None
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def reserved(user_id: str) -> bool:

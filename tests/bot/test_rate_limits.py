@@ -71,33 +71,19 @@ def test_gateways_share_one_budget_in_redis_and_serve_when_it_is_down(stack, tmp
     )
     try:
         resident = f"rl-shared-{uuid.uuid4().hex[:6]}"
+
+        def hello(url: str) -> httpx.Response:
+            return httpx.post(
+                f"{url}/api/v1/messages", json={"user_id": resident, "text": "你好"}, auth=ResidentAuth(), timeout=30
+            )
+
         for url in (a, a, b):
-            assert (
-                httpx.post(
-                    f"{url}/api/v1/messages",
-                    json={"user_id": resident, "text": "你好"},
-                    auth=ResidentAuth(),
-                    timeout=30,
-                ).status_code
-                == 200
-            )
+            assert hello(url).status_code == 200
         # a fourth through the other gateway: the budget is shared, not 3 per gateway
-        assert refused(
-            httpx.post(
-                f"{b}/api/v1/messages", json={"user_id": resident, "text": "你好"}, timeout=30, auth=ResidentAuth()
-            )
-        )
+        assert refused(hello(b))
 
         for _ in range(2):  # the limiter's store unreachable: residents are still served
-            assert (
-                httpx.post(
-                    f"{down_url}/api/v1/messages",
-                    json={"user_id": resident, "text": "你好"},
-                    auth=ResidentAuth(),
-                    timeout=30,
-                ).status_code
-                == 200
-            )
+            assert hello(down_url).status_code == 200
         assert "rate limits not applied" in service_down.log_path.read_text("utf-8")
     finally:
         for service in (service_a, service_b, service_down):

@@ -21,11 +21,12 @@ import asyncio
 from typing import Any
 
 from fastapi import Request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from wechatpy.crypto import WeChatCrypto
 
 from bot.channels.wechat.client import WeChatClient
 from bot.core.conversation import Conversations
+from bot.core.resident_tokens import signed_bearer
 from bot.store.handoff_messages import MessageView
 from bot.store.push_nonces import PushNonces
 from settings import Settings
@@ -83,14 +84,9 @@ class WeChatChannel:
         return self.sessions.dumps({"openid": openid})
 
     def openid_of(self, request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
-            return None
-        try:
-            data = self.sessions.loads(header[7:].strip(), max_age=self.settings.wechat_session_max_age_s)
-        except (BadSignature, SignatureExpired):
-            return None
-        return data.get("openid") if isinstance(data, dict) else None
+        return signed_bearer(
+            self.sessions, request.headers.get("authorization"), self.settings.wechat_session_max_age_s, "openid"
+        )
 
     # -- push helpers ------------------------------------------------------------------
     def crypto(self) -> WeChatCrypto:
