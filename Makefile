@@ -44,7 +44,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test test-fast lint cluster haproxy chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge browser bench fuzz audit clean clean-cache
+.PHONY: help run test test-fast lint cluster haproxy chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -60,6 +60,7 @@ help:
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
 	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
 	@echo "make fuzz       10,000 hostile requests through every public endpoint (FUZZ_N=…)"
+	@echo "make backup     copy cases, messages and trackers while running (make restore BACKUP=folder)"
 	@echo "make audit      known vulnerabilities of both environments (offline OSV snapshot, pip-audit where online)"
 
 $(MAIN_VENV_DIR)/.ready:
@@ -184,7 +185,7 @@ validate: venvs real-questions check-services
 		--data data $(REAL_DIR)/nlu --config config.yml
 
 # start the whole stack on the full corpus and measure (reports/bench/report.md; last line JSON)
-bench: venvs model embedding-model
+bench: venvs real-questions model embedding-model
 	.venv/bin/python -m ops.bench
 
 # 10,000 hostile requests through every public endpoint of a real stack (tests/bot/test_fuzz_endpoints.py)
@@ -208,6 +209,15 @@ migrate: venvs
 # remove personal data past CASE_RETENTION_DAYS (run daily from cron)
 purge: venvs
 	.venv/bin/python -m bot.store.retention
+
+# copy the gateway's store and Rasa's trackers while the service runs (BACKUP_DIR, ops/backup)
+backup: venvs
+	.venv/bin/python -m ops.backup create
+
+# bring a backup back into fresh databases: make restore BACKUP=var/backups/20261201T120000Z [FORCE=1]
+restore: venvs
+	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<backup folder>"; exit 2; }
+	.venv/bin/python -m ops.backup restore "$(BACKUP)" $(if $(FORCE),--force,)
 
 # the directory of services the operator edits (knowledge_base/content/services.yml)
 check-services: venvs

@@ -104,6 +104,9 @@ class Settings:
     # any sentence-transformers model name or path; query/passage prefixes come
     # from the model's own prompts (config_sentence_transformers.json)
     embedding_model: str = _setting("EMBEDDING_MODEL", str(ROOT / "models" / "multilingual-e5-small"))
+    # threads the action server's embedding model computes with: one uses least CPU per
+    # message when messages come together (2 cores: 2 threads embed 30 % faster for one resident alone)
+    embedding_threads: int = _setting("EMBEDDING_THREADS", "1", int)
     # the built retrieval index (faiss, BM25, articles); rebuilt when corpus or model change
     index_dir: Path = _setting("INDEX_DIR", str(ROOT / "var" / "index"), Path)
     # passage vectors kept between builds (make points it into its cache directory)
@@ -167,6 +170,8 @@ class Settings:
     # the operator-edited content (cards, the directory of services, legal issues, routing
     # policy, quick replies, category laws, colloquial concepts): one folder, read from here only
     knowledge_dir: Path = _setting("KNOWLEDGE_DIR", str(ROOT / "knowledge_base" / "content"), Path)
+    # where `make backup` writes (one timestamped folder per backup); keep it off the machine too
+    backup_dir: Path = _setting("BACKUP_DIR", str(ROOT / "var" / "backups"), Path)
 
     def as_env(self) -> dict[str, str]:
         """These settings as the environment of a child process (ops/stack.py): every
@@ -232,6 +237,15 @@ class Settings:
     @property
     def gateway_database_url(self) -> str:
         return self.gateway_db_url or f"sqlite+aiosqlite:///{self.var_dir / 'gateway.db'}"
+
+    @property
+    def tracker_database_url(self) -> str:
+        """Rasa's tracker store as a SQLAlchemy async URL (ops/endpoints.py writes Rasa's form
+        of the same): for tools that read or purge it beside Rasa."""
+        if not self.tracker_store_url:
+            return f"sqlite+aiosqlite:///{self.var_dir / 'rasa-tracker.db'}"
+        scheme, rest = self.tracker_store_url.split("://", 1)
+        return f"postgresql+asyncpg://{rest}"
 
 
 def get_settings() -> Settings:

@@ -6,22 +6,26 @@ transcript, messages, entities and the resident's channel id; their category,
 street, outcome, timings and history stay for the bureau's statistics.
 Residents' messages in the gateway store older than the same period lose
 their text and replies, held replies are deleted, and legal-aid
-applications keep only their outcome.
+applications keep only their outcome. Rasa's tracker store holds the same
+texts (every turn of every conversation): its events older than the period
+are deleted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import CursorResult, delete, inspect, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.handoff_cases import CLOSED, RETURNED
 from bot.store.migrate import open_engine, run_tool, upgrade
 from bot.store.models import HandoffCase, HandoffMessage, HeldReply, InboundMessage, LegalAidApplication
+from settings import Settings
 
 PURGED_TEXT = "[已按保存期限清除]"
 
@@ -32,6 +36,7 @@ class Purged:
     messages: int
     held: int
     applications: int = 0
+    tracker_events: int = 0
 
 
 async def purge(engine: AsyncEngine, retention_days: float, now: float | None = None) -> Purged:
@@ -81,22 +86,43 @@ async def purge(engine: AsyncEngine, retention_days: float, now: float | None = 
     return Purged(len(old), removed[0] or 0, removed[1] or 0, len(applications))
 
 
-async def _main() -> Purged:
-    from settings import get_settings
+async def purge_trackers(url: str, retention_days: float, now: float | None = None) -> int:
+    """Rasa's events (SQL tracker store, table `events`) older than the period, deleted; a
+    store Rasa has not created yet has none."""
+    limit = (now or time.time()) - retention_days * 86400
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            if not await connection.run_sync(lambda sync: inspect(sync).has_table("events")):
+                return 0
+            deleted = await connection.execute(text("DELETE FROM events WHERE timestamp <= :limit"), {"limit": limit})
+            return cast("CursorResult[Any]", deleted).rowcount or 0
+    finally:
+        await engine.dispose()
 
-    settings = get_settings()
+
+async def purge_all(settings: Settings, now: float | None = None) -> Purged:
+    """Both stores: the gateway's (its schema upgraded first) and Rasa's trackers."""
     engine = open_engine(settings)
     try:
         await upgrade(engine)
-        return await purge(engine, settings.case_retention_days)
+        done = await purge(engine, settings.case_retention_days, now)
     finally:
         await engine.dispose()
+    events = await purge_trackers(settings.tracker_database_url, settings.case_retention_days, now)
+    return dataclasses.replace(done, tracker_events=events)
+
+
+async def _main() -> Purged:
+    from settings import get_settings
+
+    return await purge_all(get_settings())
 
 
 if __name__ == "__main__":
     done = run_tool(_main())
     print(
         f"purged: {done.cases} cases, {done.messages} resident messages, {done.held} held replies, "
-        f"{done.applications} legal-aid applications"
+        f"{done.applications} legal-aid applications, {done.tracker_events} Rasa tracker events"
     )
     sys.exit(0)
