@@ -62,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         HandoffCaseStore(store.engine),
         ApplicationStore(store.engine),
         case_budget=app.state.rate_limits.may_open_case,
+        # a claim outlives the longest Rasa call, so only a gateway that died leaves one to expire
+        lease_s=settings.rasa_timeout_s + 10,
     )
     app.state.staff = StaffStore(store.engine)
     worker = asyncio.create_task(

@@ -27,6 +27,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from nlu.idempotent_turns import SEEN_BEFORE
+
 
 class GatewayInput(RestInput):
     @classmethod
@@ -48,7 +50,13 @@ class GatewayInput(RestInput):
             text = self._extract_message(request)
             if not isinstance(sender_id, str) or not isinstance(text, str):
                 return response.json({"error": "sender and message are required"}, status=400)
-            parse = await request.app.ctx.agent.parse_message(text)
+            agent = request.app.ctx.agent
+            body = request.json if isinstance(request.json, dict) else {}
+            message_id = body.get("message_id") if isinstance(body.get("message_id"), str) else None
+            metadata = dict(self.get_metadata(request) or {})
+            if message_id and body.get("seen_before") is True:
+                metadata[SEEN_BEFORE] = True  # nlu/idempotent_turns.py: answered already? then again, not anew
+            parse = await agent.parse_message(text)
             collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
@@ -57,7 +65,8 @@ class GatewayInput(RestInput):
                     sender_id,
                     parse_data=parse,
                     input_channel=self.name(),
-                    metadata=self.get_metadata(request),
+                    message_id=message_id,
+                    metadata=metadata or None,
                 )
             )
             return response.json({"messages": collector.messages, "parse": parse})

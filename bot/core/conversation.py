@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -71,8 +72,13 @@ class Conversations:
         cases: HandoffCaseStore,
         applications: ApplicationStore,
         case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None,
+        lease_s: float = 30.0,
     ) -> None:
         self.store = store
+        # how long a claimed message is this gateway's to deliver (longer than a Rasa call may take)
+        self.lease_s = lease_s
+        # this gateway process, as the holder of its claims
+        self.owner = uuid.uuid4().hex
         # whether a resident (from an address, when known) may open another case now
         self.case_budget = case_budget
         self.applications = applications
@@ -105,7 +111,8 @@ class Conversations:
         if text.startswith(INTENT_PREFIX):  # a button press only if it is one we offered (bot/core/payloads.py)
             recent = await self.store.history(user_id, limit=RECENT_REPLIES)
             text = screen(text, offered_payloads(m.result for m in recent))
-        stored = await self.store.add(user_id, text, truncated)
+        # stored already claimed by this gateway: no other gateway's retry worker takes it meanwhile
+        stored = await self.store.add(user_id, text, truncated, lease_s=self.lease_s, owner=self.owner)
         async with self._lock_for(user_id):
             current = await self.store.get(stored.public_id)
             if current is not None and current.status != PENDING:
@@ -115,17 +122,34 @@ class Conversations:
                 if older.public_id == stored.public_id:
                     break
                 if await self._deliver(older) is None:
+                    await self.store.release(stored.public_id)  # kept: any gateway sends it, in order
                     return Outcome(stored, None)
-            return Outcome(stored, await self._deliver(stored, address))
+            return Outcome(stored, await self._deliver(stored, address, fresh=True))
 
-    async def _deliver(self, message: StoredMessage, address: str | None = None) -> dict[str, Any] | None:
+    async def _deliver(
+        self, message: StoredMessage, address: str | None = None, fresh: bool = False
+    ) -> dict[str, Any] | None:
+        """The message's result, or None when it stays pending: Rasa was unavailable, or
+        another gateway is delivering it (its claim decides; the reply is stored there).
+        `fresh`: stored by this request and claimed with it, so Rasa cannot have seen it."""
+        seen_before = False
+        if not fresh:
+            claimed = await self.store.claim(message.public_id, self.lease_s, self.owner)
+            if claimed is None:
+                log.info("message %s is being delivered elsewhere", message.public_id)
+                return None
+            seen_before = claimed.attempts > 0
         case = await self.cases.open_case_of(message.user_id)
         if case is not None:  # a person has the conversation: Rasa is not asked
             return await self._to_case(message, case)
         try:
-            turn = await self.rasa.send(message.user_id, message.text)
+            # a message claimed before may have reached Rasa: Rasa then answers from its
+            # tracker instead of taking it a second time (nlu/gateway_channel.py)
+            turn = await self.rasa.send(
+                message.user_id, message.text, message_id=message.public_id, seen_before=seen_before
+            )
         except RasaUnavailable as exc:
-            await self.store.note_attempt(message.public_id)
+            await self.store.release(message.public_id)
             log.warning("rasa unavailable, message %s kept (%s)", message.public_id, exc)
             return None
         result = turn.as_dict()
@@ -226,13 +250,22 @@ class Conversations:
         if not await self.rasa.is_ready():
             return 0
         delivered = 0
+        waiting: set[str] = set()  # residents whose older message another gateway is delivering
         for message in await self.store.pending():
+            if message.user_id in waiting:
+                continue
             async with self._lock_for(message.user_id):
                 current = await self.store.get(message.public_id)
                 if current is None or current.status != PENDING:
                     continue
+                if current.leased:
+                    waiting.add(current.user_id)
+                    continue
                 result = await self._deliver(current)
                 if result is None:
+                    if (await self.store.get(current.public_id) or current).leased:
+                        waiting.add(current.user_id)  # taken by another gateway meanwhile
+                        continue
                     return delivered
                 delivered += 1
                 handler = self.late_reply_handlers.get(channel_of(current.user_id))

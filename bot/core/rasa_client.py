@@ -105,13 +105,18 @@ class RasaClient:
             return False
         return rasa_up and await self.actions_ready()
 
-    async def send(self, user_id: str, text: str) -> RasaTurn:
+    async def send(self, user_id: str, text: str, message_id: str | None = None, seen_before: bool = False) -> RasaTurn:
+        """Rasa's turn for the message. `message_id` names it in Rasa's tracker; `seen_before`
+        (an earlier attempt may have reached Rasa) makes Rasa answer from its tracker when it
+        took the message already, instead of taking it twice."""
         sender = rasa_sender(user_id)
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if message_id:
+            body["message_id"] = message_id
+            body["seen_before"] = seen_before
         try:
             # nlu/gateway_channel.py: the replies and the parse in one call
-            response = await self._http.post(
-                "/webhooks/gateway/webhook", json={"sender": sender, "message": text}, headers=self._channel_headers
-            )
+            response = await self._http.post("/webhooks/gateway/webhook", json=body, headers=self._channel_headers)
             if response.status_code != 200:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             body = response.json()

@@ -8,12 +8,13 @@ worker sends it later, in order. SQLite by default, PostgreSQL by URL
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.migrate import upgrade
@@ -36,11 +37,25 @@ class StoredMessage:
     attempts: int
     result: dict[str, Any] | None
     created_at: float = 0.0
+    lease_until: float | None = None
+
+    @property
+    def leased(self) -> bool:
+        """Whether a gateway is delivering it now (its claim has not run out)."""
+        return self.lease_until is not None and self.lease_until >= time.time()
 
     @classmethod
     def of(cls, row: InboundMessage) -> StoredMessage:
         return cls(
-            row.public_id, row.user_id, row.text, row.truncated, row.status, row.attempts, row.result, row.created_at
+            row.public_id,
+            row.user_id,
+            row.text,
+            row.truncated,
+            row.status,
+            row.attempts,
+            row.result,
+            row.created_at,
+            row.lease_until,
         )
 
 
@@ -71,7 +86,11 @@ class MessageStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def add(self, user_id: str, text: str, truncated: bool) -> StoredMessage:
+    async def add(
+        self, user_id: str, text: str, truncated: bool, lease_s: float = 0.0, owner: str | None = None
+    ) -> StoredMessage:
+        """The message kept; with `lease_s`, claimed at once by `owner`, the gateway that will
+        send it (an attempt counted), so that no other gateway's retry worker takes it meanwhile."""
         now = time.time()
         row = InboundMessage(
             public_id=uuid.uuid4().hex,
@@ -79,21 +98,65 @@ class MessageStore:
             text=text,
             truncated=truncated,
             status=PENDING,
-            attempts=0,
+            attempts=1 if lease_s else 0,
             result=None,
             created_at=now,
             updated_at=now,
+            lease_until=now + lease_s if lease_s else None,
+            lease_owner=owner if lease_s else None,
         )
         async with self._sessions.begin() as session:
             session.add(row)
         return StoredMessage.of(row)
 
+    async def claim(self, public_id: str, lease_s: float, owner: str) -> StoredMessage | None:
+        """The message, taken for delivery by gateway `owner` for `lease_s` seconds; None when
+        it is no longer pending or another gateway holds it. The row update is the arbiter
+        between gateways on one database; within one, its per-resident lock orders requests."""
+        now = time.time()
+        async with self._sessions.begin() as session:
+            row = (
+                await session.execute(
+                    update(InboundMessage)
+                    .where(
+                        InboundMessage.public_id == public_id,
+                        InboundMessage.status == PENDING,
+                        or_(
+                            InboundMessage.lease_until.is_(None),
+                            InboundMessage.lease_until < now,
+                            InboundMessage.lease_owner == owner,
+                        ),
+                    )
+                    .values(
+                        lease_until=now + lease_s,
+                        lease_owner=owner,
+                        attempts=InboundMessage.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(InboundMessage)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            claimed = StoredMessage.of(row)
+        # attempts as before this claim: more than none means Rasa may have seen the message
+        return dataclasses.replace(claimed, attempts=claimed.attempts - 1)
+
+    async def release(self, public_id: str) -> None:
+        """Give a claimed message back (Rasa could not be reached): any gateway may retry it."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.public_id == public_id, InboundMessage.status == PENDING)
+                .values(lease_until=None, lease_owner=None, updated_at=time.time())
+            )
+
     async def finish(self, public_id: str, status: str, result: dict[str, Any]) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(InboundMessage)
-                .where(InboundMessage.public_id == public_id)
-                .values(status=status, result=result, updated_at=time.time(), attempts=InboundMessage.attempts + 1)
+                .where(InboundMessage.public_id == public_id, InboundMessage.status == PENDING)
+                .values(status=status, result=result, updated_at=time.time(), lease_until=None, lease_owner=None)
             )
 
     async def hold(self, message_id: str, user_id: str, replies: list[dict[str, Any]]) -> None:
@@ -114,14 +177,6 @@ class MessageStore:
             rows = (await session.execute(query)).scalars()
             return [{"message_id": r.message_id, "reply": r.reply, "reasons": r.reasons} for r in rows]
 
-    async def note_attempt(self, public_id: str) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(InboundMessage)
-                .where(InboundMessage.public_id == public_id)
-                .values(attempts=InboundMessage.attempts + 1, updated_at=time.time())
-            )
-
     async def get(self, public_id: str) -> StoredMessage | None:
         async with self._sessions() as session:
             row = (
@@ -130,7 +185,8 @@ class MessageStore:
             return StoredMessage.of(row) if row else None
 
     async def pending(self, user_id: str | None = None, limit: int = 100) -> list[StoredMessage]:
-        """Pending messages, oldest first (the order residents sent them)."""
+        """Pending messages, oldest first (the order residents sent them), those another
+        gateway is delivering now included: a resident's later message waits for them."""
         query = select(InboundMessage).where(InboundMessage.status == PENDING)
         if user_id is not None:
             query = query.where(InboundMessage.user_id == user_id)

@@ -28,10 +28,14 @@ class InboundMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     truncated: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    # how many times a gateway claimed it for delivery (more than one: Rasa may have seen it)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # a gateway is delivering it until then (bot/store/messages.py claim); none: free to take
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class HeldReply(Base):

@@ -6,16 +6,24 @@ answered twice, and hand-offs keep working."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import asyncpg
 import httpx
 import pytest
 
 from ops.cluster import Cluster, Ports
+from settings import ROOT, Settings
+from tests.helpers.console import Console, add_staff
 from tests.helpers.stack import PG, ResidentAuth, free_port, stack_settings
 from tests.helpers.tcp_proxy import TcpProxy
 
@@ -80,12 +88,128 @@ class Stream:
             thread.join(timeout=90)
 
 
+class Mediation:
+    """A mediator and a resident talking through a case the whole time: each round the
+    mediator writes (retried until a gateway takes it), the resident must see it and
+    answers. Counted per phase: rounds begun, mediator messages the resident saw,
+    resident answers the case took, and the status codes on the way."""
+
+    def __init__(self, url: str, console: Console, case_id: str, resident: str) -> None:
+        self.url, self.console, self.case_id, self.resident = url, console, case_id, resident
+        self.stop, self.phase = threading.Event(), "steady"
+        self.by_phase: dict[str, Counter[str]] = defaultdict(Counter)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def _until(
+        self,
+        attempt: Callable[[], httpx.Response],
+        done: Callable[[httpx.Response], bool],
+        seconds: float = 30.0,
+    ) -> httpx.Response | None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                result = attempt()
+                if done(result):
+                    return result
+                self.by_phase[self.phase][f"status {result.status_code}"] += 1
+            except (httpx.HTTPError, ValueError) as exc:  # ValueError: a balancer's page, not JSON
+                self.by_phase[self.phase][type(exc).__name__] += 1
+            time.sleep(0.3)
+        return None
+
+    def taken_by_case(self, response: httpx.Response) -> bool:
+        """Forwarded to the case at once, or kept (503 with its id) and forwarded later."""
+        body = response.json()
+        if response.status_code == 503:
+            return bool((body.get("error") or {}).get("message_id"))
+        return response.status_code == 200 and body.get("case_id") == self.case_id
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30, auth=ResidentAuth()) as http:
+            number = 0
+            while not self.stop.is_set():
+                number += 1
+                self.round(http, number)
+                time.sleep(0.5)
+
+    def round(self, http: httpx.Client, number: int) -> None:
+        phase, text = self.phase, f"调解员第{number}次回复"
+        self.by_phase[phase]["rounds"] += 1
+        path, inbox = f"/console/api/cases/{self.case_id}/messages", f"/api/v1/conversations/{self.resident}/messages"
+        if self._until(lambda: self.console.post(path, {"text": text}), lambda r: r.status_code == 200):
+            seen = self._until(
+                lambda: http.get(inbox),
+                lambda r: r.status_code == 200 and any(m["text"] == text for m in r.json()["messages"]),
+            )
+            self.by_phase[phase]["seen by resident"] += seen is not None
+        answer = self._until(
+            lambda: http.post("/api/v1/messages", json={"user_id": self.resident, "text": f"收到{number}"}),
+            self.taken_by_case,
+        )
+        self.by_phase[phase]["resident answers taken"] += answer is not None
+
+    def __enter__(self) -> Mediation:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=120)
+
+
 async def _stored(database: str, residents: list[str]) -> list[asyncpg.Record]:
     connection = await asyncpg.connect(f"{PG}/{database}")
     try:
         return await connection.fetch(
-            "SELECT user_id, status FROM inbound_messages WHERE user_id = ANY($1::text[])", residents
+            "SELECT user_id, status, public_id FROM inbound_messages WHERE user_id = ANY($1::text[])", residents
         )
+    finally:
+        await connection.close()
+
+
+async def _taken_by_rasa(database: str, residents: list[str]) -> tuple[Counter[str | None], Counter[str | None]]:
+    """How many times Rasa took each gateway message (its user events by message id), and
+    how many of those takes answered (a bot message followed before the next user event):
+    a take whose action failed gave the resident nothing and is taken again by design."""
+    connection = await asyncpg.connect(f"{PG}/{database}")
+    try:
+        rows = await connection.fetch(
+            "SELECT sender_id, type_name, data FROM events WHERE sender_id = ANY($1::text[]) ORDER BY id", residents
+        )
+    finally:
+        await connection.close()
+    taken: Counter[str | None] = Counter()
+    answered: Counter[str | None] = Counter()
+    current: dict[str, tuple[str | None, bool]] = {}
+    for row in rows:
+        if row["type_name"] == "user":
+            message_id = json.loads(row["data"]).get("message_id")
+            taken[message_id] += 1
+            current[row["sender_id"]] = (message_id, False)
+        elif row["type_name"] == "bot" and row["sender_id"] in current:
+            message_id, counted = current[row["sender_id"]]
+            if not counted:
+                answered[message_id] += 1
+                current[row["sender_id"]] = (message_id, True)
+    return taken, answered
+
+
+def backup_tool(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ops.backup", *args],
+        cwd=ROOT,
+        env={**os.environ, **settings.as_env()},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(f"{PG}/postgres")
+    try:
+        await connection.execute(sql)
     finally:
         await connection.close()
 
@@ -108,24 +232,34 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
     )
     ports = Ports(free_port(), free_port(), free_port())
     cluster = Cluster(base, ports, [(free_port(), free_port(), free_port()) for _ in range(2)])
-    with cluster, Stream(cluster.url) as stream:
-        time.sleep(4)
-        for kind in ("gateway", "rasa", "actions"):
-            stream.phase = f"{kind} 1 killed"
-            cluster.kill(1, kind)
-            time.sleep(6)  # the stream goes on through instance 2
-            cluster.restart(1, kind)
-            stream.phase = "steady"
+    add_staff(base, "cl-mediator")
+    case_resident = f"cl-case-{uuid.uuid4().hex[:6]}"
+    restored_db = f"{database}_restored"
+    with cluster:
+        with httpx.Client(base_url=cluster.url, timeout=60, auth=ResidentAuth()) as http:
+            opened = http.post("/api/v1/messages", json={"user_id": case_resident, "text": "我要转人工"}).json()
+        console = Console(cluster.url, "cl-mediator")
+        assert console.post(f"/console/api/cases/{opened['case_id']}/claim").status_code == 200
+        mediation = Mediation(cluster.url, console, opened["case_id"], case_resident)
+        with Stream(cluster.url) as stream, mediation:
             time.sleep(4)
-        for name, proxy, seconds in (("redis cut", redis, 6), ("postgresql restart", pg, 5)):
-            stream.phase = name
-            proxy.disable()
-            time.sleep(seconds)
-            proxy.enable()
+            made = backup_tool(base, "create", "--into", str(tmp_path / "backups"))  # while all this runs
+            assert made.returncode == 0, made.stderr
+            for kind in ("gateway", "rasa", "actions"):
+                stream.phase = mediation.phase = f"{kind} 1 killed"
+                cluster.kill(1, kind)
+                time.sleep(6)  # the stream goes on through instance 2
+                cluster.restart(1, kind)
+                stream.phase = mediation.phase = "steady"
+                time.sleep(4)
+            for name, proxy, seconds in (("redis cut", redis, 6), ("postgresql restart", pg, 5)):
+                stream.phase = mediation.phase = name
+                proxy.disable()
+                time.sleep(seconds)
+                proxy.enable()
+                time.sleep(4)
+                stream.phase = mediation.phase = "steady"
             time.sleep(4)
-            stream.phase = "steady"
-        time.sleep(4)
-        stream.__exit__()
         # every kept message is answered once the cluster is whole again
         deadline = time.monotonic() + 120
         with httpx.Client(base_url=cluster.url, timeout=30, auth=ResidentAuth()) as http:
@@ -145,10 +279,42 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
             if not any(r["status"] == "pending" for r in stored):
                 break
             time.sleep(1)
+        taken, answered_takes = asyncio.run(_taken_by_rasa(database, stream.ids))
+    # the backup made under load restores into a fresh database, whole (the tool checks every
+    # table's rows against its manifest) and made of messages the service really kept
+    asyncio.run(_admin(f'CREATE DATABASE "{restored_db}"'))
+    try:
+        fresh = dataclasses.replace(
+            base,
+            var_dir=tmp_path / "restored",
+            gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{restored_db}",
+            tracker_store_url=f"postgresql://postgres@127.0.0.1:5432/{restored_db}",
+        )
+        folder = made.stdout.strip().rsplit(" ", 1)[-1]
+        done = backup_tool(fresh, "restore", folder)
+        assert done.returncode == 0, done.stderr
+        restored = asyncio.run(_stored(restored_db, stream.ids))
+        assert restored and {r["public_id"] for r in restored} <= {r["public_id"] for r in stored}
+        assert asyncio.run(_taken_by_rasa(restored_db, stream.ids))[0]
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{restored_db}" WITH (FORCE)'))
     pg.close()
     redis.close()
     sent, answered = sum(stream.sent.values()), stream.outcomes["200"]
-    print(f"\ncluster faults: sent {sent}, kept {len(stream.kept)}, by phase {stream.report()}")
+    duplicated = sum(n - 1 for n in answered_takes.values() if n > 1)
+    retaken = sum(n - 1 for n in taken.values() if n > 1)
+    print(
+        f"\ncluster faults: sent {sent}, answered at once {answered}, kept and retried {len(stream.kept)}, "
+        f"answered twice by Rasa {duplicated}, taken again after a turn that answered nothing {retaken}, "
+        f"by phase {stream.report()}, mediation {dict(mediation.by_phase)}"
+    )
+    # no message answered twice: no resident sees two answers, no dialogue moves twice
+    assert duplicated == 0, {m: n for m, n in answered_takes.items() if n > 1}
+    assert None not in taken  # every turn Rasa took carries the gateway's message id
+    # the mediator and the resident reached each other in every phase, faults included
+    for phase, counts in mediation.by_phase.items():
+        assert counts["rounds"] >= 1 and counts["seen by resident"] == counts["rounds"], (phase, counts)
+        assert counts["resident answers taken"] == counts["rounds"], (phase, counts)
     # most messages are answered at once (the faults take about half of the run)
     assert answered >= sent * 0.4, stream.outcomes
     # the documented 503s only; a killed gateway's in-flight request may come back as the

@@ -1,0 +1,72 @@
+"""#15: with several gateways on one database, a message is sent to Rasa by one of them
+only. Before, each gateway's retry worker took every pending message, including one
+another gateway was delivering that moment, and Rasa took it twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+
+from bot.core.rasa_client import RasaClient, rasa_sender
+from bot.store.messages import ANSWERED, MessageStore
+
+
+def test_a_claimed_message_is_no_other_gateways_until_released_or_expired(tmp_path) -> None:
+    async def scenario() -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
+        a, b = MessageStore(url), MessageStore(url)
+        await a.open()
+        try:
+            stored = await a.add("r1", "房东不退押金", False, lease_s=30, owner="gw-a")
+            assert stored.leased and (await b.get(stored.public_id)).leased
+            assert await b.claim(stored.public_id, 30, "gw-b") is None  # gateway A is sending it
+            again = await a.claim(stored.public_id, 30, "gw-a")  # its own claim, renewed
+            assert again is not None and again.attempts == 1  # one earlier attempt: Rasa may have it
+            await a.release(stored.public_id)  # Rasa was down: free for any gateway
+            taken = await b.claim(stored.public_id, 0.2, "gw-b")
+            assert taken is not None and taken.attempts == 2
+            assert await a.claim(stored.public_id, 30, "gw-a") is None
+            await asyncio.sleep(0.3)  # gateway B died with it: its claim runs out
+            assert await a.claim(stored.public_id, 30, "gw-a") is not None
+            await a.finish(stored.public_id, ANSWERED, {"replies": [{"text": "first"}]})
+            await b.finish(stored.public_id, ANSWERED, {"replies": [{"text": "second"}]})  # too late
+            done = await b.get(stored.public_id)
+            assert done.status == ANSWERED and done.result == {"replies": [{"text": "first"}]} and not done.leased
+            assert await b.claim(stored.public_id, 30, "gw-b") is None  # answered: nobody takes it
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(scenario())
+
+
+def test_rasa_answers_a_message_it_took_before_from_its_tracker(stack) -> None:
+    """A gateway that died after Rasa answered leaves the message pending; the next
+    attempt must get the same answer without Rasa taking the message a second time."""
+    settings = stack.settings
+    resident, message_id = f"dup-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+
+    async def turns() -> tuple:
+        client = RasaClient(settings.rasa_base_url, 30, settings.action_base_url, settings.rasa_token())
+        try:
+            first = await client.send(resident, "房东不退押金怎么办", message_id=message_id)
+            again = await client.send(resident, "房东不退押金怎么办", message_id=message_id, seen_before=True)
+            other = await client.send(resident, "谢谢", message_id=uuid.uuid4().hex, seen_before=True)
+            return first, again, other
+        finally:
+            await client.close()
+
+    first, again, other = asyncio.run(turns())
+    assert first.replies and again.replies == first.replies
+    assert (again.intent, again.category) == (first.intent, first.category)
+    assert other.intent == "thank"  # never taken before: taken now
+    tracker = httpx.get(
+        f"{settings.rasa_base_url}/conversations/{rasa_sender(resident)}/tracker",
+        params={"token": settings.rasa_token()},
+        timeout=30,
+    ).json()
+    users = [e for e in tracker["events"] if e["event"] == "user"]
+    assert [e.get("message_id") for e in users].count(message_id) == 1
+    assert len(users) == 2
