@@ -34,7 +34,10 @@ _failed = False
 
 
 def _load() -> Grounding | None:
+    import torch
+
     settings = get_settings()
+    torch.set_num_threads(settings.embedding_threads)
     retriever = Retriever(settings.index_dir)
     cases, problems = load_typical_cases(settings.typical_case_dirs)
     for problem in problems:

