@@ -1,0 +1,116 @@
+"""#15 item 1: every process supervised by systemd, with the same settings module and
+command line as `make run` (ops/service.py, deploy/systemd)."""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from ops.service import NAMES
+from settings import ROOT
+from tests.helpers.stack import free_port
+
+UNITS = ROOT / "deploy" / "systemd"
+
+
+def unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(path, encoding="utf-8")
+    return parser
+
+
+def test_systemd_accepts_every_unit(tmp_path) -> None:
+    """systemd's own checker, on the units as installed for this checkout (an instance of
+    each template); it prints every directive it cannot parse."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze (Debian's systemd package) is needed to check the units"
+    checked = []
+    for path in UNITS.iterdir():
+        text = path.read_text("utf-8").replace("/opt/haizhu", str(ROOT))
+        name = path.name.replace("@.", "@1.")
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        checked.append(str(tmp_path / name))
+    done = subprocess.run([analyze, "verify", "--man=no", *checked], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr.strip() and not done.stdout.strip(), done.stderr + done.stdout
+
+
+def test_each_process_unit_runs_its_service_and_the_target_wants_all() -> None:
+    for name in NAMES:
+        service = unit(UNITS / f"haizhu-{name}@.service")["Service"]
+        assert service["ExecStart"].split()[-3:] == ["-m", "ops.service", name]
+        assert service["Restart"] == "always" and service["User"] == "haizhu"
+        lines = (UNITS / f"haizhu-{name}@.service").read_text("utf-8").splitlines()
+        assert "Environment=HAIZHU_VAR_DIR=%S/haizhu/%p-%i" in lines  # its own state folder
+    wants = unit(UNITS / "haizhu.target")["Unit"]["Wants"].split()
+    assert sorted(wants) == sorted(f"haizhu-{name}@1.service" for name in NAMES)
+
+
+@pytest.mark.stack
+def test_a_supervised_process_is_the_service_itself(stack, tmp_path) -> None:
+    """The unit's command becomes the action server (exec): the supervisor's SIGTERM and
+    its restarts reach the service, not a launcher in between."""
+    settings = dataclasses.replace(stack.settings, var_dir=tmp_path / "actions-2", action_port=free_port())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ops.service", "actions"],
+        cwd=ROOT,
+        env={**os.environ, **settings.as_env()},
+        stdout=(tmp_path / "actions.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{settings.action_base_url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the action server did not start"
+            time.sleep(0.5)
+        assert "actions.server" in " ".join(psutil.Process(process.pid).cmdline())
+        process.send_signal(signal.SIGTERM)
+        # a worker still loading the embedding model takes its time (Sanic waits ~20 s for it)
+        assert process.wait(timeout=60) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+        print((tmp_path / "actions.log").read_text("utf-8", errors="replace")[-3000:])
+
+
+def test_rasa_without_a_model_is_one_line(tmp_path) -> None:
+    env = {**os.environ, "HAIZHU_VAR_DIR": str(tmp_path), "RASA_MODEL": str(tmp_path / "none.tar.gz")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.service", "rasa"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "make model" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_haproxy_accepts_the_example_configuration(tmp_path) -> None:
+    """deploy/haproxy/haproxy.cfg checked by HAProxy itself (`make haproxy` installs it),
+    with a throwaway certificate where the bureau's goes."""
+    pem = tmp_path / "haizhu.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=haizhu.test"]
+        + ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    pem.write_bytes((tmp_path / "cert.pem").read_bytes() + (tmp_path / "key.pem").read_bytes())
+    config = tmp_path / "haproxy.cfg"
+    text = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text("utf-8")
+    config.write_text(text.replace("/etc/haproxy/certs/haizhu.pem", str(pem)), encoding="utf-8")
+    done = subprocess.run(["/usr/sbin/haproxy", "-c", "-f", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
