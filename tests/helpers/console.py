@@ -1,5 +1,6 @@
-"""The mediator side of a test: staff accounts made with the real CLI, a signed-in
-console client (cookie and CSRF token), and a resident's message as an integrator."""
+"""The operator's and mediator's side of a test: staff accounts made with the real CLI,
+the backup tool, a signed-in console client (cookie and CSRF token), and a resident's
+message as an integrator."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ def staff_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def backup_tool(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    """`python -m ops.backup ARGS` against `settings`' stores, as an operator runs it."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "ops.backup", *args],
+        cwd=ROOT,
+        env={**os.environ, **settings.as_env(), **extra},
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 

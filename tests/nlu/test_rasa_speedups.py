@@ -46,15 +46,20 @@ CHECK = textwrap.dedent(
 )
 
 
-def test_patched_rasa_validates_and_resolves_as_rasa_does() -> None:
-    done = subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", CHECK],
+def in_rasa(script: str) -> subprocess.CompletedProcess:
+    """`script` run by Rasa's own interpreter, with this checkout importable."""
+    return subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", script],
         cwd=ROOT,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"},
         capture_output=True,
         text=True,
         timeout=180,
     )
+
+
+def test_patched_rasa_validates_and_resolves_as_rasa_does() -> None:
+    done = in_rasa(CHECK)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
 
 
@@ -83,12 +88,5 @@ REPLAY = textwrap.dedent(
 
 
 def test_only_a_turn_that_answered_is_replayed() -> None:
-    done = subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", REPLAY],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = in_rasa(REPLAY)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,20 +19,9 @@ from bot.store.handoff_cases import HandoffCaseStore
 from bot.store.legal_aid_applications import ApplicationStore
 from bot.store.messages import MessageStore
 from bot.store.retention import PURGED_TEXT
-from settings import ROOT, Settings
-from tests.helpers.console import Console, add_staff, say
+from settings import Settings
+from tests.helpers.console import Console, add_staff, backup_tool, say
 from tests.helpers.stack import resident_http
-
-
-def backup_tool(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ops.backup", *args],
-        cwd=ROOT,
-        env={**os.environ, **settings.as_env(), **extra},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def rows(path: Path, table: str, key: str) -> dict[str, tuple]:

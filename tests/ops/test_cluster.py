@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,8 +19,7 @@ import httpx
 import pytest
 
 from ops.cluster import Cluster, Ports
-from settings import ROOT, Settings
-from tests.helpers.console import Console, add_staff
+from tests.helpers.console import Console, add_staff, backup_tool
 from tests.helpers.stack import PG, ResidentAuth, free_port, stack_settings
 from tests.helpers.tcp_proxy import TcpProxy
 
@@ -193,17 +189,6 @@ async def _taken_by_rasa(database: str, residents: list[str]) -> tuple[Counter[s
                 answered[message_id] += 1
                 current[row["sender_id"]] = (message_id, True)
     return taken, answered
-
-
-def backup_tool(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ops.backup", *args],
-        cwd=ROOT,
-        env={**os.environ, **settings.as_env()},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 async def _admin(sql: str) -> None:
