@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent
 
 
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+# Rasa's tracker store under HAIZHU_VAR_DIR when TRACKER_STORE_URL is empty
+TRACKER_SQLITE = "rasa-tracker.db"
 
 
 def _paths(name: str, default: Path) -> tuple[Path, ...]:
@@ -243,9 +245,8 @@ class Settings:
         """Rasa's tracker store as a SQLAlchemy async URL (ops/endpoints.py writes Rasa's form
         of the same): for tools that read or purge it beside Rasa."""
         if not self.tracker_store_url:
-            return f"sqlite+aiosqlite:///{self.var_dir / 'rasa-tracker.db'}"
-        scheme, rest = self.tracker_store_url.split("://", 1)
-        return f"postgresql+asyncpg://{rest}"
+            return f"sqlite+aiosqlite:///{self.var_dir / TRACKER_SQLITE}"
+        return "postgresql+asyncpg://" + self.tracker_store_url.split("://", 1)[1]
 
 
 def get_settings() -> Settings:

