@@ -44,7 +44,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test test-fast lint cluster haproxy chat real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
+.PHONY: help run test test-fast lint cluster haproxy chat calc real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -58,6 +58,7 @@ help:
 	@echo "make cv-nlu     5-fold cross-validation of the NLU over all real questions"
 	@echo "make index      build the statute index (faiss + BM25), only when corpus or model changed"
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
+	@echo "make calc KIND=severance WAGE=9000 START=2021-03-01 END=2024-10-01   what the statute computes"
 	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
 	@echo "make fuzz       10,000 hostile requests through every public endpoint (FUZZ_N=…)"
 	@echo "make backup     copy cases, messages and trackers while running (make restore BACKUP=folder)"
@@ -187,6 +188,12 @@ validate: venvs real-questions check-services
 # start the whole stack on the full corpus and measure (reports/bench/report.md; last line JSON)
 bench: venvs real-questions model embedding-model
 	.venv/bin/python -m ops.bench
+
+# what the statute computes (actions/calculators): make calc KIND=severance WAGE=9000 START=2021-03-01 END=2024-10-01
+CALC_INPUTS := KIND WAGE START END SIGNED WORKDAY_HOURS RESTDAY_HOURS HOLIDAY_HOURS GRADE
+calc: venvs
+	@.venv/bin/python -m actions.calculators \
+		$(foreach n,$(CALC_INPUTS),$(if $(filter command line,$(origin $(n))),"$(n)=$($(n))"))
 
 # 10,000 hostile requests through every public endpoint of a real stack (tests/bot/test_fuzz_endpoints.py)
 fuzz: venvs model embedding-model

@@ -174,6 +174,18 @@ class Settings:
     knowledge_dir: Path = _setting("KNOWLEDGE_DIR", str(ROOT / "knowledge_base" / "content"), Path)
     # where `make backup` writes (one timestamped folder per backup); keep it off the machine too
     backup_dir: Path = _setting("BACKUP_DIR", str(ROOT / "var" / "backups"), Path)
+    # published wage figures the calculators need, each "amount|year|source" as the city
+    # published it (actions/calculators/wage_standards.py); empty: 待运营方确认, not applied.
+    # 劳动合同法第四十七条's cap: the city's average monthly wage of employees, previous year
+    local_average_wage_setting: str = _setting("LOCAL_AVERAGE_WAGE", "")
+    # 工伤保险条例第六十四条: the 统筹地区's average monthly wage (60 %–300 % of 本人工资)
+    injury_average_wage_setting: str = _setting("INJURY_AVERAGE_WAGE", "")
+    # 劳动合同法实施条例第二十七条: the local minimum monthly wage, a floor of 经济补偿's wage
+    minimum_wage_setting: str = _setting("MINIMUM_WAGE", "")
+
+    def __post_init__(self) -> None:
+        # a malformed wage figure must stop the start, not become a wrong cap
+        self.local_average_wage, self.injury_average_wage, self.minimum_wage  # noqa: B018
 
     def as_env(self) -> dict[str, str]:
         """These settings as the environment of a child process (ops/stack.py): every
@@ -195,6 +207,24 @@ class Settings:
         from knowledge_base.corpus.statutes import normalise_law_name
 
         return True, frozenset(normalise_law_name(n) for n in value.split(":") if n.strip())
+
+    @property
+    def local_average_wage(self):  # -> WageStandard (imported late: settings imports nothing of the project)
+        from actions.calculators.wage_standards import parse_standard
+
+        return parse_standard("本地区上年度职工月平均工资", self.local_average_wage_setting)
+
+    @property
+    def injury_average_wage(self):
+        from actions.calculators.wage_standards import parse_standard
+
+        return parse_standard("统筹地区职工月平均工资", self.injury_average_wage_setting)
+
+    @property
+    def minimum_wage(self):
+        from actions.calculators.wage_standards import parse_standard
+
+        return parse_standard("当地最低工资标准", self.minimum_wage_setting)
 
     def content(self, name: str) -> Path:
         """A file of the operator-edited content (KNOWLEDGE_DIR)."""

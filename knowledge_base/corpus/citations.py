@@ -43,9 +43,10 @@ _LAW_ENDINGS = ("法", "法典", "条例", "规定", "办法", "解释", "决定
 _INTERNAL_REFERENCE = re.compile(
     r"(本|前|该|此|上述|下列|其)(法|法典|条例|规定|办法|解释|决定|细则|通则|规则|意见|款|项|条)$"
 )
-# a quotation as actions/grounded_reply.py writes it
+# a quotation as actions/grounded_reply.py writes it; 第X部分 is a numbered part of a
+# notice that has no articles (knowledge_base/corpus/statutes.py)
 QUOTATION = re.compile(
-    rf"《([^《》\n]{{1,80}})》(第[{NUMERAL_CHARS}\d]+条(?:之[{NUMERAL_CHARS}]+)?)（[^）\n]*）\n“([^”]*)”"
+    rf"《([^《》\n]{{1,80}})》(第[{NUMERAL_CHARS}\d]+(?:条(?:之[{NUMERAL_CHARS}]+)?|部分))（[^）\n]*）\n“([^”]*)”"
 )
 
 
@@ -147,7 +148,7 @@ def quotation_problems(text: str, lookup: Lookup) -> tuple[list[str], str]:
     found, blanked = [], text
     for match in QUOTATION.finditer(text):
         law, label, body = normalise_law_name(match.group(1)), match.group(2), match.group(3)
-        numeral = re.match(r"第(.+?)条", label)
+        numeral = re.match(r"第(.+?)(?:条|部分)", label)
         try:
             number = parse_chinese_number(numeral.group(1) if numeral else "")
         except ValueError:

@@ -26,6 +26,8 @@ _LAW_PREFIX = "中华人民共和国"
 _ARTICLE_START = re.compile(rf"^第([{NUMERAL_CHARS}]+)条(之[{NUMERAL_CHARS}]+)?(?:[\s\u3000]+|$)(.*)$")
 _CHAPTER = re.compile(rf"^#{{2}}\s*(第[{NUMERAL_CHARS}]+[编章].*)$")
 _SECTION = re.compile(rf"^#{{3,}}\s*(第[{NUMERAL_CHARS}]+节.*)$")
+# a notice's numbered part: ``## 二、日工资、小时工资的折算`` (or a bare ``## 三``)
+_NUMBERED_PART = re.compile(rf"^#{{2}}\s*([{NUMERAL_CHARS}]+)(?:[、.．\s\u3000]+(.*))?$")
 _DATE_IN_NAME = re.compile(r"\((\d{4}-\d{2}-\d{2})\)\s*$")
 
 
@@ -171,6 +173,8 @@ def parse_markdown_statute(path: Path, status: str = IN_FORCE) -> tuple[list[Art
     chapter = section = ""
     current: dict | None = None
     seen: set[tuple[int, str]] = set()
+    # numbered parts, kept in case the file has no 第X条 at all (a ministry notice)
+    parts: list[dict] = []
 
     def close() -> None:
         nonlocal current
@@ -205,6 +209,9 @@ def parse_markdown_statute(path: Path, status: str = IN_FORCE) -> tuple[list[Art
             continue
         if line.startswith("#"):
             close()
+            if part := _NUMBERED_PART.match(line):
+                parts.append({"number": part.group(1), "heading": (part.group(2) or "").strip(), "line": index})
+                parts[-1]["paragraphs"] = []
             if m := _CHAPTER.match(line):
                 chapter, section = _tidy_heading(m.group(1)), ""
             elif m := _SECTION.match(line):
@@ -227,11 +234,42 @@ def parse_markdown_statute(path: Path, status: str = IN_FORCE) -> tuple[list[Art
             continue
         if current is not None:
             current["paragraphs"].append(line)
+        elif parts:
+            parts[-1]["paragraphs"].append(line)
         # text before the first article (a preamble or table of contents) is not an article
     close()
+    if not articles and not problems and parts:
+        articles = _parts_as_articles(parts, law, title, status, version, name)
     if not articles and not problems:
         problems.append(Problem(name, title_line + 1, "no articles (paragraphs beginning 第X条) found"))
     return articles, problems
+
+
+def _parts_as_articles(
+    parts: list[dict], law: str, title: str, status: str, version: str | None, source: str
+) -> list[Article]:
+    """A notice without 第X条 (劳社部发[2008]3号 on 21.75 pay days) is still law a
+    calculator must quote: each numbered part becomes one unit, labelled
+    第X部分 so that it can never be mistaken for, or checked as, an article."""
+    units = []
+    for part in parts:
+        text = "\n".join(part["paragraphs"]).strip()
+        if not text:
+            continue
+        units.append(
+            Article(
+                law=law,
+                title=title,
+                number=parse_chinese_number(part["number"]),
+                label=f"第{part['number']}部分",
+                text=text,
+                status=status,
+                version_date=version,
+                source=source,
+                chapter=part["heading"],
+            )
+        )
+    return units
 
 
 def read_markdown_dirs(directories: Iterable[Path]) -> tuple[list[Article], list[Problem]]:

@@ -150,3 +150,11 @@ def test_a_quotation_must_be_the_articles_own_text(corpus: Corpus) -> None:
     assert problems(real, corpus.lookup) == []
     made_up = "①《劳动合同法》第三十条（现行有效 · 2012-12-28版）\n“用人单位可以随时扣发劳动者的工资。”"
     assert problems(made_up, corpus.lookup) == ["quotation of 劳动合同法 30 is not the article's text"]
+
+
+def test_a_quoted_part_of_a_notice_is_checked_as_its_own_text(corpus: Corpus) -> None:
+    notice = "关于职工全年月平均工作时间和工资折算问题的通知"
+    real = f"①《{notice}》第二部分（现行有效 · 2009-03-29版）\n“……月计薪天数＝（365天-104天）÷12月＝21.75天”"
+    assert problems(real, corpus.lookup) == []
+    made_up = f"①《{notice}》第二部分（现行有效 · 2009-03-29版）\n“月计薪天数为22天”"
+    assert problems(made_up, corpus.lookup) == [f"quotation of {notice} 2 is not the article's text"]

@@ -125,3 +125,47 @@ def test_shared_statutes_all_read() -> None:
     assert {"保障农民工工资支付条例", "工伤保险条例", "广东省城镇房屋租赁条例", "物业管理条例"} <= laws
     wage = corpus.lookup("保障农民工工资支付条例", 30)[0]
     assert wage.chapter.startswith("第四章") and "施工总承包单位" in wage.text
+
+
+NOTICE = """# 关于某项工资折算问题的通知
+
+某发[2008]3号
+
+<!-- INFO END -->
+
+各省劳动保障厅：
+
+## 一、制度工作时间的计算
+
+年工作日：250天
+
+## 二、日工资、小时工资的折算
+
+日工资：月工资收入÷月计薪天数
+
+月计薪天数＝（365天-104天）÷12月＝21.75天
+
+## 三
+原通知同时废止。
+"""
+
+
+def test_a_notice_without_articles_is_quotable_by_its_numbered_parts(tmp_path: Path) -> None:
+    path = write(tmp_path / "关于某项工资折算问题的通知(2009-03-29).md", NOTICE)
+    articles, problems = parse_markdown_statute(path)
+    assert problems == []
+    assert [(a.number, a.label, a.chapter) for a in articles] == [
+        (1, "第一部分", "制度工作时间的计算"),
+        (2, "第二部分", "日工资、小时工资的折算"),
+        (3, "第三部分", ""),
+    ]
+    assert articles[1].text == "日工资：月工资收入÷月计薪天数\n月计薪天数＝（365天-104天）÷12月＝21.75天"
+    assert articles[1].citation == "《关于某项工资折算问题的通知》第二部分"
+    # the preamble before the first part is not law
+    assert all("各省" not in a.text for a in articles)
+
+
+def test_numbered_headings_in_a_law_with_articles_stay_headings(tmp_path: Path) -> None:
+    path = write(tmp_path / "某条例(2020-01-01).md", "# 某条例\n\n## 一、总则\n\n第一条 内容。\n")
+    articles, problems = parse_markdown_statute(path)
+    assert problems == [] and [a.label for a in articles] == ["第一条"]
