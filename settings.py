@@ -183,10 +183,6 @@ class Settings:
     # 劳动合同法实施条例第二十七条: the local minimum monthly wage, a floor of 经济补偿's wage
     minimum_wage_setting: str = _setting("MINIMUM_WAGE", "")
 
-    def __post_init__(self) -> None:
-        # a malformed wage figure must stop the start, not become a wrong cap
-        self.local_average_wage, self.injury_average_wage, self.minimum_wage  # noqa: B018
-
     def as_env(self) -> dict[str, str]:
         """These settings as the environment of a child process (ops/stack.py): every
         field written back under the variable it was read from, with the secrets
@@ -207,24 +203,6 @@ class Settings:
         from knowledge_base.corpus.statutes import normalise_law_name
 
         return True, frozenset(normalise_law_name(n) for n in value.split(":") if n.strip())
-
-    @property
-    def local_average_wage(self):  # -> WageStandard (imported late: settings imports nothing of the project)
-        from actions.calculators.wage_standards import parse_standard
-
-        return parse_standard("本地区上年度职工月平均工资", self.local_average_wage_setting)
-
-    @property
-    def injury_average_wage(self):
-        from actions.calculators.wage_standards import parse_standard
-
-        return parse_standard("统筹地区职工月平均工资", self.injury_average_wage_setting)
-
-    @property
-    def minimum_wage(self):
-        from actions.calculators.wage_standards import parse_standard
-
-        return parse_standard("当地最低工资标准", self.minimum_wage_setting)
 
     def content(self, name: str) -> Path:
         """A file of the operator-edited content (KNOWLEDGE_DIR)."""

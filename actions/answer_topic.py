@@ -14,11 +14,22 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.calculation_form import FORM as CALCULATION_FORM
+from actions.calculation_form import calculation_button, kind_for_topic
+from actions.calculation_form import reset as calculation_reset
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
-from actions.grounded_reply import NEEDS_A_PERSON, Grounded, ground, is_follow_up, needs_a_person
+from actions.grounded_reply import (
+    NEEDS_A_PERSON,
+    Grounded,
+    asks_amount,
+    asks_judgement,
+    ground,
+    is_follow_up,
+    needs_a_person,
+)
 from actions.handoff import request_handoff
 from actions.referral import referral
 from actions.retrieval_service import grounding
@@ -32,6 +43,9 @@ SEARCH_DEPTH = 8
 NO_CARD = (
     "抱歉，这个问题我暂时还没有整理好的解答，不想随便猜。建议找调解员或申请法律援助，"
     "也可以拨打12348公共法律服务热线咨询。"
+)
+COMPUTE_OFFER = (
+    "您问能拿多少：这一项法律规定了计算标准，我问您几个数，按法条帮您算一算（最终以仲裁委员会或法院认定为准）。"
 )
 MIN_QUESTION_CHARS = 2  # fewer Chinese characters than this is no question to search with
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -149,6 +163,16 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
         dispatcher.utter_message(text=NO_CARD, buttons=[OFFER_BUTTONS["mediation"], OFFER_BUTTONS["legal_aid"]])
         return []
     text, buttons = reply.text, reply.buttons
+    asked = tracker.latest_message.get("text") or ""
+    calc_kind = kind_for_topic(intent) if category == "labour" else None
+    compute_now = (
+        calc_kind is not None and decision.route != "handoff" and asks_amount(asked) and not asks_judgement(asked)
+    )
+    if compute_now:
+        for_a_person = False  # the statute fixes the sum: ask for the inputs instead of declining
+        text = text.replace("\n", f"\n{COMPUTE_OFFER}\n", 1)
+    elif calc_kind:
+        buttons = [*buttons, calculation_button(calc_kind)]
     if for_a_person:
         text = text.replace("\n", f"\n{NEEDS_A_PERSON}\n", 1)
     if for_a_person or not grounded.confident or decision.suggests_mediation:
@@ -157,9 +181,12 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
         buttons = [b for b in buttons if b not in offered]
         buttons = (offered + buttons) if for_a_person else (buttons + offered)
     dispatcher.utter_message(text=text, buttons=buttons)
-    return events + [
+    events += [
         SlotSet("dispute_category", category),
         SlotSet("last_topic", intent),
         SlotSet("last_question", remembered),
         SlotSet("shown_articles", grounded.refs),
     ]
+    if compute_now:
+        events += [*calculation_reset(), SlotSet("calc_kind", calc_kind), FollowupAction(CALCULATION_FORM)]
+    return events

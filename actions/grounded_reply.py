@@ -32,10 +32,13 @@ DENSE_SURE_RANK = 3  # or a governing law's article this high in the dense ranki
 _FOLLOW_UP_START = re.compile(r"^(那|那么|如果|要是|假如|假设|还有|另外|可是|但是|但|而且|万一|同时|那如果|咁|噉)")
 FOLLOW_UP_MAX_CHARS = 24
 
-# questions only a person can answer: how much exactly, whether to sue, whether one will win
-_NEEDS_A_PERSON = re.compile(
+# how much exactly: a person's job, except where a statute fixes the sum (actions/calculation_form.py)
+_ASKS_AMOUNT = re.compile(
     r"(拿|赔|补|要|得到|获得|判|领|追)(到|回)?(多少|几多|几钱)|具体(能|可以)?(拿|赔|补)?多少|一共(能|可以)?(拿|赔)?多少"
-    r"|(该不该|要不要|应不应该|值不值得|好唔好|好不好|有没有必要)(去)?(起诉|告|打官司|申请仲裁|仲裁|上法院)"
+)
+# questions only a person can answer: whether to sue, whether one will win
+_ASKS_JUDGEMENT = re.compile(
+    r"(该不该|要不要|应不应该|值不值得|好唔好|好不好|有没有必要)(去)?(起诉|告|打官司|申请仲裁|仲裁|上法院)"
     r"|(能|会|可以)(不能|唔能)?(赢|胜诉|告赢|打赢)|赢面|胜算|(打官司|起诉|仲裁|告)(的话)?(能|会)?(赢|胜诉)"
 )
 NEEDS_A_PERSON = (
@@ -157,7 +160,17 @@ def ground(
 
 def needs_a_person(text: str) -> bool:
     """A question only a person can judge: a specific amount owed, whether to sue."""
-    return bool(_NEEDS_A_PERSON.search(text or ""))
+    return asks_amount(text) or asks_judgement(text)
+
+
+def asks_judgement(text: str) -> bool:
+    """Whether to sue, whether one will win: never computed."""
+    return bool(_ASKS_JUDGEMENT.search(text or ""))
+
+
+def asks_amount(text: str) -> bool:
+    """「我能拿多少」: on a topic with a calculator, computed instead of declined."""
+    return bool(_ASKS_AMOUNT.search(text or ""))
 
 
 def is_follow_up(text: str) -> bool:

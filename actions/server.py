@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> None:
 
     if not os.environ.get("ACTION_SERVER_TOKEN"):
         raise SystemExit("ACTION_SERVER_TOKEN is not set: the action server refuses to run open")
+    from actions.calculators.wage_standards import configured
+
+    try:
+        configured(get_settings())
+    except ValueError as exc:  # LOCAL_AVERAGE_WAGE and the like: a typo must not become a cap
+        raise SystemExit(f"wage setting: {exc}") from None
     loader = AppLoader(factory=partial(build_app, args.actions))
     app = loader.load()
     app.prepare(host=get_settings().internal_host, port=args.port, workers=1, access_log=False)

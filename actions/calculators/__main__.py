@@ -22,6 +22,7 @@ from actions.calculators.double_wage import double_wage
 from actions.calculators.labour_compensation import notice_pay, severance, unlawful_dismissal
 from actions.calculators.overtime import overtime
 from actions.calculators.presentation import ArticleMissing, Lookup, render_computation
+from actions.calculators.wage_standards import configured
 from settings import Settings, get_settings
 
 USAGE = """usage: make calc KIND=<kind> NAME=VALUE ...
@@ -53,11 +54,12 @@ def _date(values: dict[str, str], name: str) -> date | None:
 
 
 def compute(kind: str, values: dict[str, str], settings: Settings) -> Computation:
+    standards = configured(settings)
     wage = _decimal(values, "WAGE")
     start, end = _date(values, "START"), _date(values, "END")
     calculators: dict[str, Callable[[], Computation]] = {
-        "severance": lambda: severance(wage, start, end, settings.local_average_wage, settings.minimum_wage),
-        "unlawful": lambda: unlawful_dismissal(wage, start, end, settings.local_average_wage, settings.minimum_wage),
+        "severance": lambda: severance(wage, start, end, standards.local_average, standards.minimum_wage),
+        "unlawful": lambda: unlawful_dismissal(wage, start, end, standards.local_average, standards.minimum_wage),
         "notice": lambda: notice_pay(wage),
         "double_wage": lambda: double_wage(wage, start, _date(values, "SIGNED") or end),
         "overtime": lambda: overtime(
@@ -69,7 +71,7 @@ def compute(kind: str, values: dict[str, str], settings: Settings) -> Computatio
             },
         ),
         "disability": lambda: disability_grant(
-            wage, int(values["GRADE"]) if values.get("GRADE", "").isdigit() else None, settings.injury_average_wage
+            wage, int(values["GRADE"]) if values.get("GRADE", "").isdigit() else None, standards.injury_average
         ),
     }
     if kind not in calculators:
@@ -105,8 +107,8 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     try:
         computation = compute(kind, values, settings)
-    except MissingInput as exc:
-        print(f"calc: {exc} ({exc.field})\n{USAGE}", file=sys.stderr)
+    except ValueError as exc:  # MissingInput, or a malformed wage setting
+        print(f"calc: {exc}\n{USAGE}", file=sys.stderr)
         return 2
     lookup, source = article_lookup(settings)
     try:

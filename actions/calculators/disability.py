@@ -34,8 +34,9 @@ def disability_grant(wage: Decimal | None, grade: int | None, injury_average: Wa
         "按国务院《工伤保险条例》的标准；广东省的具体规定和社保经办机构的核定为准",
     ]
     base = wage
-    if injury_average.known:
-        high, low = injury_average.amount * 3, injury_average.amount * Decimal("0.6")
+    if injury_average.amount is not None:
+        high: Decimal = injury_average.amount * 3
+        low: Decimal = injury_average.amount * Decimal("0.6")
         if wage > high:
             base = high
             steps.append(f"本人工资高于{injury_average.describe()}的300%，按{yuan(high)}计算")

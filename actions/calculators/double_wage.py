@@ -40,8 +40,9 @@ def double_wage(wage: Decimal | None, start: date | None, until: date | None) ->
         formula = f"0 × {yuan(wage)} = 0元"
     else:
         length = span(first, stop)
-        days_in_month = calendar.monthrange(add_months(first, length.total_months).year,
-                                            add_months(first, length.total_months).month)[1]
+        days_in_month = calendar.monthrange(
+            add_months(first, length.total_months).year, add_months(first, length.total_months).month
+        )[1]
         fraction = Decimal(length.days) / Decimal(days_in_month)
         months = Decimal(length.total_months) + fraction
         amount = money(wage * months)
@@ -49,7 +50,7 @@ def double_wage(wage: Decimal | None, start: date | None, until: date | None) ->
         steps.append(f"算到{(stop - timedelta(days=1)).isoformat()}，共{months_text}")
         if until > last_possible:
             steps.append(f"用工满一年起视为已订立无固定期限劳动合同，最多计{MAX_MONTHS}个月")
-        shown = number(months.quantize(Decimal('0.01'))) if length.days else number(months)
+        shown = number(months.quantize(Decimal("0.01"))) if length.days else number(months)
         formula = f"{shown}个月 × {yuan(wage)} = {yuan(amount)}"
     return Computation(
         kind="double_wage",

@@ -80,18 +80,17 @@ def severance(
         Cited(REGULATION, 27, "月工资包括什么"),
     ]
     base = wage
-    if minimum_wage is not None and minimum_wage.known and wage < minimum_wage.amount:
+    if minimum_wage is not None and minimum_wage.amount is not None and wage < minimum_wage.amount:
         base = minimum_wage.amount
         steps.append(f"月工资低于{minimum_wage.describe()}，按最低工资标准计算")
     capped = False
-    if local_average.known:
-        ceiling = local_average.amount * CAP_MULTIPLE
+    if local_average.amount is not None:
+        ceiling: Decimal = local_average.amount * CAP_MULTIPLE
         if base > ceiling:
             capped = True
             base = ceiling
             steps.append(
-                f"月工资高于{local_average.describe()}的三倍（{yuan(ceiling)}），"
-                f"按三倍封顶，年限最多{CAP_YEARS}年"
+                f"月工资高于{local_average.describe()}的三倍（{yuan(ceiling)}），按三倍封顶，年限最多{CAP_YEARS}年"
             )
             if months > CAP_YEARS:
                 months = Decimal(CAP_YEARS)
@@ -140,7 +139,9 @@ def unlawful_dismissal(
     base = severance(wage, start, end, local_average, minimum_wage)
     amount = money(base.amount * 2)
     assumptions = [a for a in base.assumptions if "第四十六条" not in a and a != FINAL_SAY]
-    assumptions.insert(1, "假定解除或终止违法（是否违法由仲裁委员会或法院认定）；违法的，赔偿金代替经济补偿，二者不同时拿")
+    assumptions.insert(
+        1, "假定解除或终止违法（是否违法由仲裁委员会或法院认定）；违法的，赔偿金代替经济补偿，二者不同时拿"
+    )
     # 实施条例第二十五条: the years of 赔偿金 run from the first day of work, 2008 or not
     assumptions = [a for a in assumptions if "2008年1月1日" not in a]
     assumptions.append(FINAL_SAY)

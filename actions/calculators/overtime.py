@@ -8,6 +8,7 @@ statutory holidays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from actions.calculators.computation import Cited, Computation, MissingInput, money, number, yuan
@@ -24,7 +25,7 @@ RATES = (
 )
 
 
-def overtime(wage: Decimal | None, hours: dict[str, Decimal | None]) -> Computation:
+def overtime(wage: Decimal | None, hours: Mapping[str, Decimal | None]) -> Computation:
     if wage is None or Decimal(wage) <= 0:
         raise MissingInput("wage", "需要月工资（正常工作时间的工资）")
     given = {k: Decimal(v) for k, v in hours.items() if v is not None}

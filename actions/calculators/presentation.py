@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from actions.calculators.computation import Cited, Computation
 from actions.calculators.deadlines import Deadline
@@ -58,7 +59,16 @@ def render_computation(computation: Computation, lookup: Lookup) -> Rendered:
     return Rendered("\n".join(lines), refs)
 
 
-def render_deadline(deadline: Deadline, lookup: Lookup, first_marker: int = 0) -> Rendered:
+def _days_left(deadline: Deadline, today: date) -> str:
+    left = deadline.days_left(today)
+    if left < 0:
+        return "按这个日期算已经超过一年；但时效可能因您主张过权利等原因中断，请尽快咨询调解员或法律援助。"
+    if left <= 30:
+        return f"只剩{left}天，请尽快申请。"
+    return f"距今还有{left}天。"
+
+
+def render_deadline(deadline: Deadline, lookup: Lookup, first_marker: int = 0, today: date | None = None) -> Rendered:
     quotes, refs = _quotes(deadline.articles[:1], lookup, first_marker)
     for cited in deadline.articles[1:]:  # the civil code's counting rules: checked, cited, not quoted
         if lookup(cited.law, cited.article) is None:
@@ -66,6 +76,7 @@ def render_deadline(deadline: Deadline, lookup: Lookup, first_marker: int = 0) -
     lines = [
         f"{deadline.title}：{deadline.last_day.year}年{deadline.last_day.month}月{deadline.last_day.day}日"
         f"（从{deadline.runs_from.isoformat()}起算一年）",
+        _days_left(deadline, today or date.today()),
         deadline.explanation,
         *quotes,
         "期间的算法：开始的当日不计入，到期月的对应日为最后一日（《民法典》第二百零一条、第二百零二条、第二百零三条）。",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 UNCONFIRMED = "待运营方确认"
 
@@ -52,3 +53,20 @@ def parse_standard(name: str, value: str) -> WageStandard:
         raise ValueError(f"{name}: amount must be positive")
     year = int(year_text) if year_text.strip().isdigit() else None
     return WageStandard(name, amount, year, source.strip())
+
+
+@dataclass(frozen=True)
+class ConfiguredStandards:
+    local_average: WageStandard  # 劳动合同法第四十七条第二款
+    injury_average: WageStandard  # 工伤保险条例第六十四条
+    minimum_wage: WageStandard  # 劳动合同法实施条例第二十七条
+
+
+def configured(settings: Any) -> ConfiguredStandards:  # settings: settings.Settings
+    """The three figures as the operator set them; raises on a malformed one
+    (the action server checks them at start: a typo must not become a cap)."""
+    return ConfiguredStandards(
+        parse_standard("本地区上年度职工月平均工资", settings.local_average_wage_setting),
+        parse_standard("统筹地区职工月平均工资", settings.injury_average_wage_setting),
+        parse_standard("当地最低工资标准", settings.minimum_wage_setting),
+    )

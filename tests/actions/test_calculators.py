@@ -19,7 +19,7 @@ from actions.calculators.labour_compensation import notice_pay, severance, sever
 from actions.calculators.overtime import overtime
 from actions.calculators.periods import add_months, last_day_of_period, span
 from actions.calculators.presentation import ArticleMissing, render_computation, render_deadline
-from actions.calculators.wage_standards import parse_standard
+from actions.calculators.wage_standards import configured, parse_standard
 from knowledge_base.corpus.citations import problems
 from knowledge_base.corpus.statutes import IN_FORCE, Corpus, load_corpus
 from settings import ROOT, Settings, get_settings
@@ -30,7 +30,9 @@ AVERAGE_12000 = parse_standard("本地区上年度职工月平均工资", "12000
 
 @pytest.fixture(scope="module")
 def corpus() -> Corpus:
-    return load_corpus(get_settings().statute_dirs, only_laws=frozenset({"劳动合同法", "劳动法", "劳动争议调解仲裁法", "民法典"}))
+    return load_corpus(
+        get_settings().statute_dirs, only_laws=frozenset({"劳动合同法", "劳动法", "劳动争议调解仲裁法", "民法典"})
+    )
 
 
 def lookup(corpus: Corpus):
@@ -224,8 +226,8 @@ def test_inputs_as_residents_type_them() -> None:
 # -- settings and the command line ---------------------------------------------------
 def test_a_malformed_wage_setting_stops_the_start() -> None:
     with pytest.raises(ValueError, match="amount"):
-        Settings(local_average_wage_setting="about 12000|2023|x")
-    assert Settings(local_average_wage_setting="12,000|2023|广州市统计局").local_average_wage.amount == 12000
+        configured(Settings(local_average_wage_setting="about 12000|2023|x"))
+    assert configured(Settings(local_average_wage_setting="12,000|2023|广州市统计局")).local_average.amount == 12000
 
 
 def run_calc(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -255,7 +257,11 @@ def test_make_calc_prints_the_computation_and_one_json_line() -> None:
 
 def test_make_calc_takes_the_cap_from_the_setting_and_refuses_bad_input() -> None:
     capped = run_calc(
-        "KIND=unlawful", "WAGE=40000", "START=2009-01-01", "END=2024-10-01", LOCAL_AVERAGE_WAGE="12000|2023|广州市 统计局"
+        "KIND=unlawful",
+        "WAGE=40000",
+        "START=2009-01-01",
+        "END=2024-10-01",
+        LOCAL_AVERAGE_WAGE="12000|2023|广州市 统计局",
     )
     assert json.loads(capped.stdout.strip().splitlines()[-1])["amount"] == 2 * 12 * 36000
     bad = run_calc("KIND=severance", "WAGE=abc", "START=2021-03-01")

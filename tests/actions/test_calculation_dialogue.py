@@ -1,0 +1,83 @@
+"""「我能拿多少」 through the gateway with the real Rasa and action servers: the
+form asks for what is missing, the computation is shown with its articles
+quoted from the index (the gateway's citation guard checks every quote),
+with the arbitration deadline; 取消 clears it; bad input is asked again."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from bot.core.citation_guard import BLOCKED_TEXT
+
+
+def say(client: httpx.Client, user: str, text: str) -> dict[str, Any]:
+    response = client.post("/api/v1/messages", json={"user_id": user, "text": text})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert all(r["text"] != BLOCKED_TEXT for r in body["replies"]), body  # every quote passed the guard
+    return body
+
+
+def text_of(body: dict[str, Any]) -> str:
+    return "\n".join(r["text"] or "" for r in body["replies"])
+
+
+def buttons_of(body: dict[str, Any]) -> list[str]:
+    return [b["title"] for r in body["replies"] for b in (r.get("buttons") or [])]
+
+
+def test_how_much_after_a_dismissal_is_computed_with_its_articles(client) -> None:
+    user = f"calc-{uuid.uuid4().hex[:8]}"
+    first = text_of(say(client, user, "公司说我不能胜任工作把我辞退了，我能拿到多少补偿？"))
+    assert "不能替您下结论" not in first
+    assert "按法条帮您算一算" in first and "平均每月工资多少" in first
+    assert "哪天入职" in text_of(say(client, user, "9000元"))
+    assert "哪天解除或终止" in text_of(say(client, user, "2021年2月15日"))
+    month_only = text_of(say(client, user, "2024年9月"))
+    assert "先按2024年9月1日算" in month_only and "提前三十天书面通知" in month_only
+    result = say(client, user, "没有")
+    shown = text_of(result)
+    assert "4个月 × 9,000元 = 36,000元" in shown  # 3 years 6 months 17 days: six months or more is a year
+    assert "《劳动合同法》第四十七条（现行有效" in shown
+    assert "六个月以上不满一年的，按一年计算" in shown  # the article's own words, quoted
+    assert "待运营方确认" in shown  # no average wage configured: the cap was not applied, and it says so
+    assert "72,000元" in shown and "第八十七条" in shown  # unlawful: twice, in place of 经济补偿
+    assert "还应额外支付一个月工资：1个月 × 9,000元 = 9,000元" in shown  # no notice given
+    assert "申请劳动仲裁的最后一天：2025年9月1日" in shown and "《劳动争议调解仲裁法》第二十七条" in shown
+    assert "仲裁委员会或人民法院" in shown
+    assert {"找调解员", "申请法律援助"} <= set(buttons_of(result))
+    whole = text_of(say(client, user, "看第1条全文"))
+    assert "《劳动合同法》第四十七条" in whole and "本条所称月工资" in whole
+
+
+def test_overtime_from_the_button_quotes_the_pay_days_notice(client) -> None:
+    user = f"calc-{uuid.uuid4().hex[:8]}"
+    answer = say(client, user, "周末加班公司不给加班费")
+    assert "算一算能拿多少" in buttons_of(answer)
+    assert "正常工作时间的工资" in text_of(say(client, user, '/start_calculation{"calc_kind": "overtime"}'))
+    assert "工作日延长工作时间" in text_of(say(client, user, "8700"))
+    assert "休息日" in text_of(say(client, user, "10小时"))
+    assert "法定节假日" in text_of(say(client, user, "8个小时"))
+    shown = text_of(say(client, user, "0"))
+    assert "50元/小时 × (10小时×150% + 8小时×200%) = 1,550元" in shown
+    assert "《关于职工全年月平均工作时间和工资折算问题的通知》第二部分（现行有效" in shown
+    assert "21.75天" in shown and "《劳动法》第四十四条（现行有效" in shown
+
+
+def test_bad_input_is_asked_again_and_cancel_clears_everything(client) -> None:
+    user = f"calc-{uuid.uuid4().hex[:8]}"
+    kinds = say(client, user, "帮我算一下能拿多少钱")
+    assert "您想算哪一项" in text_of(kinds) and "加班费" in buttons_of(kinds)
+    assert "社保缴费工资" in text_of(say(client, user, "disability"))
+    again = text_of(say(client, user, "很多很多"))
+    assert "没看懂这个工资数" in again and "取消" in again
+    assert "几级伤残" in text_of(say(client, user, "6000元"))
+    assert "一级到十级" in text_of(say(client, user, "十二级"))
+    cancelled = text_of(say(client, user, "取消"))
+    assert "都已清除" in cancelled
+    # the conversation goes on as before: a new question is answered, not taken as a grade
+    after = say(client, user, "老板两个月没发工资了")
+    assert "几级伤残" not in text_of(after) and "没看懂" not in text_of(after)
