@@ -136,6 +136,8 @@ class Settings:
     wechat_session_max_age_s: int = _setting("WECHAT_SESSION_MAX_AGE_S", "604800", int)
     # how often mediators' replies are pushed to channels
     push_interval_s: float = _setting("PUSH_INTERVAL_S", "0.5", float)
+    # how often due deadline reminders are looked for (bot/core/reminders.py)
+    reminder_interval_s: float = _setting("REMINDER_INTERVAL_S", "60", float)
     # rate limits ("N/second|minute|hour", bot/core/rate_limits.py): requests per client address on
     # every public endpoint, messages per resident, console and WeChat logins per address and name
     rate_limit_per_address: str = _setting("RATE_LIMIT_PER_ADDRESS", "600/minute")

@@ -27,7 +27,7 @@ from actions.calculators.double_wage import double_wage
 from actions.calculators.inputs import parse_date, parse_grade, parse_hours, parse_wage, parse_yes_no
 from actions.calculators.labour_compensation import notice_pay, severance, unlawful_dismissal
 from actions.calculators.overtime import overtime
-from actions.calculators.presentation import ArticleMissing, Lookup, render_computation, render_deadline
+from actions.calculators.presentation import ArticleMissing, Lookup, Rendered, render_computation, render_deadline
 from actions.calculators.wage_standards import configured
 from actions.cards import OFFER_BUTTONS
 from actions.retrieval_service import grounding
@@ -94,6 +94,11 @@ QUESTIONS: dict[str, dict[str, str] | str] = {
     "calc_holiday_hours": "法定节假日（春节、国庆等）加班一共多少小时？没有请回复0。",
     "calc_grade": "劳动能力鉴定是几级伤残？例如「七级」（一级最重，十级最轻）。",
 }
+REMIND_OFFER = (
+    "需要的话，我可以在截止前30天和7天提醒您：会保存您在这个渠道的联系方式和这个日期，只用于提醒，"
+    "随您的其他数据按期删除；回复「退订」随时取消。"
+)
+REMIND_BUTTONS = [{"title": "提醒我", "payload": "/set_reminder"}]
 TODAY_WORDS = ("今天", "现在", "至今", "还在", "目前")
 
 
@@ -315,10 +320,14 @@ class ActionShowCalculation(Action):
             main, extra = _compute(slots)
             rendered = render_computation(main, lookup)
             lines = [_conditional_line(c, slots.get("calc_notice") == "unknown") for c in extra]
-            deadline = None
+            deadline, deadline_ahead, deadline_slot = None, False, None
             if main.kind == "severance":  # the dismissal is the day the right was infringed
-                end = date.fromisoformat(slots["calc_end"])
-                deadline = render_deadline(arbitration_deadline(end), lookup, first_marker=len(rendered.refs))
+                limit = arbitration_deadline(date.fromisoformat(slots["calc_end"]))
+                deadline = render_deadline(limit, lookup, first_marker=len(rendered.refs))
+                deadline_ahead = limit.last_day > date.today()
+                deadline_slot = f"{limit.kind}|{limit.last_day.isoformat()}|{limit.title}"
+                if deadline_ahead:
+                    deadline = Rendered(f"{deadline.text}\n{REMIND_OFFER}", deadline.refs)
         except (ArticleMissing, LookupError, MissingInput, ValueError, TypeError):
             dispatcher.utter_message(
                 text="抱歉，这次没能给出有法条依据的计算，为免给您不准确的数字，先不算了。"
@@ -330,15 +339,17 @@ class ActionShowCalculation(Action):
         if lines:
             dispatcher.utter_message(text="\n".join(lines))
         refs = list(rendered.refs)
+        events: list[dict[str, Any]] = []
         if deadline is not None:
-            dispatcher.utter_message(text=deadline.text)
+            dispatcher.utter_message(text=deadline.text, buttons=REMIND_BUTTONS if deadline_ahead else [])
             refs += deadline.refs
+            events.append(SlotSet("calc_deadline", deadline_slot))
         dispatcher.utter_message(
             text=f"这是按法律规定的标准算出的参考数（{main.title}约{yuan(main.amount)}），"
             "最终金额由劳动人事争议仲裁委员会或人民法院认定。需要人帮您核对证据、和单位协商或申请仲裁，可以点下面的按钮。",
             buttons=buttons,
         )
-        return [*reset(), SlotSet("shown_articles", refs)]
+        return [*reset(), SlotSet("shown_articles", refs), *events]
 
 
 class ActionCancelCalculation(Action):
@@ -348,3 +359,24 @@ class ActionCancelCalculation(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         dispatcher.utter_message(text="好的，不算了，您刚才填的数字都已清除。有其他问题可以直接问我。")
         return [ActiveLoop(None), *reset()]
+
+
+class ActionSetReminder(Action):
+    """「提醒我」: the resident's consent; the gateway keeps the reminder and says when it
+    will come (bot/core/reminders.py), or why it cannot on this channel."""
+
+    def name(self) -> str:
+        return "action_set_reminder"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        kind, _, rest = str(tracker.get_slot("calc_deadline") or "").partition("|")
+        last_day, _, title = rest.partition("|")
+        if not (kind and last_day and title):
+            dispatcher.utter_message(
+                text="现在没有可以提醒的期限。先算一算申请仲裁的最后一天吧。",
+                buttons=[calculation_button("severance")],
+            )
+            return []
+        dispatcher.utter_message(json_message={"reminder": {"kind": kind, "last_day": last_day, "title": title}})
+        dispatcher.utter_message(text="收到。")
+        return [SlotSet("calc_deadline", None)]

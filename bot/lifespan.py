@@ -16,9 +16,11 @@ from bot.core import privacy
 from bot.core.citation_guard import ArticleLookup, CitationGuard
 from bot.core.conversation import Conversations
 from bot.core.rasa_client import RasaClient
+from bot.core.reminders import DeadlineReminders
 from bot.store.handoff_cases import HandoffCaseStore
 from bot.store.legal_aid_applications import ApplicationStore
 from bot.store.messages import MessageStore
+from bot.store.reminders import ReminderStore
 from bot.store.staff_accounts import StaffStore
 from settings import Settings
 
@@ -64,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         case_budget=app.state.rate_limits.may_open_case,
         # a claim outlives the longest Rasa call, so only a gateway that died leaves one to expire
         lease_s=settings.rasa_timeout_s + 10,
+        reminders=DeadlineReminders(ReminderStore(store.engine)),
     )
     app.state.staff = StaffStore(store.engine)
     worker = asyncio.create_task(

@@ -30,7 +30,10 @@ async def mediator_messages(
     after: int = Query(0, ge=0, le=MAX_ID),
 ) -> Any:
     """Mediators' and system messages to this resident since message `after` (newest last;
-    `user_id` must be the token's resident)."""
+    `user_id` must be the token's resident), and deadline reminders that fell due
+    since the last visit (each returned once)."""
     same_resident(resident, user_id)
-    found = await request.app.state.conversations.cases.messages_for_resident(user_id, after)
-    return {"messages": [m.for_resident() for m in found]}
+    conversations = request.app.state.conversations
+    found = await conversations.cases.messages_for_resident(user_id, after)
+    due = await conversations.reminders.due_for(user_id) if conversations.reminders else []
+    return {"messages": [m.for_resident() for m in found], "reminders": [{"text": r["text"]} for r in due]}

@@ -18,6 +18,7 @@ from typing import Any
 from bot.core.citation_guard import CitationGuard
 from bot.core.payloads import INTENT_PREFIX, RECENT_REPLIES, offered_payloads, screen
 from bot.core.rasa_client import RasaClient, RasaUnavailable
+from bot.core.reminders import DeadlineReminders
 from bot.core.text_input import storable_text
 from bot.errors import STORE_DOWN
 from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView
@@ -73,8 +74,10 @@ class Conversations:
         applications: ApplicationStore,
         case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None,
         lease_s: float = 30.0,
+        reminders: DeadlineReminders | None = None,
     ) -> None:
         self.store = store
+        self.reminders = reminders
         # how long a claimed message is this gateway's to deliver (longer than a Rasa call may take)
         self.lease_s = lease_s
         # this gateway process, as the holder of its claims
@@ -139,6 +142,17 @@ class Conversations:
                 log.info("message %s is being delivered elsewhere", message.public_id)
                 return None
             seen_before = claimed.attempts > 0
+        if self.reminders is not None and self.reminders.is_cancel(message.text):  # 「退订」: Rasa up or not
+            cancelled: dict[str, Any] = {
+                "replies": [await self.reminders.cancel(message.user_id)],
+                "intent": "cancel_reminders",
+                "category": "chitchat",
+                "confidence": 1.0,
+                "entities": [],
+                "truncated": message.truncated,
+            }
+            await self.store.finish(message.public_id, ANSWERED, cancelled)
+            return cancelled
         case = await self.cases.open_case_of(message.user_id)
         if case is not None:  # a person has the conversation: Rasa is not asked
             return await self._to_case(message, case)
@@ -179,6 +193,11 @@ class Conversations:
                 application.public_id,
                 application.outcome,
             )
+        if self.reminders is not None:
+            # due ones first (web and API residents see theirs on their next visit), then one just asked for
+            result["replies"][:0] = await self.reminders.due_for(message.user_id)
+            if turn.reminder is not None:
+                result["replies"].append(await self.reminders.asked(message.user_id, turn.reminder))
         if turn.handoff is not None and not await self._may_open_case(message, turn.handoff, address):
             turn.handoff = None
             result["replies"].append({"text": CASE_LIMIT_TEXT, "buttons": []})

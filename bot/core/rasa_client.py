@@ -40,6 +40,8 @@ class RasaTurn:
     handoff: dict[str, Any] | None = None
     # set when the legal-aid intake was submitted (custom message {"intake": {...}}); the gateway stores it
     intake: dict[str, Any] | None = None
+    # set when the resident asked to be reminded of a deadline ({"reminder": {...}}); the gateway keeps it
+    reminder: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,7 +132,7 @@ class RasaClient:
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
         if not replies and not await self.actions_ready():
             raise RasaUnavailable("no reply and the action server is down")
-        handoff, intake = (
+        handoff, intake, reminder = (
             next(
                 (
                     m["custom"][key]
@@ -141,7 +143,7 @@ class RasaClient:
                 ),
                 None,
             )
-            for key in ("handoff", "intake")
+            for key in ("handoff", "intake", "reminder")
         )
         return RasaTurn(
             replies=replies,
@@ -151,4 +153,5 @@ class RasaClient:
             entities=_entities(parse),
             handoff=handoff,
             intake=intake,
+            reminder=reminder,
         )

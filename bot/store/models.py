@@ -174,3 +174,22 @@ class ConsoleSession(Base):
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class DeadlineReminder(Base):
+    """One reminder the resident asked for: a deadline (the last day to apply for
+    arbitration) and the day before it to remind them (30 and 7 days before)."""
+
+    __tablename__ = "deadline_reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # arbitration | injury_recognition
+    title: Mapped[str] = mapped_column(String(64))  # 申请劳动仲裁的最后一天
+    last_day: Mapped[str] = mapped_column(String(10))  # ISO date
+    days_before: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds
+    # pending → sending (a gateway took it) → sent; or cancelled (退订)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -6,7 +6,8 @@ transcript, messages, entities and the resident's channel id; their category,
 street, outcome, timings and history stay for the bureau's statistics.
 Residents' messages in the gateway store older than the same period lose
 their text and replies, held replies are deleted, and legal-aid
-applications keep only their outcome. Rasa's tracker store holds the same
+applications keep only their outcome, and deadline reminders already sent or
+cancelled (or whose deadline has passed) are deleted. Rasa's tracker store holds the same
 texts (every turn of every conversation): its events older than the period
 are deleted.
 """
@@ -24,7 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from bot.store.handoff_cases import CLOSED, RETURNED
 from bot.store.migrate import open_engine, run_tool, upgrade
-from bot.store.models import HandoffCase, HandoffMessage, HeldReply, InboundMessage, LegalAidApplication
+from bot.store.models import (
+    DeadlineReminder,
+    HandoffCase,
+    HandoffMessage,
+    HeldReply,
+    InboundMessage,
+    LegalAidApplication,
+)
+from bot.store.reminders import PENDING, today_in_beijing
 from settings import Settings
 
 PURGED_TEXT = "[已按保存期限清除]"
@@ -37,6 +46,7 @@ class Purged:
     held: int
     applications: int = 0
     tracker_events: int = 0
+    reminders: int = 0
 
 
 async def purge(engine: AsyncEngine, retention_days: float, now: float | None = None) -> Purged:
@@ -82,8 +92,22 @@ async def purge(engine: AsyncEngine, retention_days: float, now: float | None = 
             application.record = {"outcome": application.outcome, "purged": True}
             application.resident_id = f"purged-{application.id}"
             application.purged_at = time.time()
+        # a pending reminder is kept until it is sent: the resident asked for it, and it is
+        # due within a year and a month of being asked; one past its deadline is no use
+        reminders = await session.execute(
+            delete(DeadlineReminder).where(
+                ((DeadlineReminder.status != PENDING) & (DeadlineReminder.created_at <= limit))
+                | (DeadlineReminder.last_day < today_in_beijing(now or time.time()).isoformat())
+            )
+        )
     removed = cast("CursorResult[Any]", messages).rowcount, cast("CursorResult[Any]", held).rowcount
-    return Purged(len(old), removed[0] or 0, removed[1] or 0, len(applications))
+    return Purged(
+        len(old),
+        removed[0] or 0,
+        removed[1] or 0,
+        len(applications),
+        reminders=cast("CursorResult[Any]", reminders).rowcount or 0,
+    )
 
 
 async def purge_trackers(url: str, retention_days: float, now: float | None = None) -> int:

@@ -81,3 +81,44 @@ def test_bad_input_is_asked_again_and_cancel_clears_everything(client) -> None:
     # the conversation goes on as before: a new question is answered, not taken as a grade
     after = say(client, user, "老板两个月没发工资了")
     assert "几级伤残" not in text_of(after) and "没看懂" not in text_of(after)
+
+
+def _end_date_due_today() -> tuple[str, int]:
+    """A dismissal day whose arbitration deadline is 30 (or 7) days after today in
+    Guangzhou and on a weekday, so that one reminder falls due today."""
+    from datetime import date as Date
+    from datetime import datetime, timedelta
+
+    from actions.calculators.periods import add_months
+    from bot.store.reminders import BEIJING
+
+    today = datetime.now(BEIJING).date()
+    for before in (30, 7):
+        last = today + timedelta(days=before)
+        end = add_months(last, -12)
+        if last.weekday() < 5 and add_months(end, 12) == last and end < Date.today():
+            return f"{end.year}年{end.month}月{end.day}日", before
+    raise AssertionError("no such day")  # cannot happen: 30 and 7 days ahead differ by two weekdays
+
+
+def test_a_reminder_is_set_shown_on_the_next_visit_once_and_cancelled_by_one_word(client) -> None:
+    user = f"calc-{uuid.uuid4().hex[:8]}"
+    end, before = _end_date_due_today()
+    assert "您想算哪一项" in text_of(say(client, user, "帮我算一下"))
+    assert "平均每月工资" in text_of(say(client, user, "severance"))  # the button's payload
+    say(client, user, "6000元")
+    say(client, user, "2019年5月6日")
+    say(client, user, end)
+    shown = say(client, user, "有")
+    assert "截止前30天和7天提醒您" in text_of(shown) and "提醒我" in buttons_of(shown)
+    assert "还应额外支付一个月工资" not in text_of(shown)  # notice was given: no 代通知金
+    confirmed = text_of(say(client, user, "/set_reminder"))
+    assert "已设好提醒" in confirmed and "退订" in confirmed
+    poll = client.get(f"/api/v1/conversations/{user}/messages")
+    assert poll.status_code == 200
+    reminders = poll.json()["reminders"]
+    assert len(reminders) == 1 and f"还有{before}天" in reminders[0]["text"]  # due today: on this visit
+    assert client.get(f"/api/v1/conversations/{user}/messages").json()["reminders"] == []  # once
+    cancelled = text_of(say(client, user, "退订"))
+    assert ("已为您取消全部1条" in cancelled) == (before == 30)  # the 7-day one is left only after a 30-day one
+    assert "没有待发送" in text_of(say(client, user, "退订"))

@@ -117,6 +117,7 @@ class TelegramChannel:
         self.limits = limits  # the per-resident budget every channel shares (memory or Redis)
         self._edited_seen: set[tuple[int, int]] = set()
         self._pusher: asyncio.Task | None = None
+        self._reminder_pusher: asyncio.Task | None = None
         builder = ApplicationBuilder().token(settings.telegram_bot_token).base_url(settings.telegram_api_base_url)
         if settings.telegram_webhook_url:
             builder = builder.updater(None)
@@ -150,12 +151,17 @@ class TelegramChannel:
         self._pusher = asyncio.create_task(
             self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s)
         )
+        if self.conversations.reminders is not None:
+            self._reminder_pusher = asyncio.create_task(
+                self.conversations.reminders.push_forever(PREFIX, self.remind, self.settings.reminder_interval_s)
+            )
         log.info("telegram channel on (%s)", mode)
         return mode
 
     async def stop(self) -> None:
-        if self._pusher:
-            self._pusher.cancel()
+        for task in (self._pusher, self._reminder_pusher):
+            if task:
+                task.cancel()
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -195,6 +201,10 @@ class TelegramChannel:
             await self.app.bot.send_message(chat_id, KEPT)
             return
         await self.send_replies(chat_id, outcome.result["replies"])
+
+    async def remind(self, user_id: str, text: str) -> None:
+        """A deadline reminder the resident asked for (bot/core/reminders.py)."""
+        await self.app.bot.send_message(int(user_id[len(PREFIX) :]), text)
 
     async def late_reply(self, user_id: str, result: dict[str, Any]) -> None:
         """A kept message answered once Rasa was back."""

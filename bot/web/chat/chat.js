@@ -119,11 +119,14 @@ async function pollMediator() {
     if (!resident) return;  // nothing sent yet: nobody can have written to this resident
     const response = await asResident(`/api/v1/conversations/{me}/messages?after=${lastPushed}`);
     if (response.ok) {
-      for (const m of (await response.json()).messages) {
+      const body = await response.json();
+      for (const m of body.messages) {
         bubble(m.from === "mediator" ? "mediator" : "system", (m.from === "mediator" ? "调解员：" : "") + m.text);
         lastPushed = Math.max(lastPushed, m.id);
         localStorage.setItem("haizhu-last-push", String(lastPushed));
       }
+      // a deadline reminder that fell due since the last visit (shown once: the gateway marks it sent)
+      for (const r of body.reminders || []) bubble("system", r.text);
     }
   } catch (e) { /* offline: try again next round */ }
 }
