@@ -136,6 +136,10 @@ class Settings:
     wechat_session_max_age_s: int = _setting("WECHAT_SESSION_MAX_AGE_S", "604800", int)
     # how often mediators' replies are pushed to channels
     push_interval_s: float = _setting("PUSH_INTERVAL_S", "0.5", float)
+    # the links to a resident's drafted application (bot/api/drafts.py) work this long
+    draft_link_max_age_s: int = _setting("DRAFT_LINK_MAX_AGE_S", "604800", int)
+    # the gateway's public base URL for links in replies (empty: the links are relative paths)
+    public_base_url: str = _setting("PUBLIC_BASE_URL", "")
     # how often due deadline reminders are looked for (bot/core/reminders.py)
     reminder_interval_s: float = _setting("REMINDER_INTERVAL_S", "60", float)
     # rate limits ("N/second|minute|hour", bot/core/rate_limits.py): requests per client address on

@@ -18,7 +18,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.calculation_form import FORM as CALCULATION_FORM
-from actions.calculation_form import calculation_button, kind_for_topic
+from actions.calculation_form import calculation_button, kind_for_articles, kind_for_topic
 from actions.calculation_form import reset as calculation_reset
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import (
@@ -164,7 +164,8 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
         return []
     text, buttons = reply.text, reply.buttons
     asked = tracker.latest_message.get("text") or ""
-    calc_kind = kind_for_topic(intent) if category == "labour" else None
+    quoted = [(q.article.law, q.article.number) for q in grounded.quotes]
+    calc_kind = (kind_for_topic(intent) or kind_for_articles(quoted)) if category == "labour" else None
     compute_now = (
         calc_kind is not None and decision.route != "handoff" and asks_amount(asked) and not asks_judgement(asked)
     )

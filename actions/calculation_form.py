@@ -31,6 +31,7 @@ from actions.calculators.presentation import ArticleMissing, Lookup, Rendered, r
 from actions.calculators.wage_standards import configured
 from actions.cards import OFFER_BUTTONS
 from actions.retrieval_service import grounding
+from knowledge_base.chinese_numerals import to_chinese_number
 from knowledge_base.corpus.article_store import ArticleStore
 from nlu.text_normaliser import fold_for_matching
 from settings import get_settings
@@ -99,6 +100,10 @@ REMIND_OFFER = (
     "随您的其他数据按期删除；回复「退订」随时取消。"
 )
 REMIND_BUTTONS = [{"title": "提醒我", "payload": "/set_reminder"}]
+DRAFT_BUTTONS = [
+    {"title": "生成劳动仲裁申请书", "payload": '/draft_document{"draft_kind": "labour_arbitration"}'},
+    {"title": "生成人民调解申请书", "payload": '/draft_document{"draft_kind": "people_mediation"}'},
+]
 TODAY_WORDS = ("今天", "现在", "至今", "还在", "目前")
 
 
@@ -240,6 +245,28 @@ def kind_for_topic(intent: str | None) -> str | None:
     return TOPIC_KINDS.get(intent or "")
 
 
+# the articles each computation rests on: a general labour question whose answer quotes
+# one of them (「不签合同能拿多少」 → 第八十二条) is that computation's
+ARTICLE_KINDS = {
+    ("劳动合同法", 40): "severance",
+    ("劳动合同法", 46): "severance",
+    ("劳动合同法", 47): "severance",
+    ("劳动合同法", 87): "severance",
+    ("劳动合同法", 82): "double_wage",
+    ("劳动合同法实施条例", 6): "double_wage",
+    ("劳动合同法实施条例", 7): "double_wage",
+    ("劳动法", 44): "overtime",
+    ("工伤保险条例", 35): "disability",
+    ("工伤保险条例", 36): "disability",
+    ("工伤保险条例", 37): "disability",
+}
+
+
+def kind_for_articles(quoted: list[tuple[str, int]]) -> str | None:
+    """The computation of the first quoted article that one rests on."""
+    return next((ARTICLE_KINDS[q] for q in quoted if q in ARTICLE_KINDS), None)
+
+
 def calculation_button(kind: str) -> dict[str, str]:
     """Under an answer on a topic the statute computes: start the form for it."""
     return {"title": "算一算能拿多少", "payload": f'/start_calculation{{"calc_kind": "{kind}"}}'}
@@ -290,6 +317,81 @@ def _compute(slots: dict[str, Any]) -> tuple[Computation, list[Computation]]:
         hours = {k: Decimal(slots.get(f"calc_{k}_hours") or 0) for k in ("workday", "restday", "holiday")}
         return overtime(wage, hours), []
     return disability_grant(wage, int(slots["calc_grade"]), standards.injury_average), []
+
+
+CLAIMS = {
+    "severance": "支付解除劳动合同的经济补偿{amount}",
+    "unlawful": "支付违法解除劳动合同的赔偿金{amount}",
+    "notice": "支付代通知金（额外一个月工资）{amount}",
+    "double_wage": "支付未订立书面劳动合同的二倍工资差额{amount}",
+    "overtime": "支付加班费{amount}",
+    "disability": "支付一次性伤残补助金{amount}",
+}
+TOPIC_OF_KIND = {kind: topic for topic, kind in TOPIC_KINDS.items()}
+
+
+def _basis(computation: Computation) -> str:
+    first = computation.articles[0]
+    return (
+        f"《{first.law}》第{to_chinese_number(first.article)}条"
+        if first.law != "关于职工全年月平均工作时间和工资折算问题的通知"
+        else ""
+    )
+
+
+def summary_for_drafts(main: Computation, extra: list[Computation], slots: dict[str, Any]) -> str:
+    """What a drafted application claims, from the computation just shown (JSON in a slot)."""
+    claims = [{"text": CLAIMS[main.kind].format(amount=yuan(main.amount)), "basis": _basis(main)}]
+    hints = []
+    for computation in extra:
+        if computation.kind == "notice" and slots.get("calc_notice") == "no":
+            claims.append(
+                {"text": CLAIMS["notice"].format(amount=yuan(computation.amount)), "basis": _basis(computation)}
+            )
+        elif computation.kind == "unlawful":
+            hints.append(
+                f"如认为单位违法解除，可将第1项改为「{CLAIMS['unlawful'].format(amount=yuan(computation.amount))}」"
+                f"（依据{_basis(computation)}），赔偿金与经济补偿不同时主张。"
+            )
+    if main.kind == "disability":
+        hints.append(
+            "单位参加了工伤保险的，一次性伤残补助金由工伤保险基金支付；单位没有参加的，才向单位主张（《工伤保险条例》第六十二条）。"
+        )
+    facts = []
+    inputs = main.inputs
+    if main.kind in ("severance", "double_wage"):
+        start = inputs.get("入职日期") or inputs.get("用工日期")
+        end = inputs.get("离职日期") or inputs.get("补签或离职日期")
+        facts.append(f"申请人于{_chinese_date(start)}入职被申请人处工作，月工资{inputs.get('月工资')}。")
+        if main.kind == "severance":
+            notice = {"yes": "被申请人提前三十日书面通知了申请人", "no": "被申请人未提前三十日书面通知申请人"}.get(
+                str(slots.get("calc_notice")), ""
+            )
+            facts.append(
+                f"{_chinese_date(end)}，双方劳动合同被解除（或终止）" + (f"，{notice}" if notice else "") + "。"
+            )
+        else:
+            facts.append(f"被申请人未与申请人订立书面劳动合同（截至{_chinese_date(end)}）。")
+    elif main.kind == "overtime":
+        facts.append(
+            f"申请人月工资{inputs.get('月工资')}，"
+            + "，".join(f"{k}{v}" for k, v in inputs.items() if k != "月工资")
+            + "，被申请人未支付加班费。"
+        )
+    else:
+        facts.append(f"申请人因工受伤，经劳动能力鉴定为{inputs.get('伤残等级')}，本人工资{inputs.get('本人工资')}。")
+    import json
+
+    return json.dumps(
+        {"topic": TOPIC_OF_KIND.get(main.kind), "claims": claims, "hints": hints, "facts": facts}, ensure_ascii=False
+    )
+
+
+def _chinese_date(iso: str | None) -> str:
+    if not iso:
+        return "【请填写】"
+    day = date.fromisoformat(iso)
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _conditional_line(computation: Computation, notice_unknown: bool) -> str:
@@ -346,10 +448,12 @@ class ActionShowCalculation(Action):
             events.append(SlotSet("calc_deadline", deadline_slot))
         dispatcher.utter_message(
             text=f"这是按法律规定的标准算出的参考数（{main.title}约{yuan(main.amount)}），"
-            "最终金额由劳动人事争议仲裁委员会或人民法院认定。需要人帮您核对证据、和单位协商或申请仲裁，可以点下面的按钮。",
-            buttons=buttons,
+            "最终金额由劳动人事争议仲裁委员会或人民法院认定。需要人帮您核对证据、和单位协商或申请仲裁，可以点下面的按钮；"
+            "也可以按这次的计算生成申请书草稿。",
+            buttons=[*buttons, *DRAFT_BUTTONS],
         )
-        return [*reset(), SlotSet("shown_articles", refs), *events]
+        summary = SlotSet("calc_summary", summary_for_drafts(main, extra, slots))
+        return [*reset(), SlotSet("shown_articles", refs), summary, *events]
 
 
 class ActionCancelCalculation(Action):

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from bot.api.drafts import link_for
 from bot.core import privacy
 from bot.core.citation_guard import ArticleLookup, CitationGuard
 from bot.core.conversation import Conversations
 from bot.core.rasa_client import RasaClient
 from bot.core.reminders import DeadlineReminders
+from bot.store.drafts import DraftStore
 from bot.store.handoff_cases import HandoffCaseStore
 from bot.store.legal_aid_applications import ApplicationStore
 from bot.store.messages import MessageStore
@@ -67,6 +69,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # a claim outlives the longest Rasa call, so only a gateway that died leaves one to expire
         lease_s=settings.rasa_timeout_s + 10,
         reminders=DeadlineReminders(ReminderStore(store.engine)),
+        drafts=DraftStore(store.engine),
+        draft_links=lambda public_id: {
+            **link_for(settings.public_base_url, settings.console_signing_key(), public_id),
+            "days": str(max(1, settings.draft_link_max_age_s // 86400)),
+        },
     )
     app.state.staff = StaffStore(store.engine)
     worker = asyncio.create_task(

@@ -8,6 +8,7 @@ from bot.api import (
     articles,
     console,
     conversations,
+    drafts,
     handoff_cases,
     health,
     legal_aid_applications,
@@ -25,6 +26,7 @@ api_router.include_router(residents.router)
 api_router.include_router(messages.router)
 api_router.include_router(conversations.router)
 api_router.include_router(articles.router)
+api_router.include_router(drafts.router)
 # mediators and the bureau (the console)
 api_router.include_router(console.router)
 api_router.include_router(handoff_cases.router)

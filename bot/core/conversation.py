@@ -21,6 +21,7 @@ from bot.core.rasa_client import RasaClient, RasaUnavailable
 from bot.core.reminders import DeadlineReminders
 from bot.core.text_input import storable_text
 from bot.errors import STORE_DOWN
+from bot.store.drafts import DraftStore
 from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView
 from bot.store.handoff_messages import MessageView
 from bot.store.legal_aid_applications import ApplicationStore
@@ -51,6 +52,17 @@ CASE_LIMIT_TEXT = (
 )
 
 
+DRAFT_TEXT = (
+    "申请书草稿已生成，请下载后逐项核对，补全标有【请填写】的地方，签名后提交：\n"
+    "PDF（打印用）：{pdf}\nWord（可修改）：{docx}\n链接只发给了您，{days}天内有效；内容随您的其他数据按期删除。"
+)
+
+
+def draft_reply(links: dict[str, str]) -> dict[str, Any]:
+    """`links`: the signed pdf and docx links and for how many days they work."""
+    return {"text": DRAFT_TEXT.format(**links), "buttons": []}
+
+
 def channel_of(user_id: str) -> str:
     """Channels prefix their residents' ids (tg:123, wx:abc); plain ids came through the HTTP API."""
     prefix = user_id.split(":", 1)[0] if ":" in user_id else ""
@@ -75,9 +87,13 @@ class Conversations:
         case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None,
         lease_s: float = 30.0,
         reminders: DeadlineReminders | None = None,
+        drafts: DraftStore | None = None,
+        draft_links: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self.store = store
         self.reminders = reminders
+        self.drafts = drafts
+        self.draft_links = draft_links  # a draft's public id → its signed pdf and docx links
         # how long a claimed message is this gateway's to deliver (longer than a Rasa call may take)
         self.lease_s = lease_s
         # this gateway process, as the holder of its claims
@@ -198,6 +214,10 @@ class Conversations:
             result["replies"][:0] = await self.reminders.due_for(message.user_id)
             if turn.reminder is not None:
                 result["replies"].append(await self.reminders.asked(message.user_id, turn.reminder))
+        if turn.draft is not None and self.drafts is not None and self.draft_links is not None:
+            draft = await self.drafts.create(message.user_id, turn.draft)
+            result["draft_id"] = draft.public_id
+            result["replies"].append(draft_reply(self.draft_links(draft.public_id)))
         if turn.handoff is not None and not await self._may_open_case(message, turn.handoff, address):
             turn.handoff = None
             result["replies"].append({"text": CASE_LIMIT_TEXT, "buttons": []})

@@ -42,6 +42,8 @@ class RasaTurn:
     intake: dict[str, Any] | None = None
     # set when the resident asked to be reminded of a deadline ({"reminder": {...}}); the gateway keeps it
     reminder: dict[str, Any] | None = None
+    # set when the resident asked for a drafted application ({"draft": {...}}); the gateway keeps it
+    draft: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,7 +134,7 @@ class RasaClient:
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
         if not replies and not await self.actions_ready():
             raise RasaUnavailable("no reply and the action server is down")
-        handoff, intake, reminder = (
+        handoff, intake, reminder, draft = (
             next(
                 (
                     m["custom"][key]
@@ -143,7 +145,7 @@ class RasaClient:
                 ),
                 None,
             )
-            for key in ("handoff", "intake", "reminder")
+            for key in ("handoff", "intake", "reminder", "draft")
         )
         return RasaTurn(
             replies=replies,
@@ -154,4 +156,5 @@ class RasaClient:
             handoff=handoff,
             intake=intake,
             reminder=reminder,
+            draft=draft,
         )

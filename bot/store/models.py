@@ -193,3 +193,16 @@ class DeadlineReminder(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
     created_at: Mapped[float] = mapped_column(Float)
     sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ResidentDraft(Base):
+    """A 劳动仲裁申请书 or 人民调解申请书 drafted for a resident, rendered on download."""
+
+    __tablename__ = "resident_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float, index=True)

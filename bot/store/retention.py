@@ -7,7 +7,7 @@ street, outcome, timings and history stay for the bureau's statistics.
 Residents' messages in the gateway store older than the same period lose
 their text and replies, held replies are deleted, and legal-aid
 applications keep only their outcome, and deadline reminders already sent or
-cancelled (or whose deadline has passed) are deleted. Rasa's tracker store holds the same
+cancelled (or whose deadline has passed) and drafted applications are deleted. Rasa's tracker store holds the same
 texts (every turn of every conversation): its events older than the period
 are deleted.
 """
@@ -32,6 +32,7 @@ from bot.store.models import (
     HeldReply,
     InboundMessage,
     LegalAidApplication,
+    ResidentDraft,
 )
 from bot.store.reminders import PENDING, today_in_beijing
 from settings import Settings
@@ -47,6 +48,7 @@ class Purged:
     applications: int = 0
     tracker_events: int = 0
     reminders: int = 0
+    drafts: int = 0
 
 
 async def purge(engine: AsyncEngine, retention_days: float, now: float | None = None) -> Purged:
@@ -100,6 +102,7 @@ async def purge(engine: AsyncEngine, retention_days: float, now: float | None = 
                 | (DeadlineReminder.last_day < today_in_beijing(now or time.time()).isoformat())
             )
         )
+        drafts = await session.execute(delete(ResidentDraft).where(ResidentDraft.created_at <= limit))
     removed = cast("CursorResult[Any]", messages).rowcount, cast("CursorResult[Any]", held).rowcount
     return Purged(
         len(old),
@@ -107,6 +110,7 @@ async def purge(engine: AsyncEngine, retention_days: float, now: float | None = 
         removed[1] or 0,
         len(applications),
         reminders=cast("CursorResult[Any]", reminders).rowcount or 0,
+        drafts=cast("CursorResult[Any]", drafts).rowcount or 0,
     )
 
 

@@ -122,3 +122,36 @@ def test_a_reminder_is_set_shown_on_the_next_visit_once_and_cancelled_by_one_wor
     cancelled = text_of(say(client, user, "退订"))
     assert ("已为您取消全部1条" in cancelled) == (before == 30)  # the 7-day one is left only after a 30-day one
     assert "没有待发送" in text_of(say(client, user, "退订"))
+
+
+def test_a_drafted_application_from_the_computation_downloads_as_pdf_and_word(client, gateway_url) -> None:
+    import io
+
+    import docx
+    import pypdf
+
+    user = f"calc-{uuid.uuid4().hex[:8]}"
+    say(client, user, "广州某某物流有限公司不签劳动合同，干了快一年了，能拿多少二倍工资")
+    say(client, user, "6000元")
+    say(client, user, "2024年1月1日")
+    shown = say(client, user, "2024年6月1日")
+    assert "4个月 × 6,000元 = 24,000元" in text_of(shown)  # February to May
+    assert "生成劳动仲裁申请书" in buttons_of(shown)
+    drafted = say(client, user, '/draft_document{"draft_kind": "labour_arbitration"}')
+    reply = text_of(drafted)
+    assert "申请书草稿已生成" in reply and "【请填写】" in reply
+    pdf_link = next(line.split("：", 1)[1] for line in reply.splitlines() if line.startswith("PDF"))
+    word_link = next(line.split("：", 1)[1] for line in reply.splitlines() if line.startswith("Word"))
+    assert pdf_link.startswith("/api/v1/drafts/")  # PUBLIC_BASE_URL unset: a path on this gateway
+    with httpx.Client(base_url=gateway_url, timeout=30) as anyone:  # the signed link is the key: no token needed
+        pdf = anyone.get(pdf_link)
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages).replace(" ", "")
+        assert "支付未订立书面劳动合同的二倍工资差额24,000元（依据《劳动合同法》第八十二条）" in text
+        assert "名称：广州某某物流有限公司" in text or "名称：【请填写】" in text
+        word = anyone.get(word_link)
+        assert word.status_code == 200
+        paragraphs = [p.text for p in docx.Document(io.BytesIO(word.content)).paragraphs]
+        assert "劳动人事争议仲裁申请书" in paragraphs
+        forged = anyone.get(pdf_link.replace("/drafts/", "/drafts/x"))
+        assert forged.status_code == 404 and "过期" in forged.json()["error"]["message"]

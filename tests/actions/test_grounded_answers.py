@@ -135,11 +135,18 @@ def test_typical_case_is_shown_as_a_case_not_as_law(client, store) -> None:
 
 
 def test_judgement_calls_are_left_to_a_person(client, store) -> None:
-    body = ask(client, "g-judge", "公司无缘无故把我辞退了，具体能拿到多少钱")
-    reply = body["replies"][0]
-    assert NEEDS_A_PERSON in reply["text"]
-    assert [b["title"] for b in reply["buttons"][:2]] == ["找调解员", "申请法律援助"]
-    check_quotes_are_exact(reply["text"], store)
+    """Whether to sue and whether one will win are a person's call; so is an amount no
+    statute fixes (a deposit). An amount a statute fixes is computed instead
+    (tests/actions/test_calculation_dialogue.py)."""
+    for user, question in (
+        ("g-judge", "公司无缘无故把我辞退了，要不要去申请仲裁，能不能赢"),
+        ("g-judge-deposit", "房东不退押金，具体能拿回多少钱"),
+    ):
+        body = ask(client, user, question)
+        reply = body["replies"][0]
+        assert NEEDS_A_PERSON in reply["text"], question
+        assert [b["title"] for b in reply["buttons"][:2]] == ["找调解员", "申请法律援助"]
+        check_quotes_are_exact(reply["text"], store)
 
 
 def test_an_off_point_match_is_withheld_and_a_person_offered(client, store) -> None:
