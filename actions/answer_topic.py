@@ -17,9 +17,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.calculation_form import FORM as CALCULATION_FORM
-from actions.calculation_form import calculation_button, kind_for_articles, kind_for_topic
-from actions.calculation_form import reset as calculation_reset
+from actions.calculation_topics import FORM as CALCULATION_FORM
+from actions.calculation_topics import calculation_button, kind_for_articles, kind_for_topic
+from actions.calculation_topics import reset as calculation_reset
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import (
     NEEDS_A_PERSON,

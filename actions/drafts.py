@@ -9,18 +9,99 @@ what the conversation did not give stays a marked blank.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.calculation_form import calculation_button
+from actions.calculation_topics import TOPIC_KINDS, calculation_button
+from actions.calculators.computation import Computation, yuan
 from actions.cards import topic_cards
 from actions.referral import STREET_COMMITTEE, referral
+from knowledge_base.chinese_numerals import to_chinese_number
 
+DRAFT_BUTTONS = [
+    {"title": "生成劳动仲裁申请书", "payload": '/draft_document{"draft_kind": "labour_arbitration"}'},
+    {"title": "生成人民调解申请书", "payload": '/draft_document{"draft_kind": "people_mediation"}'},
+]
 KINDS = ("labour_arbitration", "people_mediation")
 NOTHING_YET = "申请书要写明请求事项和金额。先算一算能拿多少，算完就可以生成申请书草稿。"
+
+
+CLAIMS = {
+    "severance": "支付解除劳动合同的经济补偿{amount}",
+    "unlawful": "支付违法解除劳动合同的赔偿金{amount}",
+    "notice": "支付代通知金（额外一个月工资）{amount}",
+    "double_wage": "支付未订立书面劳动合同的二倍工资差额{amount}",
+    "overtime": "支付加班费{amount}",
+    "disability": "支付一次性伤残补助金{amount}",
+}
+TOPIC_OF_KIND = {kind: topic for topic, kind in TOPIC_KINDS.items()}
+
+
+def _basis(computation: Computation) -> str:
+    first = computation.articles[0]
+    return (
+        f"《{first.law}》第{to_chinese_number(first.article)}条"
+        if first.law != "关于职工全年月平均工作时间和工资折算问题的通知"
+        else ""
+    )
+
+
+def summary_for_drafts(main: Computation, extra: list[Computation], slots: dict[str, Any]) -> str:
+    """What a drafted application claims, from the computation just shown (JSON in a slot)."""
+    claims = [{"text": CLAIMS[main.kind].format(amount=yuan(main.amount)), "basis": _basis(main)}]
+    hints = []
+    for computation in extra:
+        if computation.kind == "notice" and slots.get("calc_notice") == "no":
+            claims.append(
+                {"text": CLAIMS["notice"].format(amount=yuan(computation.amount)), "basis": _basis(computation)}
+            )
+        elif computation.kind == "unlawful":
+            hints.append(
+                f"如认为单位违法解除，可将第1项改为「{CLAIMS['unlawful'].format(amount=yuan(computation.amount))}」"
+                f"（依据{_basis(computation)}），赔偿金与经济补偿不同时主张。"
+            )
+    if main.kind == "disability":
+        hints.append(
+            "单位参加了工伤保险的，一次性伤残补助金由工伤保险基金支付；单位没有参加的，才向单位主张（《工伤保险条例》第六十二条）。"
+        )
+    facts = []
+    inputs = main.inputs
+    if main.kind in ("severance", "double_wage"):
+        start = inputs.get("入职日期") or inputs.get("用工日期")
+        end = inputs.get("离职日期") or inputs.get("补签或离职日期")
+        facts.append(f"申请人于{_chinese_date(start)}入职被申请人处工作，月工资{inputs.get('月工资')}。")
+        if main.kind == "severance":
+            notice = {"yes": "被申请人提前三十日书面通知了申请人", "no": "被申请人未提前三十日书面通知申请人"}.get(
+                str(slots.get("calc_notice")), ""
+            )
+            facts.append(
+                f"{_chinese_date(end)}，双方劳动合同被解除（或终止）" + (f"，{notice}" if notice else "") + "。"
+            )
+        else:
+            facts.append(f"被申请人未与申请人订立书面劳动合同（截至{_chinese_date(end)}）。")
+    elif main.kind == "overtime":
+        facts.append(
+            f"申请人月工资{inputs.get('月工资')}，"
+            + "，".join(f"{k}{v}" for k, v in inputs.items() if k != "月工资")
+            + "，被申请人未支付加班费。"
+        )
+    else:
+        facts.append(f"申请人因工受伤，经劳动能力鉴定为{inputs.get('伤残等级')}，本人工资{inputs.get('本人工资')}。")
+
+    return json.dumps(
+        {"topic": TOPIC_OF_KIND.get(main.kind), "claims": claims, "hints": hints, "facts": facts}, ensure_ascii=False
+    )
+
+
+def _chinese_date(iso: str | None) -> str:
+    if not iso:
+        return "【请填写】"
+    day = date.fromisoformat(iso)
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def named_other_party(tracker: Tracker) -> str | None:

@@ -196,7 +196,7 @@ def _malformed_body_case(rng: random.Random) -> Case:
 
 
 def _read_case(rng: random.Random) -> Case:
-    choice = rng.randrange(3)
+    choice = rng.randrange(4)
     headers, own_token = _token_mode(rng)
     user = rng.choice(USER_IDS)
     resident = user if own_token and not user.startswith(("tg:", "wx:", "web:")) else None
@@ -220,6 +220,15 @@ def _read_case(rng: random.Random) -> Case:
                 "label": rng.choice(["第三十条", "第九九九九九九九九条", "第一千零一条之一", "'", "第条"]),
             },
             allowed=frozenset({200, 404, 422, 429}),
+        )
+    if choice == 2:  # a drafted application's signed link: forged, truncated, odd formats
+        link = rng.choice(["InRlc3Qi.aGVsbG8.c2ln", "x" * 500, "%00", "..%2F..%2Fetc%2Fpasswd", uuid.uuid4().hex])
+        return Case(
+            "read",
+            "GET",
+            f"/api/v1/drafts/{link}",
+            params={"format": rng.choice(["pdf", "docx", "exe", "", "PDF" * 40])},
+            allowed=frozenset({404, 422, 429}),
         )
     user = rng.choice(["resident-1", "居民甲", "x" * 128, "tg:42"])
     return Case(
