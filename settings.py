@@ -131,6 +131,9 @@ class Settings:
     wechat_token: str = _setting("WECHAT_TOKEN", "")
     wechat_encoding_aes_key: str = _setting("WECHAT_ENCODING_AES_KEY", "")
     wechat_api_base: str = _setting("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    # the subscribe-message template deadline reminders are sent with (fields thing1, date2, thing3);
+    # empty: WeChat residents are told to note the date instead
+    wechat_reminder_template_id: str = _setting("WECHAT_REMINDER_TEMPLATE_ID", "")
     # WeChat waits 5 s for a push's answer; past this the answer goes by customer-service message
     wechat_passive_reply_s: float = _setting("WECHAT_PASSIVE_REPLY_S", "4.5", float)
     wechat_session_max_age_s: int = _setting("WECHAT_SESSION_MAX_AGE_S", "604800", int)

@@ -18,7 +18,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.calculation_topics import FORM as CALCULATION_FORM
-from actions.calculation_topics import calculation_button, kind_for_articles, kind_for_topic
+from actions.calculation_topics import INJURY_DEADLINE_BUTTON, calculation_button, kind_for_articles, kind_for_topic
 from actions.calculation_topics import reset as calculation_reset
 from actions.cards import OFFER_BUTTONS, card_query, human_reply, mediation_suggestion, topic_reply
 from actions.grounded_reply import (
@@ -174,6 +174,8 @@ async def answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
         text = text.replace("\n", f"\n{COMPUTE_OFFER}\n", 1)
     elif calc_kind:
         buttons = [*buttons, calculation_button(calc_kind)]
+    if calc_kind == "disability":
+        buttons = [*buttons, INJURY_DEADLINE_BUTTON]
     if for_a_person:
         text = text.replace("\n", f"\n{NEEDS_A_PERSON}\n", 1)
     if for_a_person or not grounded.confident or decision.suggests_mediation:

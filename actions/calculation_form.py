@@ -39,6 +39,7 @@ QUESTIONS: dict[str, dict[str, str] | str] = {
     "calc_start": {
         "severance": "您是哪天入职（开始上班）的？例如「2021年3月1日」。",
         "double_wage": "您是哪天开始上班的？例如「2024年1月1日」。",
+        "injury_deadline": "事故是哪天发生的？职业病写被诊断或鉴定为职业病的日期。例如「2024年6月3日」。",
     },
     "calc_end": {
         "severance": "劳动合同是哪天解除或终止的？例如「2024年10月1日」。",

@@ -16,12 +16,12 @@ from rasa_sdk.types import DomainDict
 
 from actions.calculation_topics import FIELDS, reset
 from actions.calculators.computation import Computation, MissingInput, yuan
-from actions.calculators.deadlines import arbitration_deadline
+from actions.calculators.deadlines import Deadline, arbitration_deadline, injury_recognition_deadline
 from actions.calculators.disability import disability_grant
 from actions.calculators.double_wage import double_wage
 from actions.calculators.labour_compensation import notice_pay, severance, unlawful_dismissal
 from actions.calculators.overtime import overtime
-from actions.calculators.presentation import ArticleMissing, Lookup, Rendered, render_computation, render_deadline
+from actions.calculators.presentation import ArticleMissing, Lookup, render_computation, render_deadline
 from actions.calculators.wage_standards import configured
 from actions.cards import OFFER_BUTTONS
 from actions.deadline_reminder import REMIND_BUTTONS, REMIND_OFFER
@@ -78,6 +78,25 @@ def _conditional_line(computation: Computation, notice_unknown: bool) -> str:
     )
 
 
+def _show_deadline(
+    dispatcher: CollectingDispatcher, limit: Deadline, lookup: Lookup, first_marker: int
+) -> tuple[list[str], SlotSet]:
+    """The deadline with its article, and the offer of a reminder while it is ahead;
+    (the articles quoted, the slot that 「提醒我」 reads)."""
+    shown = render_deadline(limit, lookup, first_marker=first_marker)
+    ahead = limit.last_day > date.today()
+    dispatcher.utter_message(
+        text=f"{shown.text}\n{REMIND_OFFER}" if ahead else shown.text, buttons=REMIND_BUTTONS if ahead else []
+    )
+    return shown.refs, SlotSet("calc_deadline", f"{limit.kind}|{limit.last_day.isoformat()}|{limit.title}")
+
+
+SORRY = (
+    "抱歉，这次没能给出有法条依据的计算，为免给您不准确的数字，先不算了。"
+    "建议找调解员或申请法律援助，由工作人员帮您核算。"
+)
+
+
 class ActionShowCalculation(Action):
     def name(self) -> str:
         return "action_show_calculation"
@@ -89,33 +108,30 @@ class ActionShowCalculation(Action):
         try:
             if lookup is None or not slots.get("calc_kind"):
                 raise LookupError("no index")
+            if slots["calc_kind"] == "injury_deadline":  # a date, no sum
+                injury = injury_recognition_deadline(date.fromisoformat(slots["calc_start"]))
+                render_deadline(injury, lookup)  # every article there, before anything is said
+                refs, remember = _show_deadline(dispatcher, injury, lookup, 0)
+                return [*reset(), SlotSet("shown_articles", refs), remember]
             main, extra = _compute(slots)
             rendered = render_computation(main, lookup)
             lines = [_conditional_line(c, slots.get("calc_notice") == "unknown") for c in extra]
-            deadline, deadline_ahead, deadline_slot = None, False, None
+            limit: Deadline | None = None
             if main.kind == "severance":  # the dismissal is the day the right was infringed
                 limit = arbitration_deadline(date.fromisoformat(slots["calc_end"]))
-                deadline = render_deadline(limit, lookup, first_marker=len(rendered.refs))
-                deadline_ahead = limit.last_day > date.today()
-                deadline_slot = f"{limit.kind}|{limit.last_day.isoformat()}|{limit.title}"
-                if deadline_ahead:
-                    deadline = Rendered(f"{deadline.text}\n{REMIND_OFFER}", deadline.refs)
+                render_deadline(limit, lookup)
         except (ArticleMissing, LookupError, MissingInput, ValueError, TypeError):
-            dispatcher.utter_message(
-                text="抱歉，这次没能给出有法条依据的计算，为免给您不准确的数字，先不算了。"
-                "建议找调解员或申请法律援助，由工作人员帮您核算。",
-                buttons=buttons,
-            )
+            dispatcher.utter_message(text=SORRY, buttons=buttons)
             return reset()
         dispatcher.utter_message(text=rendered.text)
         if lines:
             dispatcher.utter_message(text="\n".join(lines))
         refs = list(rendered.refs)
         events: list[dict[str, Any]] = []
-        if deadline is not None:
-            dispatcher.utter_message(text=deadline.text, buttons=REMIND_BUTTONS if deadline_ahead else [])
-            refs += deadline.refs
-            events.append(SlotSet("calc_deadline", deadline_slot))
+        if limit is not None:
+            quoted, remember = _show_deadline(dispatcher, limit, lookup, len(refs))
+            refs += quoted
+            events.append(remember)
         dispatcher.utter_message(
             text=f"这是按法律规定的标准算出的参考数（{main.title}约{yuan(main.amount)}），"
             "最终金额由劳动人事争议仲裁委员会或人民法院认定。需要人帮您核对证据、和单位协商或申请仲裁，可以点下面的按钮；"

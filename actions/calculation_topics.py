@@ -26,12 +26,14 @@ KIND_TITLES = {
     "overtime": "加班费",
     "double_wage": "没签劳动合同的二倍工资",
     "disability": "工伤的一次性伤残补助金",
+    "injury_deadline": "自己申请工伤认定的期限",
 }
 SLOTS_BY_KIND = {
     "severance": ["calc_wage", "calc_start", "calc_end", "calc_notice"],
     "double_wage": ["calc_wage", "calc_start", "calc_end"],
     "overtime": ["calc_wage", "calc_workday_hours", "calc_restday_hours", "calc_holiday_hours"],
     "disability": ["calc_wage", "calc_grade"],
+    "injury_deadline": ["calc_start"],
 }
 FIELDS = (
     "calc_kind",
@@ -53,6 +55,7 @@ def parse_kind(text: Any) -> str | None:
     for kind, words in (
         ("overtime", ("加班",)),
         ("double_wage", ("二倍", "双倍", "没签", "未签", "合同")),
+        ("injury_deadline", ("认定",)),
         ("disability", ("工伤", "伤残")),
         ("severance", ("辞退", "补偿", "赔偿", "解除", "开除", "裁员", "N+1", "n+1")),
     ):
@@ -91,6 +94,10 @@ def kind_for_articles(quoted: list[tuple[str, int]]) -> str | None:
     return next((ARTICLE_KINDS[q] for q in quoted if q in ARTICLE_KINDS), None)
 
 
-def calculation_button(kind: str) -> dict[str, str]:
+def calculation_button(kind: str, title: str = "算一算能拿多少") -> dict[str, str]:
     """Under an answer on a topic the statute computes: start the form for it."""
-    return {"title": "算一算能拿多少", "payload": f'/start_calculation{{"calc_kind": "{kind}"}}'}
+    return {"title": title, "payload": f'/start_calculation{{"calc_kind": "{kind}"}}'}
+
+
+# under a work-injury answer: the worker's own year to apply for 工伤认定 (工伤保险条例第十七条)
+INJURY_DEADLINE_BUTTON = calculation_button("injury_deadline", "算一算工伤认定期限")

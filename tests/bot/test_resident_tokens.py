@@ -79,7 +79,7 @@ def test_a_web_resident_gets_a_fresh_identity_and_uses_only_its_token(plain: htt
         == 403
     )
     inbox = plain.get(f"/api/v1/conversations/{me['user_id']}/messages", headers=bearer(me["token"]))
-    assert inbox.status_code == 200 and inbox.json() == {"messages": []}
+    assert inbox.status_code == 200 and inbox.json() == {"messages": [], "reminders": []}
 
 
 def test_only_an_integrator_chooses_ids_and_never_a_channel_s(plain: httpx.Client) -> None:

@@ -1,5 +1,5 @@
-"""A local stand-in for WeChat's server API: code2Session, access tokens and
-customer-service messages (recorded), spoken to over real HTTP."""
+"""A local stand-in for WeChat's server API: code2Session, access tokens,
+customer-service and subscribe messages (recorded), spoken to over real HTTP."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class FakeWeChat(ThreadingHTTPServer):
     def __init__(self, port: int) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.sent: list[dict] = []
+        self.subscribed: list[dict] = []  # subscribe/send bodies
+        self.not_subscribed: set[str] = set()  # openids that refused the template (errcode 43101)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -66,6 +68,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         url = urlparse(self.path)
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if url.path == "/cgi-bin/message/subscribe/send" and parse_qs(url.query).get("access_token") == ["ACCESS"]:
+            if body.get("touser") in self.server.not_subscribed:
+                self._json({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+            else:
+                self.server.subscribed.append(body)
+                self._json({"errcode": 0, "errmsg": "ok"})
+            return
         if url.path == "/cgi-bin/message/custom/send" and parse_qs(url.query).get("access_token") == ["ACCESS"]:
             self.server.sent.append({"touser": body["touser"], "text": body["text"]["content"]})
             self._json({"errcode": 0, "errmsg": "ok"})

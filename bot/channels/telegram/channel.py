@@ -37,6 +37,7 @@ from bot.core.rate_limits import RateLimits
 from bot.errors import NOT_SAVED_TEXT, STORE_DOWN
 from bot.store.handoff_messages import MessageView
 from bot.store.models import ButtonPayload
+from bot.store.reminders import Reminder
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -202,9 +203,9 @@ class TelegramChannel:
             return
         await self.send_replies(chat_id, outcome.result["replies"])
 
-    async def remind(self, user_id: str, text: str) -> None:
+    async def remind(self, reminder: Reminder) -> None:
         """A deadline reminder the resident asked for (bot/core/reminders.py)."""
-        await self.app.bot.send_message(int(user_id[len(PREFIX) :]), text)
+        await self.app.bot.send_message(int(reminder.user_id[len(PREFIX) :]), reminder.text())
 
     async def late_reply(self, user_id: str, result: dict[str, Any]) -> None:
         """A kept message answered once Rasa was back."""

@@ -24,11 +24,13 @@ from fastapi import Request
 from itsdangerous import URLSafeTimedSerializer
 from wechatpy.crypto import WeChatCrypto
 
-from bot.channels.wechat.client import WeChatClient
+from bot.channels.wechat.client import NotSubscribed, WeChatClient
 from bot.core.conversation import Conversations
+from bot.core.reminders import Undeliverable
 from bot.core.resident_tokens import signed_bearer
 from bot.store.handoff_messages import MessageView
 from bot.store.push_nonces import PushNonces
+from bot.store.reminders import Reminder
 from settings import Settings
 
 CHANNEL = "wechat"
@@ -46,6 +48,7 @@ class WeChatChannel:
         self.nonces = PushNonces(conversations.store.engine)
         self._tasks: set[asyncio.Task] = set()
         self._pusher: asyncio.Task | None = None
+        self._reminder_pusher: asyncio.Task | None = None
         conversations.late_reply_handlers[CHANNEL] = self.late_reply
 
     async def start(self) -> None:
@@ -53,10 +56,15 @@ class WeChatChannel:
             self._pusher = asyncio.create_task(
                 self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s)
             )
+        if self.settings.wechat_reminder_template_id and self.conversations.reminders is not None:
+            self._reminder_pusher = asyncio.create_task(
+                self.conversations.reminders.push_forever(PREFIX, self.remind, self.settings.reminder_interval_s)
+            )
 
     async def stop(self) -> None:
-        if self._pusher:
-            self._pusher.cancel()
+        for task in (self._pusher, self._reminder_pusher):
+            if task:
+                task.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self.client.close()
@@ -74,6 +82,11 @@ class WeChatChannel:
     async def late_reply(self, user_id: str, result: dict[str, Any]) -> None:
         if self.settings.wechat_token:  # residents of the push channel; mini-program users poll
             await self.send_replies(user_id[len(PREFIX) :], result["replies"])
+
+    async def remind(self, reminder: Reminder) -> None:
+        """A deadline reminder as a subscribe message: WeChat allows a customer-service
+        message only within 48 hours of the resident's last one, a reminder comes weeks later."""
+        await send_reminder(self.client, self.settings.wechat_reminder_template_id, reminder)
 
     async def push(self, resident: str, message: MessageView) -> None:
         """A mediator's (or the system's) message by customer-service message."""
@@ -93,6 +106,23 @@ class WeChatChannel:
         return WeChatCrypto(
             self.settings.wechat_token, self.settings.wechat_encoding_aes_key, self.settings.wechat_appid
         )
+
+
+async def send_reminder(client: WeChatClient, template_id: str, reminder: Reminder) -> None:
+    """The template's fields (README "Configuration"): thing1 what is due, date2 its last
+    day, thing3 how many days are left (WeChat caps a thing at 20 characters)."""
+    try:
+        await client.send_subscribe(
+            reminder.user_id[len(PREFIX) :],
+            template_id,
+            {
+                "thing1": reminder.title[:20],
+                "date2": reminder.day_text(),
+                "thing3": f"还有{reminder.days_before}天，回复退订取消"[:20],
+            },
+        )
+    except NotSubscribed as exc:
+        raise Undeliverable(str(exc)) from exc
 
 
 def reply_text(reply: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """The parts of WeChat's server API the assistant calls: code2Session (mini-program
-login), access tokens and customer-service messages. WECHAT_API_BASE points it at
-a local simulator in tests."""
+login), access tokens, customer-service messages and subscribe messages (deadline
+reminders). WECHAT_API_BASE points it at a local simulator in tests."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ import httpx
 
 from settings import Settings
 
+# subscribe/send: the resident has not accepted (or has used up) the template's subscription
+NOT_SUBSCRIBED = 43101
+
+
+class NotSubscribed(RuntimeError):
+    """No retry helps: the mini-program must ask the resident to subscribe again."""
+
 
 class WeChatClient:
-    """The parts of WeChat's server API the assistant calls: code2Session, tokens, customer-service messages."""
+    """The parts of WeChat's server API the assistant calls: code2Session, tokens, messages."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -68,3 +75,24 @@ class WeChatClient:
         result = response.json()
         if result.get("errcode"):
             raise RuntimeError(f"custom/send errcode {result.get('errcode')}")
+
+    async def send_subscribe(self, openid: str, template_id: str, data: dict[str, str], page: str = "") -> None:
+        """A subscribe message (订阅消息): the only kind WeChat lets a service send days later."""
+        body = {
+            "touser": openid,
+            "template_id": template_id,
+            "page": page,
+            "data": {key: {"value": value} for key, value in data.items()},
+            "lang": "zh_CN",
+        }
+        response = await self._http.post(
+            "/cgi-bin/message/subscribe/send",
+            params={"access_token": await self.access_token()},
+            content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        result = response.json()
+        if result.get("errcode") == NOT_SUBSCRIBED:
+            raise NotSubscribed(openid[:6])
+        if result.get("errcode"):
+            raise RuntimeError(f"subscribe/send errcode {result.get('errcode')}")
