@@ -24,7 +24,6 @@ seconds and is persisted as plain JSON and NumPy arrays, not pickle.
 from __future__ import annotations
 
 import hashlib
-
 import json
 import os
 from collections.abc import Sequence

@@ -202,7 +202,7 @@ async def _admin(sql: str) -> None:
 @pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.stack
-def answered(http: httpx.Client, resident: str, text: str, wait_s: float = 60) -> dict:
+def answer_of(http: httpx.Client, resident: str, text: str, wait_s: float = 60) -> dict:
     """The answer to `text`; a message the gateway kept (a cold or busy Rasa on a loaded
     machine) is waited for as a resident's page would, not taken as the answer."""
     body = http.post("/api/v1/messages", json={"user_id": resident, "text": text}).json()
@@ -236,7 +236,7 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
     restored_db = f"{database}_restored"
     with cluster:
         with httpx.Client(base_url=cluster.url, timeout=60, auth=ResidentAuth()) as http:
-            opened = answered(http, case_resident, "我要转人工")
+            opened = answer_of(http, case_resident, "我要转人工")
         console = Console(cluster.url, "cl-mediator")
         assert console.post(f"/console/api/cases/{opened['case_id']}/claim").status_code == 200
         mediation = Mediation(cluster.url, console, opened["case_id"], case_resident)
