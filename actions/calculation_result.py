@@ -26,20 +26,15 @@ from actions.calculators.wage_standards import configured
 from actions.cards import OFFER_BUTTONS
 from actions.deadline_reminder import REMIND_BUTTONS, REMIND_OFFER
 from actions.drafts import DRAFT_BUTTONS, summary_for_drafts
-from actions.retrieval_service import grounding
-from knowledge_base.corpus.article_store import ArticleStore
+from actions.retrieval_service import article_store
 from settings import get_settings
 
 
 def article_lookup() -> Lookup | None:
     """The in-force articles of the index the answers quote from (the citation guard checks against it)."""
-    loaded = grounding()
-    store = loaded.retriever.store if loaded else None
+    store = article_store()
     if store is None:
-        try:
-            store = ArticleStore(get_settings().index_dir)
-        except FileNotFoundError:
-            return None
+        return None
     return lambda law, number: store.in_force(law, number)
 
 

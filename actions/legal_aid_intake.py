@@ -21,10 +21,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import legal_aid_rules as rules
 from actions.referral import referral
-from actions.retrieval_service import grounding
+from actions.retrieval_service import article_store
 from actions.routing_policy import mediation_body
 from knowledge_base.chinese_numerals import to_chinese_number
-from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.retrieval.quotes import citation_line
 from settings import get_settings
 
@@ -115,14 +114,8 @@ for _slot in QUESTIONS:
 
 def _article(number: int):
     """The in-force article of 《法律援助法》 from the index the assistant quotes from."""
-    loaded = grounding()
-    store = loaded.retriever.store if loaded else None
-    if store is None:
-        try:
-            store = ArticleStore(get_settings().index_dir)
-        except FileNotFoundError:
-            return None
-    return store.in_force(STATUTE, number)
+    store = article_store()
+    return store.in_force(STATUTE, number) if store is not None else None
 
 
 def _reset() -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.typical_cases import TypicalCaseLibrary, load_typical_cases
 from knowledge_base.indexing.index import encode
 from knowledge_base.retrieval.retriever import Retriever
@@ -58,6 +59,18 @@ def grounding() -> Grounding | None:
                 _failed = True
                 log.error("statute retrieval unavailable (%s): answers will carry no quotations", exc)
         return _loaded
+
+
+def article_store() -> ArticleStore | None:
+    """The articles of the index the answers quote from (the gateway's citation guard
+    checks against the same), also when the embedding model could not load."""
+    loaded = grounding()
+    if loaded is not None:
+        return loaded.retriever.store
+    try:
+        return ArticleStore(get_settings().index_dir)
+    except FileNotFoundError:
+        return None
 
 
 def warm_up_in_background() -> None:
