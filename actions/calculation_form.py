@@ -10,7 +10,6 @@ Nothing typed is kept once the result is shown; 取消 clears it at any point.
 
 from __future__ import annotations
 
-from abc import ABCMeta, abstractmethod
 from datetime import date
 from typing import Any
 
@@ -21,6 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.calculation_topics import FIELDS, KIND_TITLES, SLOTS_BY_KIND, kind_for_topic, parse_kind, reset
 from actions.calculators.inputs import parse_date, parse_grade, parse_hours, parse_wage, parse_yes_no
+from actions.form_questions import SlotQuestion, ask_actions
 
 NOTICE_ANSWERS = [
     {"title": "有书面通知", "payload": "有"},
@@ -70,13 +70,8 @@ class ActionAskCalcKind(Action):
         return []
 
 
-class _AskCalc(Action, metaclass=ABCMeta):
+class _AskCalc(SlotQuestion):
     """Abstract (so the action server does not register it); one subclass per question below."""
-
-    slot = ""
-
-    @abstractmethod
-    def name(self) -> str: ...
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         question = QUESTIONS[self.slot]
@@ -86,13 +81,7 @@ class _AskCalc(Action, metaclass=ABCMeta):
         return []
 
 
-# one action per question, as Rasa asks a form's slot with action_ask_<slot>
-for _slot in QUESTIONS:
-    globals()[f"ActionAsk_{_slot}"] = ABCMeta(
-        f"ActionAsk_{_slot}",
-        (_AskCalc,),
-        {"slot": _slot, "name": lambda self, _s=_slot: f"action_ask_{_s}", "__module__": __name__},
-    )
+ask_actions(_AskCalc, QUESTIONS, globals())
 
 
 class ValidateCompensationForm(FormValidationAction):

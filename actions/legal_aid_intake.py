@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import legal_aid_rules as rules
+from actions.form_questions import SlotQuestion, ask_actions
 from actions.referral import referral
 from actions.retrieval_service import article_store
 from actions.routing_policy import mediation_body
@@ -89,13 +90,8 @@ QUESTIONS: dict[str, tuple[str, list[dict[str, str]]]] = {
 }
 
 
-class _AskQuestion(Action, metaclass=ABCMeta):
+class _AskQuestion(SlotQuestion):
     """Abstract (so the action server does not register it); one subclass per question below."""
-
-    slot = ""
-
-    @abstractmethod
-    def name(self) -> str: ...
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         text, buttons = QUESTIONS[self.slot]
@@ -103,13 +99,7 @@ class _AskQuestion(Action, metaclass=ABCMeta):
         return []
 
 
-# one action per question, as Rasa asks a form's slot with action_ask_<slot>
-for _slot in QUESTIONS:
-    globals()[f"ActionAsk_{_slot}"] = ABCMeta(
-        f"ActionAsk_{_slot}",
-        (_AskQuestion,),
-        {"slot": _slot, "name": lambda self, _s=_slot: f"action_ask_{_s}", "__module__": __name__},
-    )
+ask_actions(_AskQuestion, QUESTIONS, globals())
 
 
 def _article(number: int):
