@@ -22,8 +22,9 @@ class SlotQuestion(Action, metaclass=ABCMeta):
     def name(self) -> str: ...
 
 
-def ask_actions(base: type[SlotQuestion], slots: Iterable[str], namespace: dict[str, Any]) -> None:
-    """Define ``ActionAsk_<slot>`` (named ``action_ask_<slot>``) in `namespace` for every slot."""
+def ask_actions(base: type, slots: Iterable[str], namespace: dict[str, Any]) -> None:
+    """Define ``ActionAsk_<slot>`` (named ``action_ask_<slot>``) in `namespace` for every slot;
+    `base` is an abstract subclass of SlotQuestion with the run that asks."""
     for slot in slots:
         namespace[f"ActionAsk_{slot}"] = ABCMeta(
             f"ActionAsk_{slot}",
