@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import os
 import secrets
 import signal
 import sys
@@ -72,6 +74,9 @@ def haproxy_config(nodes: list[Settings], ports: Ports) -> str:
         "defaults",
         "    mode http",
         "    timeout connect 2s",
+        # a health check may take this long: at 500 ms (HAProxy's default, the check interval)
+        # a busy but healthy Rasa on 2 cores was marked down, and residents got 503s for it
+        "    timeout check 2s",
         "    timeout client 120s",
         "    timeout server 120s",
         "    retries 2",
@@ -87,7 +92,7 @@ def haproxy_config(nodes: list[Settings], ports: Ports) -> str:
         lines += [f"frontend {name}", f"    bind {bind_host}:{port}", f"    default_backend {name}_nodes"]
         lines += [f"backend {name}_nodes", "    balance roundrobin", f"    option httpchk {check}"]
         for i, node in enumerate(nodes, 1):
-            lines.append(f"    server {name}{i} {host}:{getattr(node, attribute)} check inter 500 fall 2 rise 2")
+            lines.append(f"    server {name}{i} {host}:{getattr(node, attribute)} check inter 1s fall 3 rise 2")
     return "\n".join(lines) + "\n"
 
 
@@ -151,10 +156,13 @@ class Cluster:
         return self.nodes[node - 1].service(name)
 
     def kill(self, node: int, name: str) -> None:
-        """SIGKILL one instance: no goodbye, as when a machine goes away."""
+        """SIGKILL one instance, its whole process group: no goodbye, as when a machine goes
+        away. (Only the main pid left the action server's Sanic worker serving on its port,
+        and the restart then failed with 'Address already in use'.)"""
         service = self.instance(node, name)
         if service.process is not None and service.process.poll() is None:
-            service.process.send_signal(signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait(timeout=30)
 
     def restart(self, node: int, name: str) -> None:
