@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.calculation_topics import FIELDS, KIND_TITLES, SLOTS_BY_KIND, kind_for_topic, parse_kind, reset
 from actions.calculators.inputs import parse_date, parse_grade, parse_hours, parse_wage, parse_yes_no
+from actions.calculators.periods import chinese_date
 from actions.form_questions import SlotQuestion, ask_actions
 
 NOTICE_ANSWERS = [
@@ -119,7 +120,7 @@ class ValidateCompensationForm(FormValidationAction):
         if day > date.today():
             return self._again(dispatcher, slot, "这个日期还没到，请写已经发生的日期。")
         if assumed_first:
-            dispatcher.utter_message(text=f"没写哪一天，先按{day.year}年{day.month}月1日算。")
+            dispatcher.utter_message(text=f"没写哪一天，先按{chinese_date(day)}算。")
         return {slot: day.isoformat()}
 
     def validate_calc_start(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -160,7 +161,7 @@ class ValidateCompensationForm(FormValidationAction):
 
 class ActionStartCalculation(Action):
     """The button 「算一算能拿多少」 or 「帮我算一下」: the kind from the button,
-    else from the topic just answered; a wage stated in the message is kept."""
+    else from the topic just answered (else the form asks); earlier inputs are cleared."""
 
     def name(self) -> str:
         return "action_start_calculation"

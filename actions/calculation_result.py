@@ -21,7 +21,7 @@ from actions.calculators.disability import disability_grant
 from actions.calculators.double_wage import double_wage
 from actions.calculators.labour_compensation import notice_pay, severance, unlawful_dismissal
 from actions.calculators.overtime import overtime
-from actions.calculators.presentation import ArticleMissing, Lookup, render_computation, render_deadline
+from actions.calculators.presentation import ArticleMissing, Lookup, Rendered, render_computation, render_deadline
 from actions.calculators.wage_standards import configured
 from actions.cards import OFFER_BUTTONS
 from actions.deadline_reminder import REMIND_BUTTONS, REMIND_OFFER
@@ -73,12 +73,9 @@ def _conditional_line(computation: Computation, notice_unknown: bool) -> str:
     )
 
 
-def _show_deadline(
-    dispatcher: CollectingDispatcher, limit: Deadline, lookup: Lookup, first_marker: int
-) -> tuple[list[str], SlotSet]:
-    """The deadline with its article, and the offer of a reminder while it is ahead;
-    (the articles quoted, the slot that 「提醒我」 reads)."""
-    shown = render_deadline(limit, lookup, first_marker=first_marker)
+def _show_deadline(dispatcher: CollectingDispatcher, limit: Deadline, shown: Rendered) -> tuple[list[str], SlotSet]:
+    """The deadline as rendered with its article, and the offer of a reminder while it is
+    ahead; (the articles quoted, the slot that 「提醒我」 reads)."""
     ahead = limit.last_day > date.today()
     dispatcher.utter_message(
         text=f"{shown.text}\n{REMIND_OFFER}" if ahead else shown.text, buttons=REMIND_BUTTONS if ahead else []
@@ -105,16 +102,17 @@ class ActionShowCalculation(Action):
                 raise LookupError("no index")
             if slots["calc_kind"] == "injury_deadline":  # a date, no sum
                 injury = injury_recognition_deadline(date.fromisoformat(slots["calc_start"]))
-                render_deadline(injury, lookup)  # every article there, before anything is said
-                refs, remember = _show_deadline(dispatcher, injury, lookup, 0)
+                refs, remember = _show_deadline(dispatcher, injury, render_deadline(injury, lookup))
                 return [*reset(), SlotSet("shown_articles", refs), remember]
             main, extra = _compute(slots)
             rendered = render_computation(main, lookup)
             lines = [_conditional_line(c, slots.get("calc_notice") == "unknown") for c in extra]
+            # rendered before anything is said: every article must be there
             limit: Deadline | None = None
+            shown_limit: Rendered | None = None
             if main.kind == "severance":  # the dismissal is the day the right was infringed
                 limit = arbitration_deadline(date.fromisoformat(slots["calc_end"]))
-                render_deadline(limit, lookup)
+                shown_limit = render_deadline(limit, lookup, first_marker=len(rendered.refs))
         except (ArticleMissing, LookupError, MissingInput, ValueError, TypeError):
             dispatcher.utter_message(text=SORRY, buttons=buttons)
             return reset()
@@ -123,8 +121,8 @@ class ActionShowCalculation(Action):
             dispatcher.utter_message(text="\n".join(lines))
         refs = list(rendered.refs)
         events: list[dict[str, Any]] = []
-        if limit is not None:
-            quoted, remember = _show_deadline(dispatcher, limit, lookup, len(refs))
+        if limit is not None and shown_limit is not None:
+            quoted, remember = _show_deadline(dispatcher, limit, shown_limit)
             refs += quoted
             events.append(remember)
         dispatcher.utter_message(

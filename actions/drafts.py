@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.calculation_topics import TOPIC_KINDS, calculation_button
 from actions.calculators.computation import Computation, yuan
+from actions.calculators.periods import chinese_date
 from actions.cards import topic_cards
 from actions.referral import STREET_COMMITTEE, referral
 from knowledge_base.chinese_numerals import to_chinese_number
@@ -42,12 +43,9 @@ TOPIC_OF_KIND = {kind: topic for topic, kind in TOPIC_KINDS.items()}
 
 
 def _basis(computation: Computation) -> str:
+    """The article that decides the claim: every computation lists it first."""
     first = computation.articles[0]
-    return (
-        f"《{first.law}》第{to_chinese_number(first.article)}条"
-        if first.law != "关于职工全年月平均工作时间和工资折算问题的通知"
-        else ""
-    )
+    return f"《{first.law}》第{to_chinese_number(first.article)}条"
 
 
 def summary_for_drafts(main: Computation, extra: list[Computation], slots: dict[str, Any]) -> str:
@@ -98,10 +96,7 @@ def summary_for_drafts(main: Computation, extra: list[Computation], slots: dict[
 
 
 def _chinese_date(iso: str | None) -> str:
-    if not iso:
-        return "【请填写】"
-    day = date.fromisoformat(iso)
-    return f"{day.year}年{day.month}月{day.day}日"
+    return chinese_date(date.fromisoformat(iso)) if iso else "【请填写】"
 
 
 def named_other_party(tracker: Tracker) -> str | None:

@@ -57,24 +57,40 @@ def severance_months(start: date, end: date) -> tuple[Decimal, str]:
     return months, f"工作年限{length.describe()}（{rule}），计{number(months)}个月工资"
 
 
+WAGE_BASIS = (
+    "月工资按您提供的解除或终止前十二个月的平均工资计算，应包括奖金、津贴和补贴（劳动合同法实施条例第二十七条）；"
+    "工作不满十二个月的，按实际工作月数平均"
+)
+LAWFUL_END = "假定这次解除或终止属于依法应当支付经济补偿的情形（劳动合同法第四十六条）"
+UNLAWFUL_END = "假定解除或终止违法（是否违法由仲裁委员会或法院认定）；违法的，赔偿金代替经济补偿，二者不同时拿"
+
+
 def severance(
     wage: Decimal | None,
     start: date | None,
     end: date | None,
     local_average: WageStandard,
     minimum_wage: WageStandard | None = None,
-    kind: str = "severance",
 ) -> Computation:
     """经济补偿 for a contract ended where the law requires it (第四十六条 says when)."""
+    return _compensation(wage, start, end, local_average, minimum_wage, lawful=True)
+
+
+def _compensation(
+    wage: Decimal | None,
+    start: date | None,
+    end: date | None,
+    local_average: WageStandard,
+    minimum_wage: WageStandard | None,
+    lawful: bool,
+) -> Computation:
+    """The 经济补偿 standard; `lawful`: as 经济补偿 itself, else as the base of 赔偿金, whose
+    years run from the first day of work (实施条例第二十五条), so 2008 is not flagged."""
     wage = _wage(wage)
     start, end = _dates(start, end)
     months, months_step = severance_months(start, end)
     steps = [months_step]
-    assumptions = [
-        "月工资按您提供的解除或终止前十二个月的平均工资计算，应包括奖金、津贴和补贴（劳动合同法实施条例第二十七条）；"
-        "工作不满十二个月的，按实际工作月数平均",
-        "假定这次解除或终止属于依法应当支付经济补偿的情形（劳动合同法第四十六条）",
-    ]
+    assumptions = [WAGE_BASIS, LAWFUL_END if lawful else UNLAWFUL_END]
     articles = [
         Cited(LABOUR_CONTRACT_LAW, 47, "经济补偿的年限、月工资和封顶"),
         Cited(REGULATION, 27, "月工资包括什么"),
@@ -105,7 +121,7 @@ def severance(
             f"本地区上年度职工月平均工资{UNCONFIRMED}，没有按第四十七条第二款的三倍封顶计算；"
             "月工资较高的，实际金额可能更低"
         )
-    if start < LAW_IN_FORCE_FROM:
+    if lawful and start < LAW_IN_FORCE_FROM:
         articles.append(Cited(LABOUR_CONTRACT_LAW, 97, "2008年以前的工作年限"))
         assumptions.append(
             "入职早于2008年1月1日：此前的年限依劳动合同法第九十七条第三款按当时的规定计算，"
@@ -117,7 +133,7 @@ def severance(
         formula += "（封顶）"
     assumptions.append(FINAL_SAY)
     return Computation(
-        kind=kind,
+        kind="severance",
         title="经济补偿",
         amount=amount,
         formula=formula,
@@ -136,15 +152,8 @@ def unlawful_dismissal(
     minimum_wage: WageStandard | None = None,
 ) -> Computation:
     """赔偿金: twice the 经济补偿 (第八十七条), in place of it (实施条例第二十五条)."""
-    base = severance(wage, start, end, local_average, minimum_wage)
+    base = _compensation(wage, start, end, local_average, minimum_wage, lawful=False)
     amount = money(base.amount * 2)
-    assumptions = [a for a in base.assumptions if "第四十六条" not in a and a != FINAL_SAY]
-    assumptions.insert(
-        1, "假定解除或终止违法（是否违法由仲裁委员会或法院认定）；违法的，赔偿金代替经济补偿，二者不同时拿"
-    )
-    # 实施条例第二十五条: the years of 赔偿金 run from the first day of work, 2008 or not
-    assumptions = [a for a in assumptions if "2008年1月1日" not in a]
-    assumptions.append(FINAL_SAY)
     return Computation(
         kind="unlawful",
         title="违法解除劳动合同的赔偿金",
@@ -156,7 +165,7 @@ def unlawful_dismissal(
             Cited(LABOUR_CONTRACT_LAW, 47, "经济补偿的标准"),
             Cited(REGULATION, 25, "赔偿金代替经济补偿，年限自用工之日起算"),
         ),
-        assumptions=tuple(assumptions),
+        assumptions=base.assumptions,
         inputs=base.inputs,
     )
 

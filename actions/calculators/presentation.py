@@ -14,6 +14,7 @@ from datetime import date
 
 from actions.calculators.computation import Cited, Computation
 from actions.calculators.deadlines import Deadline
+from actions.calculators.periods import chinese_date
 from knowledge_base.corpus.statutes import Article
 from knowledge_base.retrieval.quotes import article_ref, quote
 
@@ -74,8 +75,7 @@ def render_deadline(deadline: Deadline, lookup: Lookup, first_marker: int = 0, t
         if lookup(cited.law, cited.article) is None:
             raise ArticleMissing(cited)
     lines = [
-        f"{deadline.title}：{deadline.last_day.year}年{deadline.last_day.month}月{deadline.last_day.day}日"
-        f"（从{deadline.runs_from.isoformat()}起算一年）",
+        f"{deadline.title}：{chinese_date(deadline.last_day)}（从{deadline.runs_from.isoformat()}起算一年）",
         _days_left(deadline, today or date.today()),
         deadline.explanation,
         *quotes,

@@ -20,7 +20,7 @@ from bot.core.payloads import INTENT_PREFIX, RECENT_REPLIES, offered_payloads, s
 from bot.core.rasa_client import RasaClient, RasaUnavailable
 from bot.core.reminders import DeadlineReminders
 from bot.core.text_input import storable_text
-from bot.errors import STORE_DOWN
+from bot.core.workers import every
 from bot.store.drafts import DraftStore
 from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView
 from bot.store.handoff_messages import MessageView
@@ -61,6 +61,18 @@ DRAFT_TEXT = (
 def draft_reply(links: dict[str, str]) -> dict[str, Any]:
     """`links`: the signed pdf and docx links and for how many days they work."""
     return {"text": DRAFT_TEXT.format(**links), "buttons": []}
+
+
+def answered_here(message: StoredMessage, reply: dict[str, Any], intent: str, category: str) -> dict[str, Any]:
+    """A result the gateway gives itself, without Rasa, in the shape Rasa's results have."""
+    return {
+        "replies": [reply],
+        "intent": intent,
+        "category": category,
+        "confidence": 1.0,
+        "entities": [],
+        "truncated": message.truncated,
+    }
 
 
 def channel_of(user_id: str) -> str:
@@ -159,14 +171,9 @@ class Conversations:
                 return None
             seen_before = claimed.attempts > 0
         if self.reminders is not None and self.reminders.is_cancel(message.text):  # 「退订」: Rasa up or not
-            cancelled: dict[str, Any] = {
-                "replies": [await self.reminders.cancel(message.user_id)],
-                "intent": "cancel_reminders",
-                "category": "chitchat",
-                "confidence": 1.0,
-                "entities": [],
-                "truncated": message.truncated,
-            }
+            cancelled = answered_here(
+                message, await self.reminders.cancel(message.user_id), "cancel_reminders", "chitchat"
+            )
             await self.store.finish(message.public_id, ANSWERED, cancelled)
             return cancelled
         case = await self.cases.open_case_of(message.user_id)
@@ -272,12 +279,7 @@ class Conversations:
             else:
                 text = FORWARDED_CLAIMED
         result = {
-            "replies": [{"text": text, "buttons": []}],
-            "intent": "handoff",
-            "category": case.category or "other_legal",
-            "confidence": 1.0,
-            "entities": [],
-            "truncated": message.truncated,
+            **answered_here(message, {"text": text, "buttons": []}, "handoff", case.category or "other_legal"),
             "case_id": case.public_id,
         }
         await self.store.finish(message.public_id, HANDED_OFF, result)
@@ -330,34 +332,27 @@ class Conversations:
 
         Each message is marked delivered as it is taken (once, however many gateways
         run); a send that fails puts it back for the next round."""
-        while True:
-            try:
-                for resident, message in await self.cases.take_undelivered(channel):
-                    try:
-                        await send(resident, message)
-                    except Exception as exc:  # the channel's API failed: keep it for the next round
-                        log.warning(
-                            "push of case message %s to %s failed (%s); retrying",
-                            message.id,
-                            channel,
-                            type(exc).__name__,
-                        )
-                        await self.cases.undeliver(message.id)
-            except STORE_DOWN as exc:  # an outage is not a bug: one line, no traceback every round
-                log.warning("%s push round skipped: database unavailable (%s)", channel, type(exc).__name__)
-            except Exception:  # the pusher must outlive any single bad round
-                log.exception("%s push round failed", channel)
-            await asyncio.sleep(interval_s)
+
+        async def one_round() -> None:
+            for resident, message in await self.cases.take_undelivered(channel):
+                try:
+                    await send(resident, message)
+                except Exception as exc:  # the channel's API failed: keep it for the next round
+                    log.warning(
+                        "push of case message %s to %s failed (%s); retrying",
+                        message.id,
+                        channel,
+                        type(exc).__name__,
+                    )
+                    await self.cases.undeliver(message.id)
+
+        await every(interval_s, one_round, f"{channel} push")
 
     async def retry_forever(self, interval_s: float, wait_notice_s: float = 600.0) -> None:
-        while True:
-            try:
-                count = await self.retry_pending()
-                if count:
-                    log.info("delivered %d kept message(s)", count)
-                await self.notify_overdue(wait_notice_s)
-            except STORE_DOWN as exc:
-                log.warning("retry round skipped: database unavailable (%s)", type(exc).__name__)
-            except Exception:  # the worker must outlive any single bad round
-                log.exception("retry round failed")
-            await asyncio.sleep(interval_s)
+        async def one_round() -> None:
+            count = await self.retry_pending()
+            if count:
+                log.info("delivered %d kept message(s)", count)
+            await self.notify_overdue(wait_notice_s)
+
+        await every(interval_s, one_round, "retry")

@@ -12,15 +12,14 @@ every pending reminder, answered by the gateway itself, Rasa up or not.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from bot.errors import STORE_DOWN
-from bot.store.reminders import Reminder, ReminderStore
+from bot.core.workers import every
+from bot.store.reminders import Reminder, ReminderStore, chinese_day
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +27,6 @@ CANCEL_WORDS = frozenset({"退订", "取消提醒", "不要提醒", "停止提�
 CANCELLED_TEXT = "已为您取消全部{count}条期限提醒，不会再提醒您。"
 NOTHING_TO_CANCEL = "您现在没有待发送的期限提醒。"
 CANNOT_REMIND = "抱歉，在这个渠道我暂时不能按时给您发提醒。请把这个日期记下来（比如写进手机日历）：{title}是{day}。"
-
-
-def _day(value: date) -> str:
-    return f"{value.year}年{value.month}月{value.day}日"
 
 
 class Undeliverable(Exception):
@@ -68,14 +63,18 @@ class DeadlineReminders:
             return {"text": "抱歉，这个期限没能设成提醒。请记下日期，或找调解员帮您。", "buttons": []}
         title = str(request.get("title") or "期限")[:60]
         if not self.remindable(user_id):
-            return {"text": CANNOT_REMIND.format(title=title, day=_day(last_day)), "buttons": []}
+            return {"text": CANNOT_REMIND.format(title=title, day=chinese_day(last_day)), "buttons": []}
         days = await self.store.add(user_id, str(request.get("kind") or "deadline")[:32], title, last_day, self.clock())
         if not days:
-            return {"text": f"{title}（{_day(last_day)}）已经很近了，来不及提前提醒，请尽快办理。", "buttons": []}
-        when = "和".join(_day(d) for d in days)
+            return {
+                "text": f"{title}（{chinese_day(last_day)}）已经很近了，来不及提前提醒，请尽快办理。",
+                "buttons": [],
+            }
+        when = "和".join(chinese_day(d) for d in days)
         how = "在这里推送给您" if user_id.startswith(self.pushed) else "在您下次打开对话时显示"
+        day = chinese_day(last_day)
         return {
-            "text": f"好的，已设好提醒：{title}是{_day(last_day)}，我会在{when}{how}。回复「退订」可以随时取消。",
+            "text": f"好的，已设好提醒：{title}是{day}，我会在{when}{how}。回复「退订」可以随时取消。",
             "buttons": [],
         }
 
@@ -108,13 +107,9 @@ class DeadlineReminders:
         return sent
 
     async def push_forever(self, prefix: str, send: Callable[[Reminder], Awaitable[None]], interval_s: float) -> None:
-        while True:
-            try:
-                count = await self.push_due(prefix, send)
-                if count:
-                    log.info("%d deadline reminder(s) sent via %s", count, prefix)
-            except STORE_DOWN as exc:
-                log.warning("reminder round skipped: database unavailable (%s)", type(exc).__name__)
-            except Exception:  # the worker must outlive any single bad round
-                log.exception("reminder round failed")
-            await asyncio.sleep(interval_s)
+        async def one_round() -> None:
+            count = await self.push_due(prefix, send)
+            if count:
+                log.info("%d deadline reminder(s) sent via %s", count, prefix)
+
+        await every(interval_s, one_round, "reminder")

@@ -42,15 +42,19 @@ class Reminder:
         )
 
     def day_text(self) -> str:
-        return f"{self.last_day.year}年{self.last_day.month}月{self.last_day.day}日"
+        return chinese_day(self.last_day)
 
     def text(self) -> str:
-        day = self.last_day
         return (
-            f"【期限提醒】{self.title}是{day.year}年{day.month}月{day.day}日，还有{self.days_before}天。"
+            f"【期限提醒】{self.title}是{self.day_text()}，还有{self.days_before}天。"
             "请尽快准备材料、提出申请；需要帮助可以找调解员或申请法律援助，也可以拨打12348。"
             "（这是您设的提醒；回复「退订」不再提醒。）"
         )
+
+
+def chinese_day(day: date) -> str:
+    """「2025年9月1日」: how a reminder and its confirmation write a date."""
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def today_in_beijing(now: float) -> date:
