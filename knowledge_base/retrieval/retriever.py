@@ -28,7 +28,7 @@ from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
 from knowledge_base.retrieval.question_bank import QuestionBank
-from knowledge_base.retrieval.reranker import RERANKER_FILE, RRF_K, Evidence, Pool, Reranker
+from knowledge_base.retrieval.reranker import RERANKER_FILE, RRF_K, Evidence, Pool, Reranker, char_bigrams, shared_pairs
 from settings import get_settings
 
 CATEGORY_LAWS = "category_laws.yml"  # in KNOWLEDGE_DIR
@@ -36,6 +36,7 @@ CATEGORY_LAWS = "category_laws.yml"  # in KNOWLEDGE_DIR
 DEPTH = 100  # candidates taken from each list before fusion
 BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
 # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
+RECENT_PAIRS = 8192  # articles whose character pairs are kept (~10 MB at most)
 RECENT_VECTORS = 512  # query vectors kept: a message's own words, embedded for the classifier, reused by its answer
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
 MODE_LISTS: dict[str, frozenset[str]] = {
@@ -112,6 +113,7 @@ class Retriever:
         self._position: dict[tuple[str, int], int] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._pairs: OrderedDict[int, np.ndarray] = OrderedDict()
         for position, article in enumerate(self.articles):  # 第N条 before 第N条之一
             if "之" not in article.label:
                 self._position.setdefault((article.law, article.number), position)
@@ -169,6 +171,21 @@ class Retriever:
             best.setdefault(int(self.passage_article[p]), score)
         return list(best.items())
 
+    def _bigrams(self, article: int) -> np.ndarray:
+        """An article's character pairs, the most recently needed kept: a pool
+        holds ~170 candidates, and related questions share most of them."""
+        with self._recent_lock:
+            pairs = self._pairs.get(article)
+            if pairs is not None:
+                self._pairs.move_to_end(article)
+                return pairs
+        pairs = char_bigrams(self.articles[article].text)
+        with self._recent_lock:
+            self._pairs[article] = pairs
+            while len(self._pairs) > RECENT_PAIRS:
+                self._pairs.popitem(last=False)
+        return pairs
+
     def issue_articles(self, text: str, category: str | None) -> list[int]:
         """The indexed articles among the key provisions of the issues `text` raises."""
         found = (self._position.get(p) for p in key_provisions(text, category))
@@ -204,7 +221,9 @@ class Retriever:
         def evidence(article: int) -> Evidence:
             if article not in found:
                 a = self.articles[article]
-                found[article] = Evidence(article, a.law, len(a.text), law_weight=law_weight(category, a))
+                found[article] = Evidence(
+                    article, a.law, len(a.text), law_weight=law_weight(category, a), number=a.number, chapter=a.chapter
+                )
             return found[article]
 
         for rank, (article, sim) in enumerate(dense, 1):
@@ -223,6 +242,12 @@ class Retriever:
             e = evidence(article)
             e.bank_rank, e.bank_vote = rank, vote
             e.fused += self.bank_weight / (RRF_K + rank)
+        asked = char_bigrams(text)
+        for e in found.values():
+            pairs = self._bigrams(e.article)
+            shared = shared_pairs(asked, pairs)
+            e.overlap_article = shared / max(len(pairs), 1)
+            e.overlap_question = shared / max(len(asked), 1)
         return Pool(list(found.values()), floor_sim=min((sim for _, sim in dense), default=0.0))
 
     def search(

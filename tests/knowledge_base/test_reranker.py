@@ -12,7 +12,16 @@ import pytest
 
 from knowledge_base.indexing import reranker_training as training
 from knowledge_base.retrieval.question_bank import BANK_FILE
-from knowledge_base.retrieval.reranker import FEATURES, RERANKER_FILE, Evidence, Pool, Reranker, fit
+from knowledge_base.retrieval.reranker import (
+    FEATURES,
+    RERANKER_FILE,
+    Evidence,
+    Pool,
+    Reranker,
+    char_bigrams,
+    fit,
+    shared_pairs,
+)
 from knowledge_base.retrieval.retriever import Retriever
 from settings import get_settings
 
@@ -45,6 +54,32 @@ def test_features_describe_agreement_and_the_law_most_candidates_come_from() -> 
         1 / 3
     )
     assert Pool().matrix().shape == (0, len(FEATURES))
+
+
+def test_features_see_the_chapter_a_question_lands_in_not_only_the_law() -> None:
+    lease, neighbours = "第三编 合同 第十四章 租赁合同", "第二编 物权 第七章 相邻关系"
+    pool = Pool(
+        [
+            evidence(0, law="民法典", number=703, chapter=lease, fused=0.2, bank_vote=0.3),
+            evidence(1, law="民法典", number=705, chapter=lease, fused=0.1, bank_vote=0.1),
+            evidence(2, law="民法典", number=288, chapter=neighbours, fused=0.05),
+            evidence(3, law="海商法", number=704, fused=0.04),
+        ]
+    )
+    # the law's share cannot tell 租赁合同 from 相邻关系: both are 民法典
+    assert feature(pool, "law_share")[0] == feature(pool, "law_share")[2] == pytest.approx(3 / 4)
+    assert list(feature(pool, "chapter_share")) == pytest.approx([2 / 4, 2 / 4, 1 / 4, 1 / 4])
+    assert list(feature(pool, "chapter_votes")) == pytest.approx([1.0, 1.0, 0.0, 0.0])
+    # 703 and 705 are neighbours in one law; 海商法704 is near in number only
+    assert list(feature(pool, "nearby")[:4] * 20) == pytest.approx([1, 1, 0, 0])
+
+
+def test_character_pairs_count_what_a_question_and_an_article_share() -> None:
+    asked = char_bigrams("房东不退押金怎么办？ ABC 123")
+    article = char_bigrams("租赁期限届满，出租人应当返还押金。")
+    assert len(asked) == 8  # 房东 东不 不退 退押 押金 金怎 怎么 么办: Latin letters and digits are not pairs
+    assert shared_pairs(asked, article) == 1  # 押金
+    assert shared_pairs(asked, char_bigrams("")) == 0 and len(char_bigrams("押")) == 0
 
 
 def test_a_fitted_reranker_learns_what_predicts_gold_and_survives_a_round_trip(tmp_path: Path) -> None:
