@@ -8,6 +8,7 @@ build time); `ensure_index` rebuilds only when the corpus or model changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -56,17 +57,33 @@ def load_embedder(name: str):  # -> SentenceTransformer
     return model
 
 
-def encode(model, texts: list[str], kind: str, progress: bool = False, batch_size: int = 32) -> np.ndarray:
-    """Embed with the model's own prompt for `kind` (query/passage) when it has one."""
+def native_bf16(choice: str) -> bool:
+    """Whether to embed queries in bfloat16 (settings.embedding_bf16: auto, 1 or 0)."""
+    if choice != "auto":
+        return choice == "1"
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def encode(
+    model, texts: list[str], kind: str, progress: bool = False, batch_size: int = 32, bf16: bool = False
+) -> np.ndarray:
+    """Embed with the model's own prompt for `kind` (query/passage) when it has one.
+    `bf16`: matrix products in bfloat16 (accumulated in float32, norms and softmax
+    in float32), for queries at answer time; what is stored is computed in float32."""
+    import torch
+
     prompt = kind if kind in (getattr(model, "prompts", None) or {}) else None
-    vectors = model.encode(
-        texts,
-        prompt_name=prompt,
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        show_progress_bar=progress,
-        convert_to_numpy=True,
-    )
+    with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+        vectors = model.encode(
+            texts,
+            prompt_name=prompt,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        )
     return np.asarray(vectors, dtype=np.float32)
 
 

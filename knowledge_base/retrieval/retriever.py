@@ -23,7 +23,7 @@ import yaml
 
 from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.statutes import Article, normalise_law_name
-from knowledge_base.indexing.index import encode, load_embedder, read_manifest
+from knowledge_base.indexing.index import encode, load_embedder, native_bf16, read_manifest
 from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
@@ -102,6 +102,7 @@ class Retriever:
             raise FileNotFoundError(f"no index at {directory}; run `make index`")
         self.manifest = manifest
         self.model = model or load_embedder(manifest.model)
+        self.bf16 = native_bf16(get_settings().embedding_bf16)
         self.dense = faiss.read_index(str(directory / "dense.faiss"))
         self.passage_article = np.load(directory / "passage_article.npy")
         self.lexical = LexicalIndex.load(directory / "bm25")
@@ -128,7 +129,7 @@ class Retriever:
             found = {t: self._recent[t] for t in texts if t in self._recent}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            fresh = encode(self.model, missing, "query")
+            fresh = encode(self.model, missing, "query", bf16=self.bf16)
             with self._recent_lock:
                 for text, vector in zip(missing, fresh, strict=True):
                     found[text] = self._recent[text] = vector

@@ -74,6 +74,32 @@ def test_hybrid_finds_the_article(small_index, question: str, law: str, number: 
         assert retriever.search(question, k=5, mode=mode), mode
 
 
+def test_questions_embedded_in_bfloat16_rank_as_in_float32(small_index) -> None:
+    """EMBEDDING_BF16 (auto here on a CPU with native bfloat16) must not move what a
+    resident is shown: the same vectors to within rounding, the same articles."""
+    import numpy as np
+
+    from knowledge_base.indexing.index import native_bf16
+
+    assert native_bf16("1") and not native_bf16("0")
+    questions = [
+        "房东不及时维修房子，我的东西被淋坏了",
+        "包工头跑了，分包单位欠我们的工钱总包要先还吗",
+        "押金不退怎么办",
+    ]
+    half, full = Retriever(small_index[0]), Retriever(small_index[0])
+    half.bf16, full.bf16 = True, False
+    a, b = half.embed_queries(questions), full.embed_queries(questions)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.9995
+    assert not np.array_equal(a, b)  # bfloat16 did compute them
+    for question, va, vb in zip(questions, a, b, strict=True):
+        top = [
+            [(h.article.law, h.article.number) for h in r.search(question, k=5, query_vector=v)]
+            for r, v in ((half, va), (full, vb))
+        ]
+        assert top[0][:3] == top[1][:3], question
+
+
 def test_colloquial_words_reach_statute_terms() -> None:
     assert {"押金", "退"} <= set(query_tokens("业主唔退按金"))
     assert "工资" in query_tokens("老细唔出粮")
