@@ -131,6 +131,9 @@ class _Head:
 
     def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[str]) -> None:
         self.coef, self.intercept, self.classes = coef, intercept, classes
+        # features × coefᵀ with coefᵀ laid out by feature: scipy copies a transposed view whole
+        # on every product (41k n-grams × 56 intents here: a fifth of Rasa's CPU per message)
+        self._by_feature = np.ascontiguousarray(coef.T)
 
     @classmethod
     def fit(cls, features: csr_matrix, labels: list[str], c: float) -> _Head:
@@ -143,7 +146,7 @@ class _Head:
         return cls(coef, intercept, [str(c) for c in model.classes_])
 
     def probabilities(self, features: csr_matrix) -> np.ndarray:
-        scores = np.asarray(features @ self.coef.T) + self.intercept
+        scores = np.asarray(features @ self._by_feature) + self.intercept
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
