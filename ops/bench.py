@@ -10,7 +10,9 @@ and lost messages (sent minus answered or kept), an open-loop phase (messages
 arriving at BENCH_OPEN_RATES a second for BENCH_OPEN_S each), resident memory
 of each process, the index build time from its manifest, and the same
 closed-loop runs against a bare Rasa bot (ops/peer.py) as ratios. The load is
-150 real residents' questions (the real questions' splits).
+the real questions of ../shared/questions (1,334: the NLU's rows, greetings and
+chatter among them, and the retrieval bank's lay questions), shuffled once and
+sent in turn so that no text comes twice before all have come (ops/load.py Texts).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -29,12 +32,12 @@ import psutil
 
 from knowledge_base.indexing.index import ensure_index
 from ops import peer
-from ops.load import BareRasa, Gateway, closed_loop, open_loop, percentile
+from ops.load import BareRasa, Gateway, Texts, closed_loop, open_loop, percentile
 from ops.stack import Stack
 from settings import ROOT, Settings, get_settings
 
 REPORT_DIR = ROOT / "reports" / "bench"
-SAMPLE_SIZE = 150
+SHUFFLE_SEED = 15
 RETRIEVAL_DEV = ROOT / "knowledge_base" / "evaluation" / "data" / "retrieval_dev.jsonl"
 TARGETS = {
     "e2e_p50_ms@10": 60,
@@ -48,20 +51,25 @@ TARGETS = {
 }
 
 
-def texts(settings: Settings) -> list[str]:
-    """Real residents' questions (the real questions' train and dev splits), 150 of them:
-    the load is what residents write, not what we wrote."""
+def texts(settings: Settings) -> Texts:
+    """Every real question we hold, residents' messages to send in turn: what residents
+    write, not what we wrote, and too many for the action server's memory of recent
+    vectors to answer any of them from it."""
     found: list[str] = []
     for split in ("dev", "train"):
         path = settings.build_dir / "real-questions" / f"{split}.jsonl"
         found += [json.loads(line)["text"] for line in path.read_text("utf-8").splitlines() if line.strip()]
-    return found[:SAMPLE_SIZE]
+    bank = settings.questions_dir / "retrieval_train.jsonl"
+    found += [json.loads(line)["question"] for line in bank.read_text("utf-8").splitlines() if line.strip()]
+    unique = list(dict.fromkeys(found))
+    random.Random(SHUFFLE_SEED).shuffle(unique)
+    return Texts(unique)
 
 
-async def nlu_latency(rasa_url: str, token: str, sample: list[str]) -> dict:
+async def nlu_latency(rasa_url: str, token: str, texts: Texts, n: int = 150) -> dict:
     async with httpx.AsyncClient(base_url=rasa_url, timeout=30, params={"token": token}) as http:
         timings = []
-        for text in sample:
+        for text in (texts.take() for _ in range(n)):
             began = time.perf_counter()
             await http.post("/model/parse", json={"text": text})
             timings.append((time.perf_counter() - began) * 1000)
@@ -233,9 +241,10 @@ OPEN_RATES = tuple(float(r) for r in os.environ.get("BENCH_OPEN_RATES", "5,20,40
 OPEN_SECONDS = float(os.environ.get("BENCH_OPEN_S", "20"))
 
 
-async def against_peer(settings: Settings, sample: list[str]) -> list[dict]:
+async def against_peer(settings: Settings, texts: Texts, starts: dict[int, int]) -> list[dict]:
     """The bare Rasa bot, started beside the (idle) assistant, sent the same messages at
-    the same concurrency as the assistant's closed-loop runs."""
+    the same concurrency as the assistant's closed-loop runs (`starts`: where in `texts`
+    the assistant's run at each concurrency began)."""
     model = peer.ensure_model(settings)
     port = settings.gateway_port + 17
     bot = peer.service(settings, port, model)
@@ -247,8 +256,10 @@ async def against_peer(settings: Settings, sample: list[str]) -> list[dict]:
                 raise SystemExit(f"the peer bot did not start; see {bot.log_path}")
             await asyncio.sleep(0.5)
         url = f"http://{settings.internal_host}:{port}"
-        await closed_loop(BareRasa(), url, sample, 2, messages=6)  # warm up as the assistant was
-        return [await closed_loop(BareRasa(), url, sample, c, messages=CLOSED_LOOP_MESSAGES) for c in (1, 10)]
+        await closed_loop(BareRasa(), url, texts.at(0), 2, messages=6)  # warm up as the assistant was
+        return [
+            await closed_loop(BareRasa(), url, texts.at(starts[c]), c, messages=CLOSED_LOOP_MESSAGES) for c in (1, 10)
+        ]
     finally:
         bot.stop()
 
@@ -282,29 +293,32 @@ async def run() -> dict:
     stack.start()
     cold_start = round(time.monotonic() - began, 1)
     try:
-        sample = texts(settings)
+        stream = texts(settings)
         gateway = f"http://{settings.host}:{settings.gateway_port}"
-        await closed_loop(Gateway(), gateway, sample, 2, messages=6)  # warm the action server's model and caches
+        await closed_loop(Gateway(), gateway, stream, 2, messages=6)  # warm the action server's model
         result: dict[str, Any] = {
             "cold_start_s": cold_start,
             "index_build_s": manifest.build_seconds,
-            "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), sample),
+            "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), stream),
             "retrieval": retrieval_latency(settings.index_dir),
         }
-        result["e2e"] = [
-            await closed_loop(Gateway(), gateway, sample, c, messages=max(CLOSED_LOOP_MESSAGES, c * 3))
-            for c in (1, 10, 50)
-        ]
+        starts: dict[int, int] = {}
+        result["e2e"] = []
+        for c in (1, 10, 50):
+            starts[c] = stream.position
+            result["e2e"].append(
+                await closed_loop(Gateway(), gateway, stream, c, messages=max(CLOSED_LOOP_MESSAGES, c * 3))
+            )
         before = cpu_seconds(stack)
         result["sustained"] = await closed_loop(
-            Gateway(), gateway, sample, 10, seconds=float(os.environ.get("BENCH_SUSTAIN_S", "60"))
+            Gateway(), gateway, stream, 10, seconds=float(os.environ.get("BENCH_SUSTAIN_S", "60"))
         )
         after, answered = cpu_seconds(stack), max(1, result["sustained"]["answered"])
         # what one message costs the machine: the capacity estimate (README) is made from it
         result["cpu_ms_per_message"] = {k: round((after[k] - before[k]) * 1000 / answered, 1) for k in after}
-        result["open_loop"] = [await open_loop(Gateway(), gateway, sample, rate, OPEN_SECONDS) for rate in OPEN_RATES]
+        result["open_loop"] = [await open_loop(Gateway(), gateway, stream, rate, OPEN_SECONDS) for rate in OPEN_RATES]
         result["memory_mb"] = memory_mb(stack)
-        result["peer"] = await against_peer(settings, sample)
+        result["peer"] = await against_peer(settings, stream, starts)
     finally:
         stack.stop()
     result["ratios"] = ratios(result["e2e"], result["peer"])
