@@ -18,13 +18,21 @@ import os
 import sys
 
 
+def arguments(given: list[str], token: str) -> list[str]:
+    """Rasa's command line: `rasa run`, what was given, and the token as one `=`-joined
+    argument. Two arguments would do until a token starts with "-" (token_urlsafe gives
+    one in 64): argparse then reads it as an option and Rasa exits with "expected one
+    argument", as a restarted Rasa of the cluster test once did."""
+    return ["rasa", "run", *given, f"--auth-token={token}"]
+
+
 def main() -> None:
     token = os.environ.get("RASA_AUTH_TOKEN", "")
     if not token:
         raise SystemExit("RASA_AUTH_TOKEN is not set: Rasa's API and channel would answer anyone")
     if any(arg.startswith("--auth-token") for arg in sys.argv[1:]):
         raise SystemExit("pass the token in RASA_AUTH_TOKEN, not on the command line")
-    sys.argv = ["rasa", "run", *sys.argv[1:], "--auth-token", token]
+    sys.argv = arguments(sys.argv[1:], token)
     from rasa.__main__ import main as rasa_main
 
     from nlu import idempotent_turns, rasa_speedups

@@ -90,3 +90,22 @@ REPLAY = textwrap.dedent(
 def test_only_a_turn_that_answered_is_replayed() -> None:
     done = in_rasa(REPLAY)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+TOKEN_ARGUMENT = textwrap.dedent(
+    """
+    from rasa.__main__ import create_argument_parser
+    from nlu.rasa_server import arguments
+
+    for token in ("-starts-with-a-dash", "plain_token-_x"):
+        parsed = create_argument_parser().parse_args(arguments(["--enable-api", "-p", "5005"], token)[1:])
+        assert parsed.auth_token == token and parsed.enable_api and parsed.port == 5005, parsed
+    print("ok")
+    """
+)
+
+
+def test_rasa_reads_a_token_that_starts_with_a_dash() -> None:
+    """nlu/rasa_server.py hands Rasa its token; one in 64 random tokens starts with "-"."""
+    done = in_rasa(TOKEN_ARGUMENT)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
