@@ -20,8 +20,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.calculation_topics import FIELDS, KIND_TITLES, SLOTS_BY_KIND, kind_for_topic, parse_kind, reset
 from actions.calculators.inputs import parse_date, parse_grade, parse_hours, parse_wage, parse_yes_no
-from actions.calculators.periods import chinese_date
 from actions.form_questions import SlotQuestion, ask_actions
+from knowledge_base.chinese_numerals import chinese_date
 
 NOTICE_ANSWERS = [
     {"title": "有书面通知", "payload": "有"},

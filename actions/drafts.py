@@ -18,10 +18,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.calculation_topics import TOPIC_KINDS, calculation_button
 from actions.calculators.computation import Computation, yuan
-from actions.calculators.periods import chinese_date
 from actions.cards import topic_cards
 from actions.referral import STREET_COMMITTEE, referral
-from knowledge_base.chinese_numerals import to_chinese_number
+from knowledge_base.chinese_numerals import chinese_date, to_chinese_number
 
 DRAFT_BUTTONS = [
     {"title": "生成劳动仲裁申请书", "payload": '/draft_document{"draft_kind": "labour_arbitration"}'},

@@ -1,6 +1,9 @@
-"""Chinese numerals as statutes print them (第一百零三条, 第二十章) → integers."""
+"""Chinese numerals as statutes print them (第一百零三条, 第二十章) → integers, and dates
+as replies and filed documents write them. Both the action server and the gateway use it."""
 
 from __future__ import annotations
+
+from datetime import date
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -41,3 +44,8 @@ def to_chinese_number(n: int) -> str:
             zero = True
     out = "".join(parts)
     return out[1:] if out.startswith("一十") else out
+
+
+def chinese_date(day: date) -> str:
+    """「2025年9月1日」: one way for a reply, a reminder and an application to write a date."""
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -20,11 +20,6 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def chinese_date(day: date) -> str:
-    """「2025年9月1日」, as a reply or a filed document writes a date."""
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def add_years(day: date, years: int) -> date:
     return add_months(day, 12 * years)
 

@@ -14,7 +14,7 @@ from datetime import date
 
 from actions.calculators.computation import Cited, Computation
 from actions.calculators.deadlines import Deadline
-from actions.calculators.periods import chinese_date
+from knowledge_base.chinese_numerals import chinese_date
 from knowledge_base.corpus.statutes import Article
 from knowledge_base.retrieval.quotes import article_ref, quote
 

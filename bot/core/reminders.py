@@ -19,7 +19,8 @@ from datetime import date
 from typing import Any
 
 from bot.core.workers import every
-from bot.store.reminders import Reminder, ReminderStore, chinese_day
+from bot.store.reminders import Reminder, ReminderStore
+from knowledge_base.chinese_numerals import chinese_date
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,16 @@ class DeadlineReminders:
             return {"text": "抱歉，这个期限没能设成提醒。请记下日期，或找调解员帮您。", "buttons": []}
         title = str(request.get("title") or "期限")[:60]
         if not self.remindable(user_id):
-            return {"text": CANNOT_REMIND.format(title=title, day=chinese_day(last_day)), "buttons": []}
+            return {"text": CANNOT_REMIND.format(title=title, day=chinese_date(last_day)), "buttons": []}
         days = await self.store.add(user_id, str(request.get("kind") or "deadline")[:32], title, last_day, self.clock())
         if not days:
             return {
-                "text": f"{title}（{chinese_day(last_day)}）已经很近了，来不及提前提醒，请尽快办理。",
+                "text": f"{title}（{chinese_date(last_day)}）已经很近了，来不及提前提醒，请尽快办理。",
                 "buttons": [],
             }
-        when = "和".join(chinese_day(d) for d in days)
+        when = "和".join(chinese_date(d) for d in days)
         how = "在这里推送给您" if user_id.startswith(self.pushed) else "在您下次打开对话时显示"
-        day = chinese_day(last_day)
+        day = chinese_date(last_day)
         return {
             "text": f"好的，已设好提醒：{title}是{day}，我会在{when}{how}。回复「退订」可以随时取消。",
             "buttons": [],

@@ -18,6 +18,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.models import DeadlineReminder
+from knowledge_base.chinese_numerals import chinese_date
 
 BEIJING = timezone(timedelta(hours=8))
 REMIND_AT = clock_time(9, 0)
@@ -42,7 +43,7 @@ class Reminder:
         )
 
     def day_text(self) -> str:
-        return chinese_day(self.last_day)
+        return chinese_date(self.last_day)
 
     def text(self) -> str:
         return (
@@ -50,11 +51,6 @@ class Reminder:
             "请尽快准备材料、提出申请；需要帮助可以找调解员或申请法律援助，也可以拨打12348。"
             "（这是您设的提醒；回复「退订」不再提醒。）"
         )
-
-
-def chinese_day(day: date) -> str:
-    """「2025年9月1日」: how a reminder and its confirmation write a date."""
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def today_in_beijing(now: float) -> date:
