@@ -10,7 +10,7 @@ and lost messages (sent minus answered or kept), an open-loop phase (messages
 arriving at BENCH_OPEN_RATES a second for BENCH_OPEN_S each), resident memory
 of each process, the index build time from its manifest, and the same
 closed-loop runs against a bare Rasa bot (ops/peer.py) as ratios. The load is
-the real questions of ../shared/questions (1,334: the NLU's rows, greetings and
+the real questions of ../shared/questions (1,329 distinct: the NLU's rows, greetings and
 chatter among them, and the retrieval bank's lay questions), shuffled once and
 sent in turn so that no text comes twice before all have come (ops/load.py Texts).
 """
@@ -31,6 +31,7 @@ import httpx
 import psutil
 
 from knowledge_base.indexing.index import ensure_index
+from knowledge_base.retrieval.question_bank import load_rows
 from ops import peer
 from ops.load import BareRasa, Gateway, Texts, closed_loop, open_loop, percentile
 from ops.stack import Stack
@@ -59,8 +60,7 @@ def texts(settings: Settings) -> Texts:
     for split in ("dev", "train"):
         path = settings.build_dir / "real-questions" / f"{split}.jsonl"
         found += [json.loads(line)["text"] for line in path.read_text("utf-8").splitlines() if line.strip()]
-    bank = settings.questions_dir / "retrieval_train.jsonl"
-    found += [json.loads(line)["question"] for line in bank.read_text("utf-8").splitlines() if line.strip()]
+    found += [row.question for row in load_rows(settings.questions_dir)]
     unique = list(dict.fromkeys(found))
     random.Random(SHUFFLE_SEED).shuffle(unique)
     return Texts(unique)
