@@ -43,10 +43,11 @@ from nlu.taxonomy import load as load_taxonomy
 from settings import ROOT, get_settings
 
 KS = (1, 5, 10)
-MODES = ("bm25", "dense", "issues", "bank", "search", "hybrid-bank", "fusion", "hybrid")
+MODES = ("bm25", "dense", "parts", "issues", "bank", "search", "hybrid-bank", "fusion", "hybrid")
 _MODE_ARG = {
     "bm25": "lexical",
     "dense": "dense",
+    "parts": "parts",
     "issues": "issues",
     "bank": "bank",
     "search": "search",

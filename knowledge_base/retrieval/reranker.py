@@ -66,8 +66,11 @@ FEATURES = (
     "overlap_article",
     "overlap_question",
     "chapter_votes",
+    "parts_rr",
+    "parts_sim",
+    "parts_gap",
 )
-FEATURE_VERSION = "v2:" + ",".join(FEATURES)
+FEATURE_VERSION = "v3:" + ",".join(FEATURES)
 NEARBY = 3  # articles this close in number, in the same law, count as neighbours of a candidate
 _HAN = re.compile(r"[^\u4e00-\u9fff]")
 
@@ -106,6 +109,8 @@ class Evidence:
     chapter: str = ""  # its chapter heading (编/章), "" where the law has none
     overlap_article: float = 0.0  # share of the article's character pairs the question also has
     overlap_question: float = 0.0  # share of the question's character pairs the article also has
+    parts_rank: int | None = None  # place among the articles whose best paragraph or item is nearest
+    parts_sim: float = 0.0
 
 
 @dataclass
@@ -114,11 +119,13 @@ class Pool:
 
     evidence: list[Evidence] = field(default_factory=list)
     floor_sim: float = 0.0  # the lowest dense similarity seen: a candidate dense did not rank is below it
+    floor_parts_sim: float = 0.0  # the same for the articles' parts
 
     def matrix(self) -> np.ndarray:
         if not self.evidence:
             return np.zeros((0, len(FEATURES)), dtype=np.float32)
         best_sim = max((e.dense_sim for e in self.evidence if e.dense_rank), default=self.floor_sim)
+        best_parts = max((e.parts_sim for e in self.evidence if e.parts_rank), default=self.floor_parts_sim)
         best_lex = max((e.lexical_score for e in self.evidence), default=0.0) or 1.0
         top = sorted(self.evidence, key=lambda e: -e.fused)[:LAW_WINDOW]
         law_count: dict[str, int] = {}
@@ -136,6 +143,7 @@ class Pool:
         for e in self.evidence:
             nearby = sum(1 for t in top if t is not e and t.law == e.law and abs(t.number - e.number) <= NEARBY)
             sim = e.dense_sim if e.dense_rank else self.floor_sim
+            parts_sim = e.parts_sim if e.parts_rank else self.floor_parts_sim
             rows.append(
                 [
                     1.0 / (RRF_K + e.dense_rank) if e.dense_rank else 0.0,
@@ -157,6 +165,9 @@ class Pool:
                     e.overlap_article,
                     e.overlap_question,
                     votes_by_chapter.get((e.law, e.chapter), 0.0) / all_votes,
+                    1.0 / (RRF_K + e.parts_rank) if e.parts_rank else 0.0,
+                    parts_sim,
+                    best_parts - parts_sim,
                 ]
             )
         return np.asarray(rows, dtype=np.float32)

@@ -23,7 +23,7 @@ import yaml
 
 from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.statutes import Article, normalise_law_name
-from knowledge_base.indexing.index import encode, load_embedder, native_bf16, read_manifest
+from knowledge_base.indexing.index import PARTS_INDEX, encode, load_embedder, native_bf16, read_manifest
 from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
@@ -34,17 +34,18 @@ from settings import get_settings
 CATEGORY_LAWS = "category_laws.yml"  # in KNOWLEDGE_DIR
 
 DEPTH = 100  # candidates taken from each list before fusion
+PARTS_PER_ARTICLE = 2  # parts read per article wanted: an article's items crowd the top
 BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
 # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
 RECENT_PAIRS = 8192  # articles whose character pairs are kept (~10 MB at most)
 RECENT_VECTORS = 512  # query vectors kept: a message's own words, embedded for the classifier, reused by its answer
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
 MODE_LISTS: dict[str, frozenset[str]] = {
-    "hybrid": frozenset({"dense", "lexical", "issues", "bank"}),
-    "fusion": frozenset({"dense", "lexical", "issues", "bank"}),
-    "hybrid-bank": frozenset({"dense", "lexical", "issues"}),
+    "hybrid": frozenset({"dense", "parts", "lexical", "issues", "bank"}),
+    "fusion": frozenset({"dense", "parts", "lexical", "issues", "bank"}),
+    "hybrid-bank": frozenset({"dense", "parts", "lexical", "issues"}),
     "search": frozenset({"dense", "lexical"}),
-    **{part: frozenset({part}) for part in ("dense", "lexical", "issues", "bank")},
+    **{part: frozenset({part}) for part in ("dense", "parts", "lexical", "issues", "bank")},
 }
 
 
@@ -104,6 +105,8 @@ class Retriever:
         self.model = model or load_embedder(manifest.model)
         self.bf16 = native_bf16(get_settings().embedding_bf16)
         self.dense = faiss.read_index(str(directory / "dense.faiss"))
+        parts = directory / PARTS_INDEX
+        self.parts = faiss.read_index(str(parts)) if parts.exists() else None
         self.passage_article = np.load(directory / "passage_article.npy")
         self.lexical = LexicalIndex.load(directory / "bm25")
         self.store = ArticleStore(directory)
@@ -158,12 +161,23 @@ class Retriever:
         return vectors[0], vectors[1]
 
     def dense_scored(self, vector: np.ndarray, depth: int = DEPTH) -> list[tuple[int, float]]:
-        """(article, best passage similarity), best first."""
-        sims, ids = self.dense.search(vector.reshape(1, -1), depth)
+        """(article, best window similarity), best first."""
+        return self._best_per_article(self.dense, 0, vector, depth)
+
+    def parts_scored(self, vector: np.ndarray, depth: int = DEPTH) -> list[tuple[int, float]]:
+        """(article, best paragraph or item similarity), best first, at most
+        `depth` articles: the part that a question is about, where the whole
+        article's vector averages it with the others (knowledge_base/corpus/passages.py)."""
+        if self.parts is None:
+            return []
+        return self._best_per_article(self.parts, self.dense.ntotal, vector, depth * PARTS_PER_ARTICLE)[:depth]
+
+    def _best_per_article(self, index, offset: int, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
+        sims, ids = index.search(vector.reshape(1, -1), depth)
         best: dict[int, float] = {}
         for p, sim in zip(ids[0], sims[0], strict=False):
             if p >= 0:
-                best.setdefault(int(self.passage_article[p]), float(sim))
+                best.setdefault(int(self.passage_article[offset + p]), float(sim))
         return list(best.items())
 
     def lexical_scored(self, text: str, depth: int = DEPTH) -> list[tuple[int, float]]:
@@ -211,9 +225,10 @@ class Retriever:
         """Every candidate of the lists `mode` uses, with the evidence of each
         and its reciprocal-rank fusion score."""
         uses = MODE_LISTS[mode]
-        if query_vector is None and uses & {"dense", "bank"}:
+        if query_vector is None and uses & {"dense", "parts", "bank"}:
             query_vector = self.query_vector(text)
         dense = self.dense_scored(query_vector) if "dense" in uses and query_vector is not None else []
+        parts = self.parts_scored(query_vector) if "parts" in uses and query_vector is not None else []
         lexical = self.lexical_scored(text) if "lexical" in uses else []
         issues = self.issue_articles(text, category) if "issues" in uses else []
         voted = self.bank_scored(query_vector, leave_out) if "bank" in uses and query_vector is not None else []
@@ -230,6 +245,10 @@ class Retriever:
         for rank, (article, sim) in enumerate(dense, 1):
             e = evidence(article)
             e.dense_rank, e.dense_sim = rank, sim
+            e.fused += 1.0 / (RRF_K + rank)
+        for rank, (article, sim) in enumerate(parts, 1):
+            e = evidence(article)
+            e.parts_rank, e.parts_sim = rank, sim
             e.fused += 1.0 / (RRF_K + rank)
         for rank, (article, score) in enumerate(lexical, 1):
             e = evidence(article)
@@ -249,7 +268,11 @@ class Retriever:
             shared = shared_pairs(asked, pairs)
             e.overlap_article = shared / max(len(pairs), 1)
             e.overlap_question = shared / max(len(asked), 1)
-        return Pool(list(found.values()), floor_sim=min((sim for _, sim in dense), default=0.0))
+        return Pool(
+            list(found.values()),
+            floor_sim=min((sim for _, sim in dense), default=0.0),
+            floor_parts_sim=min((sim for _, sim in parts), default=0.0),
+        )
 
     def search(
         self,

@@ -56,6 +56,24 @@ def test_features_describe_agreement_and_the_law_most_candidates_come_from() -> 
     assert Pool().matrix().shape == (0, len(FEATURES))
 
 
+def test_features_see_the_part_of_an_article_a_question_is_about() -> None:
+    """An article whose best paragraph or item is near the question stands out
+    even where its whole window is far (knowledge_base/corpus/passages.py)."""
+    pool = Pool(
+        [
+            evidence(0, dense_rank=1, dense_sim=0.9, parts_rank=2, parts_sim=0.88, fused=0.17),
+            evidence(1, dense_rank=2, dense_sim=0.8, parts_rank=1, parts_sim=0.93, fused=0.17),
+            evidence(2, lexical_rank=1, lexical_score=3.0, fused=0.09),
+        ],
+        floor_sim=0.7,
+        floor_parts_sim=0.75,
+    )
+    assert list(feature(pool, "parts_rr")) == pytest.approx([1 / 12, 1 / 11, 0.0])
+    assert list(feature(pool, "parts_sim")) == pytest.approx([0.88, 0.93, 0.75])  # unranked: the floor
+    assert list(feature(pool, "parts_gap")) == pytest.approx([0.05, 0.0, 0.18])
+    assert list(feature(pool, "lists")) == [0.25, 0.25, 0.25]  # the parts refine dense, not a list of their own
+
+
 def test_features_see_the_chapter_a_question_lands_in_not_only_the_law() -> None:
     lease, neighbours = "第三编 合同 第十四章 租赁合同", "第二编 物权 第七章 相邻关系"
     pool = Pool(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_base.corpus.passages import split_articles
 from knowledge_base.corpus.statutes import Article, load_corpus
-from knowledge_base.indexing.index import build_index, corpus_fingerprint, read_manifest
+from knowledge_base.indexing.index import LAYOUT, build_index, corpus_fingerprint, read_manifest
 from knowledge_base.retrieval.lexical import query_tokens
 from knowledge_base.retrieval.retriever import Retriever, governs
 from settings import ROOT, get_settings
@@ -46,7 +47,10 @@ def test_rebuild_embeds_only_what_changed(small_index) -> None:
     assert np.allclose(first, faiss.read_index(str(again / "dense.faiss")).reconstruct_n(0, 5))
     edited = dataclasses.replace(corpus.articles[0], text=corpus.articles[0].text + "（修订）")
     changed = type(corpus)([edited, *corpus.articles[1:]], [])
-    assert build_index(again, changed, get_settings().embedding_model, False, cache).embedded == 1
+    before = {p.text for p in split_articles(corpus.in_force())}
+    new = {p.text for p in split_articles(changed.in_force())} - before
+    assert 1 <= len(new) <= 2  # its window, and its last paragraph where it has several
+    assert build_index(again, changed, get_settings().embedding_model, False, cache).embedded == len(new)
 
 
 def test_manifest_records_what_was_built(small_index) -> None:
@@ -56,6 +60,34 @@ def test_manifest_records_what_was_built(small_index) -> None:
     assert manifest.article_count == len(corpus.in_force())
     assert manifest.passage_count >= manifest.article_count
     assert manifest.corpus_fingerprint == corpus_fingerprint(corpus)
+    assert manifest.passage_scheme == LAYOUT
+    windows = [p for p in split_articles(corpus.in_force()) if not p.piece]
+    assert 0 < manifest.piece_count == manifest.passage_count - len(windows)
+
+
+def test_an_item_finds_its_article_through_its_own_passage(small_index) -> None:
+    """A question close to one item of a many-item article meets that item's
+    passage, which is closer to it than the whole article's window is; BM25
+    and the dense windows read only windows."""
+    import numpy as np
+
+    directory, corpus = small_index
+    retriever = Retriever(directory)
+    passages = split_articles(corpus.in_force())
+    whole = sum(not p.piece for p in passages)
+    assert retriever.lexical._retriever.scores["num_docs"] == whole == retriever.dense.ntotal
+    assert retriever.parts is not None and retriever.parts.ntotal == len(passages) - whole
+    item = next(p for p in passages if p.piece and "（" in p.text and len(corpus.in_force()[p.article].text) > 200)
+    vector = retriever.query_vector(item.text.split(" ", 1)[1]).reshape(-1)
+    windows = retriever.dense.reconstruct_n(0, whole) @ vector
+    parts = retriever.parts.reconstruct_n(0, len(passages) - whole) @ vector
+    own_windows = [windows[i] for i, p in enumerate(passages[:whole]) if p.article == item.article]
+    own_parts = [parts[i - whole] for i, p in enumerate(passages) if p.piece and p.article == item.article]
+    assert max(own_parts) > max(own_windows)
+    found = retriever.parts_scored(vector)
+    assert found[0][0] == item.article and np.isclose(found[0][1], max(own_parts), atol=1e-3)
+    pool = retriever.pool(item.text.split(" ", 1)[1])
+    assert next(e for e in pool.evidence if e.article == item.article).parts_rank == 1
 
 
 @pytest.mark.parametrize(
