@@ -90,6 +90,18 @@ def test_an_item_finds_its_article_through_its_own_passage(small_index) -> None:
     assert next(e for e in pool.evidence if e.article == item.article).parts_rank == 1
 
 
+def test_without_a_reranker_the_parts_are_not_fused(small_index) -> None:
+    """Fused by reciprocal rank alone the parts list crowds the windows' (README);
+    it joins only when the reranker weighs it."""
+    retriever = Retriever(small_index[0])
+    assert retriever.reranker is None
+    question = "二房东转租给我的租期比他自己的还长"
+    assert retriever.search(question, k=5, mode="parts")
+    hybrid = [(h.article.key, h.score) for h in retriever.search(question, k=10)]
+    assert hybrid == [(h.article.key, h.score) for h in retriever.search(question, k=10, mode="fusion")]
+    assert any(e.parts_rank for e in retriever.pool(question, mode="hybrid").evidence)
+
+
 @pytest.mark.parametrize(
     "question,law,number",
     [
