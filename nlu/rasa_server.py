@@ -35,10 +35,11 @@ def main() -> None:
     sys.argv = arguments(sys.argv[1:], token)
     from rasa.__main__ import main as rasa_main
 
-    from nlu import idempotent_turns, rasa_speedups
+    from nlu import atomic_lock_store, idempotent_turns, rasa_speedups
 
     rasa_speedups.install()
     idempotent_turns.install()
+    atomic_lock_store.install()
 
     rasa_main()
 

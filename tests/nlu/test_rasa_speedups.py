@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
+import pytest
+
 from settings import ROOT
 
 CHECK = textwrap.dedent(
@@ -46,10 +48,10 @@ CHECK = textwrap.dedent(
 )
 
 
-def in_rasa(script: str) -> subprocess.CompletedProcess:
+def in_rasa(script: str, *args: str) -> subprocess.CompletedProcess:
     """`script` run by Rasa's own interpreter, with this checkout importable."""
     return subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", script],
+        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", script, *args],
         cwd=ROOT,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false"},
         capture_output=True,
@@ -90,6 +92,49 @@ REPLAY = textwrap.dedent(
 def test_only_a_turn_that_answered_is_replayed() -> None:
     done = in_rasa(REPLAY)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+TICKETS = textwrap.dedent(
+    """
+    import sys, threading, uuid
+    from rasa.core.lock_store import RedisLockStore
+    if sys.argv[1] == "guarded":
+        from nlu.atomic_lock_store import install
+        install()
+    prefix = "t" + uuid.uuid4().hex[:12]
+    stores = [RedisLockStore(host="127.0.0.1", port=6379, db=9, key_prefix=prefix) for _ in range(4)]
+    duplicates = lost = 0
+    for _ in range(30):
+        conversation, drawn = uuid.uuid4().hex, []
+        start = threading.Barrier(len(stores))
+        def draw(store):
+            start.wait()
+            drawn.append(store.issue_ticket(conversation, 30))
+        threads = [threading.Thread(target=draw, args=(s,)) for s in stores]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        duplicates += len(drawn) - len(set(drawn))
+        lost += len(drawn) - len(stores[0].get_lock(conversation).tickets)
+        for store in stores:  # each instance's turn ends: the lock goes once all are done
+            store.cleanup(conversation, drawn.pop())
+        if sys.argv[1] == "guarded":
+            assert stores[0].get_lock(conversation) is None
+        stores[0].delete_lock(conversation)
+    print(duplicates, lost)
+    """
+)
+
+
+@pytest.mark.redis
+def test_two_rasa_instances_never_draw_the_same_ticket() -> None:
+    """Rasa's Redis ticket lock is read, changed and written back: four instances
+    drawing at once for one conversation draw the same ticket (two turns of one
+    resident at once, a message answered twice); guarded (nlu/atomic_lock_store.py),
+    never."""
+    bare, guarded = in_rasa(TICKETS, "bare"), in_rasa(TICKETS, "guarded")
+    assert bare.returncode == 0 and guarded.returncode == 0, (bare.stderr[-2000:], guarded.stderr[-2000:])
+    assert int(bare.stdout.split()[0]) > 0  # the race is there to be guarded against
+    assert guarded.stdout.split() == ["0", "0"]
 
 
 TOKEN_ARGUMENT = textwrap.dedent(
