@@ -27,7 +27,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from nlu.idempotent_turns import SEEN_BEFORE
+from nlu.idempotent_turns import SEEN_BEFORE, TurnInProgress
 
 
 class GatewayInput(RestInput):
@@ -58,17 +58,21 @@ class GatewayInput(RestInput):
                 metadata[SEEN_BEFORE] = True  # nlu/idempotent_turns.py: answered already? then again, not anew
             parse = await agent.parse_message(text)
             collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(
-                    text,
-                    collector,
-                    sender_id,
-                    parse_data=parse,
-                    input_channel=self.name(),
-                    message_id=message_id,
-                    metadata=metadata or None,
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        parse_data=parse,
+                        input_channel=self.name(),
+                        message_id=message_id,
+                        metadata=metadata or None,
+                    )
                 )
-            )
+            except TurnInProgress:
+                # another turn is taking this very message: the gateway keeps it and asks again
+                return response.json({"error": "message being answered"}, status=409)
             return response.json({"messages": collector.messages, "parse": parse})
 
         return webhook

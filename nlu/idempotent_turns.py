@@ -12,14 +12,58 @@ holds it around ``MessageProcessor.handle_message``, which is wrapped here), so 
 the turn it may skip are one step: an earlier attempt still in progress finishes first.
 Only a turn that produced replies counts as answered: one whose action failed (the
 action server down) gave the resident nothing, and is taken again, as before.
+
+Rasa's lock is not enough on its own. A ticket's lifetime (60 s) runs from when it
+was drawn, waiting included: after Redis was cut, tickets whose turns could not give
+them back stay until they expire, the next ones wait most of their lifetime away, and
+a turn still running when its ticket expires no longer holds the lock. A copy of the
+message sent meanwhile (its gateway gave up waiting) then finds no answer in the
+tracker and took it a second time (tests/ops/test_cluster.py, twice in one run). So
+each take of a message id is also claimed once, atomically (Redis SET NX beside Rasa's
+lock, or this process's memory with the in-memory lock store): a second take while
+one runs fails (the channel answers 409), the gateway keeps the message, and its next
+try finds the answer. A take that gave no reply gives its claim back; one whose Rasa
+died mid-turn holds it for TAKE_TTL_S.
 Installed by nlu/rasa_server.py.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 SEEN_BEFORE = "seen_before"
+TAKE_TTL_S = 60  # a take whose Rasa died mid-turn (or that could not give its claim back while
+# Redis was away) keeps its message waiting this long: Rasa's own ticket lifetime, past which
+# its lock no longer holds a turn either
+_taken_here: dict[str, float] = {}  # message id → until when, with the in-memory lock store
+
+
+class TurnInProgress(RuntimeError):
+    """Another turn is taking this message now: the gateway keeps it and tries again."""
+
+
+def claim_take(lock_store: Any, message_id: str) -> bool:
+    """Whether this turn may take `message_id`: True for the first claim until it is
+    given back or TAKE_TTL_S pass. Shared by every Rasa through the Redis lock store."""
+    red = getattr(lock_store, "red", None)
+    if red is not None:
+        return bool(red.set(f"{lock_store.key_prefix}taken:{message_id}", 1, nx=True, ex=TAKE_TTL_S))
+    now = time.monotonic()
+    for expired in [m for m, until in _taken_here.items() if until < now]:
+        del _taken_here[expired]
+    if message_id in _taken_here:
+        return False
+    _taken_here[message_id] = now + TAKE_TTL_S
+    return True
+
+
+def give_back(lock_store: Any, message_id: str) -> None:
+    red = getattr(lock_store, "red", None)
+    if red is not None:
+        red.delete(f"{lock_store.key_prefix}taken:{message_id}")
+    else:
+        _taken_here.pop(message_id, None)
 
 
 def earlier_replies(events: list[Any], message_id: str) -> list[dict[str, Any]] | None:
@@ -53,6 +97,17 @@ def install() -> None:
                 for reply in replies:
                     await message.output_channel.send_response(message.sender_id, dict(reply))
                 return None
-        return await original(self, message)
+        if not message.message_id:
+            return await original(self, message)
+        if not claim_take(self.lock_store, message.message_id):
+            raise TurnInProgress(f"message {message.message_id} is being taken by another turn")
+        try:
+            result = await original(self, message)
+        except BaseException:
+            give_back(self.lock_store, message.message_id)
+            raise
+        if not result:  # no reply (an action failed): it may be taken again
+            give_back(self.lock_store, message.message_id)
+        return result
 
     MessageProcessor.handle_message = handle_message

@@ -137,6 +137,71 @@ def test_two_rasa_instances_never_draw_the_same_ticket() -> None:
     assert guarded.stdout.split() == ["0", "0"]
 
 
+ONE_TAKE = textwrap.dedent(
+    """
+    import asyncio, sys, uuid
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+    from rasa.core.processor import MessageProcessor
+
+    taken = []
+    async def turn(self, message):  # Rasa's turn, slow, answering unless told not to
+        taken.append(message.message_id)
+        await asyncio.sleep(0.3)
+        if message.text != "沉默":
+            message.output_channel.messages.append({"text": "答"})
+        return message.output_channel.messages
+
+    MessageProcessor.handle_message = turn
+    from nlu.idempotent_turns import TurnInProgress, install
+    install()
+
+    class NoTracker:
+        async def retrieve(self, sender):
+            return None
+
+    def processor(store):
+        p = object.__new__(MessageProcessor)
+        p.tracker_store, p.lock_store = NoTracker(), store
+        return p
+
+    def message(text, message_id):
+        return UserMessage(text, CollectingOutputChannel(), "resident", message_id=message_id,
+                           metadata={"seen_before": True})
+
+    async def main():
+        if sys.argv[1] == "redis":
+            prefix = "t" + uuid.uuid4().hex[:12]
+            one, two = (RedisLockStore(host="127.0.0.1", port=6379, db=9, key_prefix=prefix) for _ in range(2))
+        else:
+            one = two = InMemoryLockStore()
+        first, second = await asyncio.gather(
+            MessageProcessor.handle_message(processor(one), message("房东不退押金", "m1")),
+            MessageProcessor.handle_message(processor(two), message("房东不退押金", "m1")),
+            return_exceptions=True,
+        )
+        assert taken == ["m1"], taken  # the copy did not take it while the first ran
+        assert first == [{"text": "答"}] and isinstance(second, TurnInProgress), (first, second)
+        for _ in range(2):  # a take with no reply gives its claim back: taken again
+            assert await MessageProcessor.handle_message(processor(two), message("沉默", "m2")) == []
+        assert taken == ["m1", "m2", "m2"], taken
+        untagged = UserMessage("你好", CollectingOutputChannel(), "resident")
+        assert await MessageProcessor.handle_message(processor(one), untagged) == [{"text": "答"}]
+        print("ok")
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("store", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_message_is_taken_by_one_turn_at_a_time(store: str) -> None:
+    """Two turns of one message id at once (a copy sent while the first still ran,
+    after Rasa's ticket expired under it): the second fails and is kept, not answered."""
+    done = in_rasa(ONE_TAKE, store)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
 TOKEN_ARGUMENT = textwrap.dedent(
     """
     from rasa.__main__ import create_argument_parser
