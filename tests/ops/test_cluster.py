@@ -191,6 +191,34 @@ async def _taken_by_rasa(database: str, residents: list[str]) -> tuple[Counter[s
     return taken, answered
 
 
+async def _timeline(database: str, message_ids: list[str]) -> dict[str, list[str]]:
+    """For a message taken more than once, its resident's events from its first take to a
+    few after its last (type, action, seconds since the first): what a failure is read by."""
+    connection = await asyncpg.connect(f"{PG}/{database}")
+    try:
+        rows = await connection.fetch(
+            "SELECT sender_id, type_name, action_name, timestamp, data FROM events ORDER BY id"
+        )
+    finally:
+        await connection.close()
+    by_sender: dict[str, list[asyncpg.Record]] = {}
+    for row in rows:
+        by_sender.setdefault(row["sender_id"], []).append(row)
+    found: dict[str, list[str]] = {}
+    for events in by_sender.values():
+        ids = [json.loads(e["data"]).get("message_id") if e["type_name"] == "user" else None for e in events]
+        for message_id in message_ids:
+            takes = [i for i, m in enumerate(ids) if m == message_id]
+            if takes:
+                start = events[takes[0]]["timestamp"]
+                found[message_id] = [
+                    f"{e['type_name']}{'[' + e['action_name'] + ']' if e['action_name'] else ''}"
+                    f"@{e['timestamp'] - start:.1f}s{'*' if ids[i] == message_id else ''}"
+                    for i, e in enumerate(events[takes[0] : takes[-1] + 8], start=takes[0])
+                ]
+    return found
+
+
 async def _admin(sql: str) -> None:
     connection = await asyncpg.connect(f"{PG}/postgres")
     try:
@@ -308,7 +336,8 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
         f"by phase {stream.report()}, mediation {dict(mediation.by_phase)}"
     )
     # no message answered twice: no resident sees two answers, no dialogue moves twice
-    assert duplicated == 0, {m: n for m, n in answered_takes.items() if n > 1}
+    twice = [m for m, n in answered_takes.items() if m and n > 1]
+    assert duplicated == 0, asyncio.run(_timeline(database, twice))
     assert None not in taken  # every turn Rasa took carries the gateway's message id
     # the mediator and the resident reached each other in every phase, faults included
     for phase, counts in mediation.by_phase.items():
