@@ -27,7 +27,7 @@ MAX_CHARS = 320  # about 250 XLM-R tokens of Chinese, under a 256-token window w
 OVERLAP = 64
 SCHEME = "windows+parts-2"  # what split_articles makes: a different scheme rebuilds the index
 _SENTENCE_END = re.compile(r"[。；！？\n]")
-_ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
+ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")  # a line that is an item (项): 「（五）……」
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def pieces(text: str) -> list[str]:
     found: list[str] = []
     lead = ""
     for line in lines:
-        if _ITEM.match(line) and lead:
+        if ITEM.match(line) and lead:
             found.extend(windows(lead + line))
         else:
             lead = line
@@ -83,16 +83,15 @@ def split_articles(articles: list[Article], with_pieces: bool = True) -> list[Pa
     """Every article's windows, then (with_pieces) the pieces of those of
     several parts: windows first, so that BM25, which indexes only them,
     numbers them as the dense index does."""
-    passages = []
+    passages: list[Passage] = []
+    parts: list[Passage] = []
     for index, article in enumerate(articles):
         head = heading(article)
-        for part, window in enumerate(windows(article.text)):
-            passages.append(Passage(index, part, f"{head} {window}"))
-    if with_pieces:
-        for index, article in enumerate(articles):
-            head = heading(article)
-            whole = set(windows(article.text))
+        whole = windows(article.text)
+        passages.extend(Passage(index, part, f"{head} {window}") for part, window in enumerate(whole))
+        if with_pieces:
             found = [p for p in pieces(article.text) if p not in whole]
-            for part, piece in enumerate(found, start=len(whole)):
-                passages.append(Passage(index, part, f"{head} {piece}", piece=True))
-    return passages
+            parts.extend(
+                Passage(index, part, f"{head} {piece}", piece=True) for part, piece in enumerate(found, len(whole))
+            )
+    return passages + parts

@@ -42,7 +42,7 @@ class Manifest:
     build_seconds: float
     built_at: str
     embedded: int = 0  # passages embedded in this build (the rest came from the cache)
-    passage_scheme: str = ""  # LAYOUT: how passages were cut and stored; another rebuilds
+    layout: str = ""  # LAYOUT: how passages were cut and their vectors stored; another rebuilds
     piece_count: int = 0  # of the passages, paragraphs and items of many-part articles (dense only)
 
 
@@ -172,7 +172,7 @@ def build_index(
         build_seconds=round(time.monotonic() - began, 1),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         embedded=embedded,
-        passage_scheme=LAYOUT,
+        layout=LAYOUT,
         piece_count=sum(p.piece for p in passages),
     )
     (work / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
@@ -200,7 +200,7 @@ def ensure_index(settings: Settings | None = None, progress: bool = True) -> tup
         current
         and current.model == settings.embedding_model
         and current.corpus_fingerprint == corpus_fingerprint(corpus)
-        and current.passage_scheme == LAYOUT
+        and current.layout == LAYOUT
     ):
         ensure_learned_parts(settings, progress)
         return current, False, corpus

@@ -86,8 +86,8 @@ def training_data(
     return matrices, labels
 
 
-def stamp(bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint: str, passage_scheme: str = "") -> str:
-    built_from = (fingerprint(bank, model_name), corpus_fingerprint, passage_scheme, FEATURE_VERSION, TRAINING_VERSION)
+def stamp(bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint: str, layout: str = "") -> str:
+    built_from = (fingerprint(bank, model_name), corpus_fingerprint, layout, FEATURE_VERSION, TRAINING_VERSION)
     digest = hashlib.sha256("|".join(built_from).encode())
     # what the candidates' evidence is computed from: the own set, the issue table, the category laws
     for path in (OWN_TRAINING_SET, get_settings().content(ISSUES), get_settings().content(CATEGORY_LAWS)):
@@ -101,7 +101,7 @@ def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True)
     if manifest is None or not (questions_dir / BANK_FILE).is_file():
         return None
     bank, _ = split(load_rows(questions_dir))
-    wanted = stamp(bank, manifest.model, manifest.corpus_fingerprint, manifest.passage_scheme)
+    wanted = stamp(bank, manifest.model, manifest.corpus_fingerprint, manifest.layout)
     path = index_dir / RERANKER_FILE
     current = Reranker.load(path)
     if current is not None and current.meta.get("stamp") == wanted:

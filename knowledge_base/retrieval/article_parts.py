@@ -20,10 +20,10 @@ import math
 import re
 from dataclasses import dataclass
 
+from knowledge_base.corpus.passages import ITEM
 from knowledge_base.retrieval.colloquial import to_statute_wording
 from knowledge_base.retrieval.lexical import tokens
 
-_ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
 _SENTENCE = re.compile(r"[^。；！？]*[。；！？]|[^。；！？]+$")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 PART_MAX_CHARS = 260  # a paragraph longer than this is chosen from by sentence
@@ -54,7 +54,7 @@ def split_parts(text: str) -> list[Part]:
         offset = end + 1
         if not line.strip():
             continue
-        if _ITEM.match(line) and last_paragraph is not None:
+        if ITEM.match(line) and last_paragraph is not None:
             parts.append(Part(start, end, lead=last_paragraph))
             lead = parts[last_paragraph]
             parts[last_paragraph] = Part(lead.start, lead.end, lead.lead, leads_items=True)

@@ -60,7 +60,7 @@ def test_manifest_records_what_was_built(small_index) -> None:
     assert manifest.article_count == len(corpus.in_force())
     assert manifest.passage_count >= manifest.article_count
     assert manifest.corpus_fingerprint == corpus_fingerprint(corpus)
-    assert manifest.passage_scheme == LAYOUT
+    assert manifest.layout == LAYOUT
     windows = [p for p in split_articles(corpus.in_force()) if not p.piece]
     assert 0 < manifest.piece_count == manifest.passage_count - len(windows)
 
