@@ -29,6 +29,7 @@ Installed by nlu/rasa_server.py.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -97,14 +98,15 @@ def install() -> None:
                 for reply in replies:
                     await message.output_channel.send_response(message.sender_id, dict(reply))
                 return None
-        if not message.message_id:
-            return await original(self, message)
+        # every UserMessage has an id (Rasa draws one where the channel sent none)
         if not claim_take(self.lock_store, message.message_id):
             raise TurnInProgress(f"message {message.message_id} is being taken by another turn")
         try:
             result = await original(self, message)
         except BaseException:
-            give_back(self.lock_store, message.message_id)
+            # the turn's own error is the one to report; a claim not given back runs out
+            with contextlib.suppress(Exception):
+                give_back(self.lock_store, message.message_id)
             raise
         if not result:  # no reply (an action failed): it may be taken again
             give_back(self.lock_store, message.message_id)

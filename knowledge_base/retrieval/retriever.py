@@ -290,7 +290,8 @@ class Retriever:
         parts, lexical, issues, bank: each alone, so evaluation can show what
         each adds; hybrid-bank is fusion without the bank."""
         learned = mode == "hybrid" and self.reranker is not None
-        pool = self.pool(text, category, mode if learned or mode != "hybrid" else "fusion", query_vector)
+        lists = "fusion" if mode == "hybrid" and not learned else mode  # no reranker: the four lists fused
+        pool = self.pool(text, category, lists, query_vector)
         if learned and self.reranker is not None:
             scores = self.reranker.probabilities(pool)
         else:
