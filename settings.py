@@ -43,6 +43,12 @@ def _flag(value: str) -> bool:
     return value == "1"
 
 
+def _engine(value: str) -> str:
+    if value not in ("auto", "onnx", "torch"):
+        raise ValueError(f"expected auto, onnx or torch, got {value!r}")
+    return value
+
+
 def _on_off_auto(value: str) -> str:
     if value not in ("auto", "1", "0"):
         raise ValueError(f"expected auto, 1 or 0, got {value!r}")
@@ -119,6 +125,11 @@ class Settings:
     # float32): about 30 % less CPU per question on this machine's CPU at cosine 0.99999 to float32;
     # auto: where the CPU computes bfloat16 natively (emulated it would be slower), 1 / 0: always / never
     embedding_bf16: str = _setting("EMBEDDING_BF16", "auto", _on_off_auto)
+    # what embeds residents' questions at answer time: onnx, the encoder exported with int8 matrix
+    # products (knowledge_base/embedding/onnx_encoder.py: about half the CPU of torch in bfloat16,
+    # no torch in the action server); torch, sentence-transformers (EMBEDDING_BF16 applies);
+    # auto, onnx where make exported the model (the default model), torch otherwise
+    embedding_engine: str = _setting("EMBEDDING_ENGINE", "auto", _engine)
     # the built retrieval index (faiss, BM25, articles); rebuilt when corpus or model change
     index_dir: Path = _setting("INDEX_DIR", str(ROOT / "var" / "index"), Path)
     # passage vectors kept between builds (make points it into its cache directory)

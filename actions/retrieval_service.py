@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.typical_cases import TypicalCaseLibrary, load_typical_cases
-from knowledge_base.indexing.index import encode
 from knowledge_base.retrieval.retriever import Retriever
 from settings import get_settings
 
@@ -35,15 +34,12 @@ _failed = False
 
 
 def _load() -> Grounding | None:
-    import torch
-
     settings = get_settings()
-    torch.set_num_threads(settings.embedding_threads)
     retriever = Retriever(settings.index_dir)
     cases, problems = load_typical_cases(settings.typical_case_dirs)
     for problem in problems:
         log.warning("typical case skipped: %s", problem)
-    vectors = encode(retriever.model, [c.matching_text for c in cases], "query") if cases else None
+    vectors = retriever.encoder.encode([c.matching_text for c in cases], "query") if cases else None
     log.info("retrieval ready: %d articles, %d typical cases", len(retriever.articles), len(cases))
     return Grounding(retriever, TypicalCaseLibrary(cases, vectors))
 

@@ -107,6 +107,7 @@ TIER_OF_FIXTURE = {
     # the converted embedding model, an index built with it, or the trained NLU
     "small_index": "model",
     "models": "model",
+    "int8_encoder": "model",
     "real_dev_result": "model",
     "heldout_result": "model",
 }

@@ -23,10 +23,11 @@ import yaml
 
 from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.statutes import Article, normalise_law_name
-from knowledge_base.indexing.index import PARTS_INDEX, encode, load_embedder, native_bf16, read_manifest
+from knowledge_base.indexing.index import PARTS_INDEX, read_manifest
 from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
+from knowledge_base.retrieval.query_encoder import QueryEncoder, load_query_encoder
 from knowledge_base.retrieval.question_bank import QuestionBank
 from knowledge_base.retrieval.reranker import RERANKER_FILE, RRF_K, Evidence, Pool, Reranker, char_bigrams, shared_pairs
 from settings import get_settings
@@ -97,15 +98,17 @@ def governs(category: str | None, article: Article) -> bool:
 
 
 class Retriever:
-    def __init__(self, directory: Path, model=None) -> None:
+    def __init__(self, directory: Path, encoder: QueryEncoder | None = None) -> None:
         import faiss
 
         manifest = read_manifest(directory)
         if manifest is None:
             raise FileNotFoundError(f"no index at {directory}; run `make index`")
         self.manifest = manifest
-        self.model = model or load_embedder(manifest.model)
-        self.bf16 = native_bf16(get_settings().embedding_bf16)
+        settings = get_settings()
+        self.encoder = encoder or load_query_encoder(
+            manifest.model, settings.embedding_engine, settings.embedding_threads, settings.embedding_bf16
+        )
         self.dense = faiss.read_index(str(directory / "dense.faiss"))
         parts = directory / PARTS_INDEX
         self.parts = faiss.read_index(str(parts)) if parts.exists() else None
@@ -134,7 +137,7 @@ class Retriever:
             found = {t: self._recent[t] for t in texts if t in self._recent}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            fresh = encode(self.model, missing, "query", bf16=self.bf16)
+            fresh = self.encoder.encode(missing, "query")
             with self._recent_lock:
                 for text, vector in zip(missing, fresh, strict=True):
                     found[text] = self._recent[text] = vector
@@ -144,10 +147,8 @@ class Retriever:
 
     def embed_for_classifier(self, texts: list[str]) -> np.ndarray:
         """Vectors of `texts` for the NLU classifier, each text's dense query (its
-        statutory expansion) embedded in the same batch and kept: the answer that follows
-        finds both ready, and one batch of the two costs 87 ms of CPU here where two
-        calls cost 129 (real questions, one thread). A text with nothing to expand
-        costs nothing more."""
+        statutory expansion) embedded in the same call and kept: the answer that follows
+        finds both ready. A text with nothing to expand costs nothing more."""
         vectors = self.embed_queries(texts + [expand_for_dense(t) for t in texts])
         return vectors[: len(texts)]
 
@@ -156,9 +157,8 @@ class Retriever:
         return self.embed_queries([expand_for_dense(text)])
 
     def query_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The dense query and `text` as written, embedded in one model call: the
-        answer action needs both (typical cases are matched on the resident's own
-        words), and one batch of two costs ~35 ms here where two calls cost ~48."""
+        """The dense query and `text` as written: the answer action needs both
+        (typical cases are matched on the resident's own words)."""
         vectors = self.embed_queries([expand_for_dense(text), text])
         return vectors[0], vectors[1]
 

@@ -113,3 +113,54 @@ def test_prefixes_live_in_the_model_config() -> None:
 
     config = json.loads((Path(get_settings().embedding_model) / "config_sentence_transformers.json").read_text())
     assert config["prompts"] == {"query": "query: ", "passage": "passage: "}
+
+
+@pytest.fixture(scope="module")
+def int8_encoder():
+    from pathlib import Path
+
+    from knowledge_base.embedding.onnx_encoder import OnnxQueryEncoder
+
+    return OnnxQueryEncoder(Path(get_settings().embedding_model))
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_the_int8_export_gives_the_models_vectors(models, int8_encoder, kind: str) -> None:
+    """The answer-time encoder (EMBEDDING_ENGINE) against sentence-transformers in
+    float32, on the same sentences, a long one truncated as the model truncates."""
+    st, _ = models
+    st.max_seq_length = 256
+    texts = SENTENCES + ["出租屋漏水房东一直不修" * 40]
+    ours = int8_encoder.encode(texts, kind)
+    theirs = st.encode(texts, prompt_name=kind, normalize_embeddings=True)
+    cosines = (ours * theirs).sum(axis=1)
+    print(f"{kind}: mean cosine {cosines.mean():.5f}, min {cosines.min():.5f}")
+    assert cosines.mean() >= 0.995
+    assert cosines.min() >= 0.99
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+
+
+def test_the_int8_export_reads_the_tokens_sentence_transformers_reads(models, int8_encoder) -> None:
+    st, _ = models
+    for text in SENTENCES + ["加装电梯" * 200]:
+        expected = st.tokenizer("query: " + text, truncation=True, max_length=256)["input_ids"]
+        assert int8_encoder.tokenizer.encode("query: " + text).ids == expected, text
+
+
+def test_a_questions_int8_vector_does_not_depend_on_its_companions(int8_encoder) -> None:
+    """Quantised activations share one scale per run: batched, a question's vector
+    would move with whatever it was embedded beside."""
+    alone = int8_encoder.encode(["退房以后房东不退押金"], "query")[0]
+    beside = int8_encoder.encode(["退房以后房东不退押金", "公司无缘无故把我辞退了，有没有经济补偿" * 5], "query")[0]
+    assert np.array_equal(alone, beside)
+
+
+@pytest.mark.model
+def test_the_engine_setting_picks_the_export_and_refuses_a_missing_one(tmp_path) -> None:
+    from knowledge_base.retrieval.query_encoder import load_query_encoder
+
+    model = get_settings().embedding_model
+    assert load_query_encoder(model, "auto", 1, "0").name == "onnx-int8"
+    assert load_query_encoder(model, "torch", 1, "0").name == "torch-fp32"
+    with pytest.raises(FileNotFoundError, match="make embedding-model"):
+        load_query_encoder(str(tmp_path), "onnx", 1, "0")

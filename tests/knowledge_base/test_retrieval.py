@@ -118,12 +118,14 @@ def test_hybrid_finds_the_article(small_index, question: str, law: str, number: 
         assert retriever.search(question, k=5, mode=mode), mode
 
 
-def test_questions_embedded_in_bfloat16_rank_as_in_float32(small_index) -> None:
-    """EMBEDDING_BF16 (auto here on a CPU with native bfloat16) must not move what a
-    resident is shown: the same vectors to within rounding, the same articles."""
+@pytest.mark.parametrize("engine", ["onnx-int8", "torch-bf16"])
+def test_questions_embedded_by_the_answer_time_engines_rank_as_in_float32(small_index, engine: str) -> None:
+    """EMBEDDING_ENGINE (int8 ONNX by default) and EMBEDDING_BF16 must not move what a
+    resident is shown: vectors close to float32's, the same first articles."""
     import numpy as np
 
-    from knowledge_base.indexing.index import native_bf16
+    from knowledge_base.indexing.index import load_embedder, native_bf16
+    from knowledge_base.retrieval.query_encoder import TorchQueryEncoder
 
     assert native_bf16("1") and not native_bf16("0")
     questions = [
@@ -131,15 +133,20 @@ def test_questions_embedded_in_bfloat16_rank_as_in_float32(small_index) -> None:
         "包工头跑了，分包单位欠我们的工钱总包要先还吗",
         "押金不退怎么办",
     ]
-    half, full = Retriever(small_index[0]), Retriever(small_index[0])
-    half.bf16, full.bf16 = True, False
-    a, b = half.embed_queries(questions), full.embed_queries(questions)
-    assert float(np.min(np.sum(a * b, axis=1))) > 0.9995
-    assert not np.array_equal(a, b)  # bfloat16 did compute them
+    model = load_embedder(get_settings().embedding_model)
+    full = Retriever(small_index[0], encoder=TorchQueryEncoder(model))
+    if engine == "onnx-int8":
+        fast = Retriever(small_index[0])  # the default: auto picks the export make built
+    else:
+        fast = Retriever(small_index[0], encoder=TorchQueryEncoder(model, bf16=True))
+    assert fast.encoder.name == engine
+    a, b = fast.embed_queries(questions), full.embed_queries(questions)
+    assert float(np.min(np.sum(a * b, axis=1))) > (0.9995 if engine == "torch-bf16" else 0.99)
+    assert not np.array_equal(a, b)  # the other engine did compute them
     for question, va, vb in zip(questions, a, b, strict=True):
         top = [
             [(h.article.law, h.article.number) for h in r.search(question, k=5, query_vector=v)]
-            for r, v in ((half, va), (full, vb))
+            for r, v in ((fast, va), (full, vb))
         ]
         assert top[0][:3] == top[1][:3], question
 
@@ -258,6 +265,7 @@ def test_the_bank_of_answered_questions_votes_in_the_hybrid(small_index, tmp_pat
 
     from knowledge_base.indexing.index import load_embedder
     from knowledge_base.retrieval import question_bank as qb
+    from knowledge_base.retrieval.query_encoder import TorchQueryEncoder
     from tests.knowledge_base.test_question_bank import write_rows
 
     directory = tmp_path / "index"
@@ -271,14 +279,15 @@ def test_the_bank_of_answered_questions_votes_in_the_hybrid(small_index, tmp_pat
         write_rows(tmp_path / "q", rows),
         tmp_path / "cache.sqlite",
     )
-    retriever = Retriever(directory, model=model)
+    retriever = Retriever(directory, encoder=TorchQueryEncoder(model))
     question = "下大雨房子漏水，房东一直不来修，东西都泡坏了"
     voted = retriever.search(question, k=5, mode="bank")
     assert [(h.article.law, h.article.number) for h in voted][:1] == [("广东省城镇房屋租赁条例", 17)]
     hybrid = retriever.search(question, k=5)
     top = next(h for h in hybrid if (h.article.law, h.article.number) == ("广东省城镇房屋租赁条例", 17))
     assert top.bank_rank == 1
-    assert Retriever(small_index[0], model=model).bank is None  # no bank built there: three lists as before
+    # no bank built there: three lists as before
+    assert Retriever(small_index[0], encoder=TorchQueryEncoder(model)).bank is None
 
 
 def test_a_long_embedding_reports_progress_with_an_estimate_and_resumes(tmp_path) -> None:
