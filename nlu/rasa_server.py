@@ -7,7 +7,10 @@ read every resident's transcript. This entry point (Rasa's environment) adds
 hands over to Rasa's own command line: the process list shows only what
 ops/stack.py passed. Before that it installs nlu/rasa_speedups.py (two measured
 hot spots of Rasa's server made cheap, behaviour unchanged) and
-nlu/idempotent_turns.py (a message Rasa answered already is not taken twice).
+nlu/idempotent_turns.py (a message Rasa answered already is not taken twice), and
+imports the tracker store the endpoints name (nlu/cached_tracker_store.py): Rasa
+would fall back to a tracker store in memory, with only a warning, on a class it
+cannot import, and every conversation would be forgotten at the next restart.
 
 Run: ``python -m nlu.rasa_server --enable-api -i 127.0.0.1 -p 5005 --model …``.
 """
@@ -35,7 +38,7 @@ def main() -> None:
     sys.argv = arguments(sys.argv[1:], token)
     from rasa.__main__ import main as rasa_main
 
-    from nlu import atomic_lock_store, idempotent_turns, rasa_speedups
+    from nlu import atomic_lock_store, cached_tracker_store, idempotent_turns, rasa_speedups  # noqa: F401
 
     rasa_speedups.install()
     idempotent_turns.install()

@@ -2,7 +2,9 @@
 
 Rasa's SQL tracker store and Redis lock store take separate fields rather
 than URLs; operators configure one URL each (TRACKER_STORE_URL,
-LOCK_STORE_URL) and this turns them into what Rasa reads.
+LOCK_STORE_URL) and this turns them into what Rasa reads. The tracker store is
+Rasa's SQL store that reads only the events it has not read before
+(nlu/cached_tracker_store.py).
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import yaml
 
 from settings import TRACKER_SQLITE, Settings
 
+TRACKER_STORE_CLASS = "nlu.cached_tracker_store.CachedSQLTrackerStore"
+
 
 def tracker_store(settings: Settings) -> dict[str, Any]:
+    cached = {"type": TRACKER_STORE_CLASS, "cache_size": settings.tracker_cache_conversations}
     if not settings.tracker_store_url:
-        return {"type": "SQL", "dialect": "sqlite", "db": str(settings.var_dir / TRACKER_SQLITE)}
+        return {**cached, "dialect": "sqlite", "db": str(settings.var_dir / TRACKER_SQLITE)}
     url = urlparse(settings.tracker_store_url)
     if url.scheme not in ("postgresql", "postgres"):
         raise ValueError("TRACKER_STORE_URL must be postgresql://user:password@host:port/database")
     spec: dict[str, Any] = {
-        "type": "SQL",
+        **cached,
         "dialect": "postgresql",
         "url": url.hostname or "127.0.0.1",
         "port": url.port or 5432,

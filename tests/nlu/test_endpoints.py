@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from ops.endpoints import lock_store, tracker_store
+from ops.endpoints import TRACKER_STORE_CLASS, lock_store, tracker_store
 from settings import Settings
 
 
 def test_defaults_are_sqlite_and_in_memory(tmp_path) -> None:
-    s = Settings(var_dir=tmp_path, tracker_store_url="", lock_store_url="")
-    assert tracker_store(s) == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "rasa-tracker.db")}
+    s = Settings(var_dir=tmp_path, tracker_store_url="", lock_store_url="", tracker_cache_conversations=256)
+    assert tracker_store(s) == {
+        "type": TRACKER_STORE_CLASS,
+        "cache_size": 256,
+        "dialect": "sqlite",
+        "db": str(tmp_path / "rasa-tracker.db"),
+    }
     assert lock_store(s) == {"type": "in_memory"}
 
 
@@ -19,9 +24,11 @@ def test_postgres_and_redis_urls(tmp_path) -> None:
         var_dir=tmp_path,
         tracker_store_url="postgresql://rasa:p%40ss@db.local:5433/tracker",
         lock_store_url="redis://127.0.0.1:6379/2",
+        tracker_cache_conversations=0,
     )
     assert tracker_store(s) == {
-        "type": "SQL",
+        "type": TRACKER_STORE_CLASS,
+        "cache_size": 0,
         "dialect": "postgresql",
         "url": "db.local",
         "port": 5433,

@@ -1,0 +1,102 @@
+"""nlu/cached_tracker_store.py reads less, never something else: run in Rasa's own
+environment against a real SQLite file, the store that keeps conversations in memory
+returns the tracker Rasa's SQLTrackerStore returns after every kind of change another
+instance, a new session, the retention purge or an unsaved turn can make, and it does
+not read again the rows it has read."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tests.nlu.test_rasa_speedups import in_rasa
+
+CHECK = textwrap.dedent(
+    """
+    import asyncio, sqlite3, sys, time
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import (
+        ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered,
+    )
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from nlu.cached_tracker_store import CachedSQLTrackerStore
+
+    db = sys.argv[1]
+    domain = Domain.load("domain.yml")
+    plain = SQLTrackerStore(domain, dialect="sqlite", db=db)
+    cached = CachedSQLTrackerStore(domain, dialect="sqlite", db=db, cache_size=2)
+    now = [time.time()]
+
+    def at():
+        now[0] += 1.0
+        return now[0]
+
+    def turn(text):
+        return [
+            UserUttered(text, {"name": "ask_labour", "confidence": 0.9}, timestamp=at()),
+            SlotSet("dispute_category", "labour", timestamp=at()),
+            ActionExecuted("action_answer_topic", timestamp=at()),
+            BotUttered("回答" + text, timestamp=at()),
+            ActionExecuted("action_listen", timestamp=at()),
+        ]
+
+    def session():
+        return [
+            ActionExecuted("action_session_start", timestamp=at()),
+            SessionStarted(timestamp=at()),
+            ActionExecuted("action_listen", timestamp=at()),
+        ]
+
+    async def same(sender, step):
+        theirs, ours = await plain.retrieve(sender), await cached.retrieve(sender)
+        if theirs is None or ours is None:
+            assert theirs is ours is None, step
+            return ours
+        assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in theirs.events], step
+        assert ours.current_slot_values() == theirs.current_slot_values(), step
+        return ours
+
+    async def add(sender, events):
+        tracker = await plain.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
+        for event in events:
+            tracker.update(event)
+        await plain.save(tracker)
+
+    async def main():
+        assert await same("nobody", "no conversation") is None
+        await add("a", session() + turn("欠薪"))
+        await same("a", "first read")
+        await add("a", turn("加班费"))  # written by another instance
+        await same("a", "rows added elsewhere")
+        tracker = await cached.retrieve("a")
+        tracker.update(UserUttered("未保存", timestamp=at()))  # a turn that failed before saving
+        got = await same("a", "unsaved event")
+        assert "未保存" not in [getattr(e, "text", None) for e in got.events]
+        await add("a", session() + turn("押金"))  # a new session: only its events
+        got = await same("a", "new session")
+        assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["押金"], got.events
+        await add("a", turn("续租"))
+        await same("a", "after the new session")
+        with sqlite3.connect(db) as connection:  # the retention purge, outside Rasa
+            connection.execute("DELETE FROM events WHERE sender_id = 'a' AND id = (SELECT max(id) FROM events)")
+        await same("a", "rows purged")
+        with sqlite3.connect(db) as connection:  # what was read is not read again
+            connection.execute(
+                "UPDATE events SET data = replace(data, '押金', '改动') WHERE sender_id = 'a' AND type_name = 'user'"
+            )
+        again = await cached.retrieve("a")
+        assert "押金" in [getattr(e, "text", None) for e in again.events]
+        for sender in ("b", "c", "d"):  # more conversations than the store keeps
+            await add(sender, session() + turn(sender))
+            await same(sender, "others")
+        await same("a", "pushed out, read again")  # the edited text, as Rasa reads it
+        print("ok")
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_cached_store_returns_what_rasa_returns(tmp_path) -> None:
+    done = in_rasa(CHECK, str(tmp_path / "tracker.db"))
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), (done.stdout[-2000:], done.stderr[-3000:])
