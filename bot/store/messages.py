@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, make_url, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.migrate import upgrade
@@ -73,8 +73,10 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 class MessageStore:
     def __init__(self, url: str) -> None:
-        # pre-ping: after a database outage, stale pooled connections are replaced, not handed out
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        # pre-ping: after a database outage, stale pooled connections are replaced, not handed
+        # out; a SQLite file has no server to lose, and the ping was one more statement per session
+        server = make_url(url).get_backend_name() != "sqlite"
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=server)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
