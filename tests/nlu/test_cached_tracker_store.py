@@ -1,8 +1,8 @@
 """nlu/cached_tracker_store.py reads less, never something else: run in Rasa's own
 environment against a real SQLite file, the store that keeps conversations in memory
 returns the tracker Rasa's SQLTrackerStore returns after every kind of change another
-instance, a new session, the retention purge or an unsaved turn can make, and it does
-not read again the rows it has read."""
+instance, a new session, the retention purge or an unsaved turn can make, it does
+not read again the rows it has read, and its SQLite file is in write-ahead-log mode."""
 
 from __future__ import annotations
 
@@ -90,6 +90,9 @@ CHECK = textwrap.dedent(
             await add(sender, session() + turn(sender))
             await same(sender, "others")
         await same("a", "pushed out, read again")  # the edited text, as Rasa reads it
+        with sqlite3.connect(db) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         print("ok")
 
     asyncio.run(main())
