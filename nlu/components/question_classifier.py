@@ -119,8 +119,9 @@ def _from_action_server(texts: list[str]) -> np.ndarray | None:
     follows reuses the vector. Vectors the channel fetched ahead (`prefetch`) are taken
     from memory."""
     global _session
-    if all(t in _prefetched for t in texts):
-        return np.stack([_prefetched[t] for t in texts])
+    ready = [v for t in texts if (v := _prefetched.get(t)) is not None]  # one lookup each: none can vanish
+    if len(ready) == len(texts):
+        return np.stack(ready)
     endpoint = _embed_endpoint()
     if endpoint is None:
         return None
