@@ -33,6 +33,7 @@ import numpy as np
 from knowledge_base.corpus.statutes import normalise_law_name
 from knowledge_base.indexing.index import read_manifest
 from knowledge_base.retrieval.legal_issues import ISSUES
+from knowledge_base.retrieval.query_encoder import engine_name
 from knowledge_base.retrieval.question_bank import BANK_FILE, AnsweredQuestion, fingerprint, load_rows, split
 from knowledge_base.retrieval.reranker import FEATURE_VERSION, RERANKER_FILE, Reranker, fit
 from knowledge_base.retrieval.retriever import CATEGORY_LAWS, Retriever
@@ -86,8 +87,19 @@ def training_data(
     return matrices, labels
 
 
-def stamp(bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint: str, layout: str = "") -> str:
-    built_from = (fingerprint(bank, model_name), corpus_fingerprint, layout, FEATURE_VERSION, TRAINING_VERSION)
+def stamp(
+    bank: Sequence[AnsweredQuestion], model_name: str, corpus_fingerprint: str, layout: str = "", query_engine: str = ""
+) -> str:
+    """What the reranker was trained from; `query_engine` embeds the questions whose candidates it
+    learns from (int8 ONNX or torch), so changing EMBEDDING_ENGINE trains it again."""
+    built_from = (
+        fingerprint(bank, model_name),
+        corpus_fingerprint,
+        layout,
+        FEATURE_VERSION,
+        TRAINING_VERSION,
+        query_engine,
+    )
     digest = hashlib.sha256("|".join(built_from).encode())
     # what the candidates' evidence is computed from: the own set, the issue table, the category laws
     for path in (OWN_TRAINING_SET, get_settings().content(ISSUES), get_settings().content(CATEGORY_LAWS)):
@@ -101,7 +113,9 @@ def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True)
     if manifest is None or not (questions_dir / BANK_FILE).is_file():
         return None
     bank, _ = split(load_rows(questions_dir))
-    wanted = stamp(bank, manifest.model, manifest.corpus_fingerprint, manifest.layout)
+    settings = get_settings()
+    engine = engine_name(manifest.model, settings.embedding_engine, settings.embedding_bf16)
+    wanted = stamp(bank, manifest.model, manifest.corpus_fingerprint, manifest.layout, engine)
     path = index_dir / RERANKER_FILE
     current = Reranker.load(path)
     if current is not None and current.meta.get("stamp") == wanted:

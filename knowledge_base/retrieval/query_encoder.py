@@ -44,11 +44,23 @@ class TorchQueryEncoder:
         return self.encode(texts, kind)  # bfloat16 products keep cosine 0.99999 to float32
 
 
+def _onnx(model: str, engine: str) -> bool:
+    return engine == "onnx" or (engine == "auto" and exported(Path(model)) is not None)
+
+
+def engine_name(model: str, engine: str, bf16: str) -> str:
+    """The name of the encoder `load_query_encoder` gives, without loading it: the
+    reranker is trained on candidates found with it, so its stamp records it."""
+    if _onnx(model, engine):
+        return OnnxQueryEncoder.name
+    return "torch-bf16" if native_bf16(bf16) else "torch-fp32"
+
+
 def load_query_encoder(model: str, engine: str, threads: int, bf16: str) -> QueryEncoder:
     """The encoder `engine` (auto, onnx, torch) names for `model`; onnx without an
     export is an error, auto without one falls back to torch (a model other than
     the default, which make does not export)."""
-    if engine == "onnx" or (engine == "auto" and exported(Path(model)) is not None):
+    if _onnx(model, engine):
         return OnnxQueryEncoder(Path(model), threads=threads)
     if engine == "auto":
         log.info("no int8 export beside %s: questions are embedded with sentence-transformers", model)

@@ -150,3 +150,16 @@ def test_the_reranker_is_trained_beside_the_index_and_retrained_only_on_change(s
     assert hits and all(0.0 <= h.score <= 1.0 for h in hits)  # ranked by probability
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert training.ensure_reranker(index, tmp_path / "no-questions", progress=False) is None
+
+
+def test_the_reranker_stamp_names_the_engine_that_embeds_the_questions() -> None:
+    """The reranker learns from candidates found with the questions' vectors: a different
+    engine (EMBEDDING_ENGINE) finds other candidates, so it must train again."""
+    from knowledge_base.retrieval.query_encoder import engine_name
+
+    assert engine_name("any-model", "onnx", "0") == "onnx-int8"
+    assert engine_name("any-model", "torch", "0") == "torch-fp32"
+    assert engine_name("any-model", "torch", "1") == "torch-bf16"
+    assert engine_name("no-export-here", "auto", "1") == "torch-bf16"  # auto without an export: torch
+    stamps = {training.stamp([], "model", "corpus", "layout", engine) for engine in ("onnx-int8", "torch-fp32", "")}
+    assert len(stamps) == 3
