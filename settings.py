@@ -88,9 +88,10 @@ class Settings:
     gateway_db_url: str = _setting("GATEWAY_DB_URL", "")
     # Rasa tracker store: empty = SQLite under var/, or postgresql://user:pw@host:port/db
     tracker_store_url: str = _setting("TRACKER_STORE_URL", "")
-    # conversations whose events each Rasa instance keeps in memory, so that a message reads
-    # only the events added since (nlu/cached_tracker_store.py); 0 reads every event every time
-    tracker_cache_conversations: int = _setting("TRACKER_CACHE_CONVERSATIONS", "256", int)
+    # MB of stored events (their JSON; about three times that decoded) each Rasa instance keeps
+    # in memory, so that a message reads only the events added since
+    # (nlu/cached_tracker_store.py); 0 reads every event every time
+    tracker_cache_mb: float = _setting("TRACKER_CACHE_MB", "32", float)
     # Rasa lock store: empty = in memory (one Rasa instance), or redis://host:port/db
     lock_store_url: str = _setting("LOCK_STORE_URL", "")
     # seconds the gateway waits for Rasa before answering 503 and keeping the text

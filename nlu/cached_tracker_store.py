@@ -25,9 +25,11 @@ gateway's is (bot/store/messages.py): one fsync per saved turn instead of severa
 synchronous left FULL, so a saved turn survives a power cut. The fsyncs of the rollback
 journal were 8 % of Rasa's busy time at 10 residents, holding its event loop.
 
-At most ``cache_size`` conversations are kept (least recently used first out;
-TRACKER_CACHE_CONVERSATIONS, 0 turns the memory off). ops/endpoints.py names this
-class in the endpoints Rasa reads.
+What is kept is bounded by the stored JSON of the events kept, ``cache_bytes``
+(TRACKER_CACHE_MB; 0 turns the memory off), least recently used first out; decoded,
+they take about three times that (measured on the bench's trackers). A typical
+conversation is 15 KB of JSON, the bench's longest 1 MB; one larger than the whole
+bound is not kept. ops/endpoints.py names this class in the endpoints Rasa reads.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-DEFAULT_CACHE_SIZE = 256
+DEFAULT_CACHE_BYTES = 32 * 2**20
 
 
 @dataclass
@@ -54,20 +56,23 @@ class _Conversation:
     rows: int
     session_start: float | None
     events: list[dict[str, Any]] = field(default_factory=list)
+    size: int = 0  # bytes of the kept events' JSON
 
     def take(self, timestamp: float | None, data: str) -> None:
         # SQL's `timestamp >= start` is not true for a NULL timestamp: neither is this
         if self.session_start is None or (timestamp is not None and timestamp >= self.session_start):
             self.events.append(json.loads(data))
+            self.size += len(data)
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
-    def __init__(self, *args: Any, cache_size: int | str = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_bytes: int | str = DEFAULT_CACHE_BYTES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as connection:  # kept in the file: once is enough
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-        self._cache_size = int(cache_size)
+        self._cache_bytes = int(cache_bytes)
+        self._kept_bytes = 0
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
@@ -81,6 +86,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """The latest session's events (JSON as stored), from memory and the rows added since."""
         with self.session_scope() as session:
             known = self._conversations.pop(sender_id, None)
+            if known is not None:
+                self._kept_bytes -= known.size
             if known is not None and self._catch_up(session, sender_id, known):
                 self._keep(sender_id, known)
                 return list(known.events)
@@ -134,8 +141,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return conversation
 
     def _keep(self, sender_id: str, conversation: _Conversation) -> None:
-        if self._cache_size <= 0:
-            return
+        if conversation.size > self._cache_bytes:
+            return  # larger than the whole bound (or the memory is off): read each time
         self._conversations[sender_id] = conversation
-        while len(self._conversations) > self._cache_size:
-            self._conversations.popitem(last=False)
+        self._kept_bytes += conversation.size
+        while self._kept_bytes > self._cache_bytes:
+            self._kept_bytes -= self._conversations.popitem(last=False)[1].size

@@ -21,7 +21,7 @@ TRACKER_STORE_CLASS = "nlu.cached_tracker_store.CachedSQLTrackerStore"
 
 
 def tracker_store(settings: Settings) -> dict[str, Any]:
-    cached = {"type": TRACKER_STORE_CLASS, "cache_size": settings.tracker_cache_conversations}
+    cached = {"type": TRACKER_STORE_CLASS, "cache_bytes": int(settings.tracker_cache_mb * 2**20)}
     if not settings.tracker_store_url:
         return {**cached, "dialect": "sqlite", "db": str(settings.var_dir / TRACKER_SQLITE)}
     url = urlparse(settings.tracker_store_url)

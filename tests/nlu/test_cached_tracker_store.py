@@ -12,7 +12,7 @@ from tests.nlu.test_rasa_speedups import in_rasa
 
 CHECK = textwrap.dedent(
     """
-    import asyncio, sqlite3, sys, time
+    import asyncio, json, sqlite3, sys, time
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import (
@@ -24,7 +24,7 @@ CHECK = textwrap.dedent(
     db = sys.argv[1]
     domain = Domain.load("domain.yml")
     plain = SQLTrackerStore(domain, dialect="sqlite", db=db)
-    cached = CachedSQLTrackerStore(domain, dialect="sqlite", db=db, cache_size=2)
+    cached = CachedSQLTrackerStore(domain, dialect="sqlite", db=db)
     now = [time.time()]
 
     def at():
@@ -81,15 +81,30 @@ CHECK = textwrap.dedent(
             connection.execute("DELETE FROM events WHERE sender_id = 'a' AND id = (SELECT max(id) FROM events)")
         await same("a", "rows purged")
         with sqlite3.connect(db) as connection:  # what was read is not read again
-            connection.execute(
-                "UPDATE events SET data = replace(data, '押金', '改动') WHERE sender_id = 'a' AND type_name = 'user'"
-            )
+            for row_id, data in connection.execute("SELECT id, data FROM events WHERE sender_id = 'a'").fetchall():
+                event = json.loads(data)
+                if event.get("text") == "押金":
+                    event["text"] = "改动"
+                    connection.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(event), row_id))
+        assert "改动" in [getattr(e, "text", None) for e in (await plain.retrieve("a")).events]
         again = await cached.retrieve("a")
         assert "押金" in [getattr(e, "text", None) for e in again.events]
-        for sender in ("b", "c", "d"):  # more conversations than the store keeps
+        for sender in ("b", "c", "d"):
             await add(sender, session() + turn(sender))
             await same(sender, "others")
-        await same("a", "pushed out, read again")  # the edited text, as Rasa reads it
+        with sqlite3.connect(db) as connection:
+            size = connection.execute("SELECT sum(length(data)) FROM events WHERE sender_id = 'b'").fetchone()[0]
+        small = CachedSQLTrackerStore(domain, dialect="sqlite", db=db, cache_bytes=int(size * 1.5))
+        for sender in ("b", "c", "d"):  # alike in size: one fits the bound, not two
+            await small.retrieve(sender)
+        assert list(small._conversations) == ["d"], list(small._conversations)
+        assert 0 < small._kept_bytes <= size * 1.5
+        tiny = CachedSQLTrackerStore(domain, dialect="sqlite", db=db, cache_bytes=size // 2)
+        await same("b", "larger than the bound")
+        assert await tiny.retrieve("b") is not None and not tiny._conversations
+        off = CachedSQLTrackerStore(domain, dialect="sqlite", db=db, cache_bytes=0)
+        got = await off.retrieve("a")  # the edited text, as Rasa reads it
+        assert "改动" in [getattr(e, "text", None) for e in got.events] and not off._conversations
         with sqlite3.connect(db) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL

@@ -9,10 +9,10 @@ from settings import Settings
 
 
 def test_defaults_are_sqlite_and_in_memory(tmp_path) -> None:
-    s = Settings(var_dir=tmp_path, tracker_store_url="", lock_store_url="", tracker_cache_conversations=256)
+    s = Settings(var_dir=tmp_path, tracker_store_url="", lock_store_url="", tracker_cache_mb=32)
     assert tracker_store(s) == {
         "type": TRACKER_STORE_CLASS,
-        "cache_size": 256,
+        "cache_bytes": 32 * 2**20,
         "dialect": "sqlite",
         "db": str(tmp_path / "rasa-tracker.db"),
     }
@@ -24,11 +24,11 @@ def test_postgres_and_redis_urls(tmp_path) -> None:
         var_dir=tmp_path,
         tracker_store_url="postgresql://rasa:p%40ss@db.local:5433/tracker",
         lock_store_url="redis://127.0.0.1:6379/2",
-        tracker_cache_conversations=0,
+        tracker_cache_mb=0,
     )
     assert tracker_store(s) == {
         "type": TRACKER_STORE_CLASS,
-        "cache_size": 0,
+        "cache_bytes": 0,
         "dialect": "postgresql",
         "url": "db.local",
         "port": 5433,
