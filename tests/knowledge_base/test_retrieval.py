@@ -314,3 +314,45 @@ def test_a_long_embedding_reports_progress_with_an_estimate_and_resumes(tmp_path
     assert progress_line(1, 4, 60.0).endswith("about 3 min left")
     again = io.StringIO()
     assert cache.vectors(texts, lambda batch: 1 / 0, report=again)[1] == 0 and again.getvalue() == ""
+
+
+def test_a_text_being_embedded_is_waited_for_not_embedded_twice(small_index) -> None:
+    """/embed starts the answer's dense query while Rasa parses; an answer that asks for it
+    meanwhile waits for that one run instead of embedding the same text again."""
+    import threading
+    import time
+
+    import numpy as np
+
+    class SlowEncoder:
+        name = "slow"
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, ...]] = []
+            self.fail_next = False
+
+        def encode(self, texts: list[str], kind: str) -> np.ndarray:
+            self.calls.append(tuple(texts))
+            time.sleep(0.3)
+            if self.fail_next:
+                self.fail_next = False
+                raise RuntimeError("engine failed")
+            return np.stack([np.full(384, len(t), dtype=np.float32) for t in texts])
+
+        encode_exact = encode
+
+    encoder = SlowEncoder()
+    retriever = Retriever(small_index[0], encoder=encoder)
+    ahead = threading.Thread(target=retriever.prepare_dense_queries, args=(["押金不退"],))
+    ahead.start()
+    time.sleep(0.05)
+    expanded = retriever.query_vector("押金不退")  # the answer, while the run ahead is going
+    ahead.join()
+    assert len(encoder.calls) == 1 and expanded[0][0] == len(encoder.calls[0][0])
+    encoder.fail_next = True  # the run ahead fails: the waiting answer embeds it itself
+    ahead = threading.Thread(target=lambda: pytest.raises(RuntimeError, retriever.prepare_dense_queries, ["欠薪"]))
+    ahead.start()
+    time.sleep(0.05)
+    assert retriever.query_vector("欠薪").shape == (1, 384)
+    ahead.join()
+    assert len(encoder.calls) == 3 and not retriever._embedding
