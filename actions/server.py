@@ -62,10 +62,10 @@ async def embed(request: Request) -> HTTPResponse:
         or not all(isinstance(t, str) and len(t) <= MAX_EMBED_CHARS for t in texts)
     ):
         return response.json({"error": f"texts: 1 to {MAX_EMBED_TEXTS} strings"}, status=422)
-    loaded = await asyncio.get_running_loop().run_in_executor(None, grounding)
+    loop = asyncio.get_running_loop()
+    loaded = await loop.run_in_executor(None, grounding)
     if loaded is None:
         return response.json({"error": "embedding model not loaded"}, status=503)
-    loop = asyncio.get_running_loop()
     vectors = await loop.run_in_executor(None, loaded.retriever.embed_for_classifier, texts)
     # the answer's dense query, embedded while Rasa parses instead of before it can start
     # (one resident: about 5 ms off each legal answer); the answer waits for it if it comes first

@@ -108,12 +108,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         )
         if still_there != known.rows:
             return False
-        new = (
-            session.query(event.id, event.type_name, event.timestamp, event.data)
-            .filter(event.sender_id == sender_id, event.id > known.last_id)
-            .order_by(event.id)
-            .all()
-        )
+        new = self._rows(session, sender_id).filter(event.id > known.last_id).all()
         if any(row.type_name == SessionStarted.type_name for row in new):
             return False
         for row in new:
@@ -125,13 +120,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def _read_all(self, session: Any, sender_id: str) -> _Conversation | None:
         """Every row of the conversation in one query (one consistent read), the latest
         session's decoded; None for a conversation with none."""
-        event = self.SQLEvent
-        rows = (
-            session.query(event.id, event.type_name, event.timestamp, event.data)
-            .filter(event.sender_id == sender_id)
-            .order_by(event.id)
-            .all()
-        )
+        rows = self._rows(session, sender_id).all()
         if not rows:
             return None
         starts = [r.timestamp for r in rows if r.type_name == SessionStarted.type_name and r.timestamp is not None]
@@ -140,9 +129,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             conversation.take(row.timestamp, row.data)
         return conversation
 
+    def _rows(self, session: Any, sender_id: str) -> Any:
+        """The conversation's rows, what a tracker needs of them, in id order."""
+        event = self.SQLEvent
+        return (
+            session.query(event.id, event.type_name, event.timestamp, event.data)
+            .filter(event.sender_id == sender_id)
+            .order_by(event.id)
+        )
+
     def _keep(self, sender_id: str, conversation: _Conversation) -> None:
-        if conversation.size > self._cache_bytes:
-            return  # larger than the whole bound (or the memory is off): read each time
+        if self._cache_bytes <= 0 or conversation.size > self._cache_bytes:
+            return  # the memory is off, or this one is larger than the whole bound: read each time
         self._conversations[sender_id] = conversation
         self._kept_bytes += conversation.size
         while self._kept_bytes > self._cache_bytes:

@@ -75,9 +75,9 @@ class MessageStore:
     def __init__(self, url: str) -> None:
         # pre-ping: after a database outage, stale pooled connections are replaced, not handed
         # out; a SQLite file has no server to lose, and the ping was one more statement per session
-        server = make_url(url).get_backend_name() != "sqlite"
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=server)
-        if self.engine.dialect.name == "sqlite":
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not sqlite)
+        if sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -140,6 +140,8 @@ class Retriever:
         right now is waited for, not embedded twice: /embed starts the answer's dense
         query while Rasa parses (`prepare_dense_queries`), and the answer may come first."""
 
+        run = self.encoder.encode_exact if exact else self.encoder.encode
+
         def key(text: str) -> str:
             return EXACT + text if exact else text
 
@@ -157,7 +159,7 @@ class Retriever:
                 self._embedding[key(text)] = threading.Event()
         try:
             if mine:
-                fresh = (self.encoder.encode_exact if exact else self.encoder.encode)(mine, "query")
+                fresh = run(mine, "query")
                 with self._recent_lock:
                     for text, vector in zip(mine, fresh, strict=True):
                         found[text] = self._recent[key(text)] = vector
@@ -172,7 +174,7 @@ class Retriever:
             with self._recent_lock:
                 vector = cached(text)
             if vector is None:  # that thread failed, or its vector was pushed out already
-                vector = (self.encoder.encode_exact if exact else self.encoder.encode)([text], "query")[0]
+                vector = run([text], "query")[0]
             found[text] = vector
         return np.stack([found[t] for t in texts])
 
