@@ -85,8 +85,19 @@ def char_bigrams(text: str) -> np.ndarray:
     return np.unique((han[:-1] << np.uint64(16)) | han[1:]) if len(han) > 1 else np.zeros(0, dtype=np.uint64)
 
 
-def shared_pairs(a: np.ndarray, b: np.ndarray) -> int:
-    return len(np.intersect1d(a, b, assume_unique=True))
+def shared_pairs_each(asked: np.ndarray, each: Sequence[np.ndarray]) -> np.ndarray:
+    """How many of `asked`'s character pairs each array of `each` holds (all as
+    char_bigrams gives them: sorted, unique), in a few array operations for all the
+    candidates of a question: one intersect1d per candidate article was ~170 NumPy
+    calls a question, 8 % of the action server's busy time under load."""
+    counts = np.zeros(len(each), dtype=np.int64)
+    lengths = np.fromiter((len(p) for p in each), dtype=np.int64, count=len(each))
+    if not len(asked) or not lengths.sum():
+        return counts
+    flat = np.concatenate(each)
+    found = asked[np.minimum(np.searchsorted(asked, flat), len(asked) - 1)] == flat
+    owner = np.repeat(np.arange(len(each)), lengths)
+    return np.bincount(owner[found], minlength=len(each))
 
 
 @dataclass

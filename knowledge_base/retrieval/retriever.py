@@ -29,7 +29,15 @@ from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
 from knowledge_base.retrieval.query_encoder import QueryEncoder, load_query_encoder
 from knowledge_base.retrieval.question_bank import QuestionBank
-from knowledge_base.retrieval.reranker import RERANKER_FILE, RRF_K, Evidence, Pool, Reranker, char_bigrams, shared_pairs
+from knowledge_base.retrieval.reranker import (
+    RERANKER_FILE,
+    RRF_K,
+    Evidence,
+    Pool,
+    Reranker,
+    char_bigrams,
+    shared_pairs_each,
+)
 from settings import get_settings
 
 CATEGORY_LAWS = "category_laws.yml"  # in KNOWLEDGE_DIR
@@ -302,10 +310,10 @@ class Retriever:
             e.bank_rank, e.bank_vote = rank, vote
             e.fused += self.bank_weight / (RRF_K + rank)
         asked = char_bigrams(text)
-        for e in found.values():
-            pairs = self._bigrams(e.article)
-            shared = shared_pairs(asked, pairs)
-            e.overlap_article = shared / max(len(pairs), 1)
+        candidates = list(found.values())
+        pairs = [self._bigrams(e.article) for e in candidates]
+        for e, held, shared in zip(candidates, pairs, shared_pairs_each(asked, pairs).tolist(), strict=True):
+            e.overlap_article = shared / max(len(held), 1)
             e.overlap_question = shared / max(len(asked), 1)
         return Pool(
             list(found.values()),

@@ -20,7 +20,7 @@ from knowledge_base.retrieval.reranker import (
     Reranker,
     char_bigrams,
     fit,
-    shared_pairs,
+    shared_pairs_each,
 )
 from knowledge_base.retrieval.retriever import Retriever
 from settings import get_settings
@@ -96,8 +96,14 @@ def test_character_pairs_count_what_a_question_and_an_article_share() -> None:
     asked = char_bigrams("房东不退押金怎么办？ ABC 123")
     article = char_bigrams("租赁期限届满，出租人应当返还押金。")
     assert len(asked) == 8  # 房东 东不 不退 退押 押金 金怎 怎么 么办: Latin letters and digits are not pairs
-    assert shared_pairs(asked, article) == 1  # 押金
-    assert shared_pairs(asked, char_bigrams("")) == 0 and len(char_bigrams("押")) == 0
+    assert list(shared_pairs_each(asked, [article, char_bigrams(""), asked])) == [1, 0, 8]  # 押金; nothing; all
+    assert len(char_bigrams("押")) == 0 and list(shared_pairs_each(char_bigrams(""), [article])) == [0]
+    rng = np.random.default_rng(3)  # the same counts as one intersection per article, on pairs of all sizes
+    for _ in range(50):
+        asked = np.unique(rng.integers(0, 400, rng.integers(0, 40)).astype(np.uint64))
+        each = [np.unique(rng.integers(0, 400, rng.integers(0, 300)).astype(np.uint64)) for _ in range(20)]
+        expected = [len(np.intersect1d(asked, pairs, assume_unique=True)) for pairs in each]
+        assert list(shared_pairs_each(asked, each)) == expected
 
 
 def test_a_fitted_reranker_learns_what_predicts_gold_and_survives_a_round_trip(tmp_path: Path) -> None:
