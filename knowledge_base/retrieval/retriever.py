@@ -316,7 +316,7 @@ class Retriever:
             e.overlap_article = shared / max(len(held), 1)
             e.overlap_question = shared / max(len(asked), 1)
         return Pool(
-            list(found.values()),
+            candidates,
             floor_sim=min((sim for _, sim in dense), default=0.0),
             floor_parts_sim=min((sim for _, sim in parts), default=0.0),
         )
