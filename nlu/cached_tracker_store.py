@@ -30,6 +30,32 @@ What is kept is bounded by the stored JSON of the events kept, ``cache_bytes``
 they take about three times that (measured on the bench's trackers). A typical
 conversation is 15 KB of JSON, the bench's longest 1 MB; one larger than the whole
 bound is not kept. ops/endpoints.py names this class in the endpoints Rasa reads.
+
+Saving is checked too. Rasa's ``SQLTrackerStore.save`` appends the tracker's events
+past the number the database holds for the latest session: right only when the
+tracker is exactly what the database held when the turn began. It is not when two
+turns of one conversation overlap (a lock ticket that expired under a long turn after
+Redis was cut), or when a turn ran on an empty tracker because the database could not
+be read (Rasa's ``FailSafeTrackerStore`` answers None then, and saves to memory when
+the write fails, so the resident gets an answer nobody kept). Then it writes a slice of
+old events again or drops the turn's own: the cluster test saw one message's user
+event and replies stored twice. So here:
+
+- each tracker this store reads or creates remembers what the database held then
+  (rows of the conversation, highest id, events in the tracker);
+- ``save`` appends exactly the events added since, inside one transaction that first
+  takes the conversation's advisory lock on PostgreSQL (saves of one conversation
+  from every instance one after another, committed in id order, which also makes the
+  read-after-last-id above exact) and checks that the database still holds what was
+  read; if not, it raises ``TrackerConflict`` and writes nothing: the turn fails, the
+  gateway keeps the message and sends it again with ``seen_before``
+  (nlu/idempotent_turns.py), and the next try reads the conversation as it is;
+- ``install()`` hands this store to Rasa's agent unwrapped, so a database that cannot
+  be read or written fails the turn (the gateway keeps the message) instead of
+  answering from an empty conversation or keeping the turn in one process's memory.
+
+A tracker this store did not read (one Rasa's HTTP API builds from posted events) is
+saved by Rasa's own rule, under the same lock.
 """
 
 from __future__ import annotations
@@ -41,10 +67,25 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 DEFAULT_CACHE_BYTES = 32 * 2**20
+STORED = "_haizhu_stored"  # the tracker attribute that remembers what the database held
+
+
+class TrackerConflict(RuntimeError):
+    """The conversation changed in the database after this turn read it: nothing saved."""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What the database held of a conversation when a tracker was read or last saved."""
+
+    rows: int  # every row of the conversation, all sessions
+    last_id: int  # its highest id (0: none)
+    events: int  # events in the tracker then: the ones past this are the turn's
 
 
 @dataclass
@@ -77,25 +118,86 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The tracker of the conversation's latest session, as Rasa's own store gives it."""
-        events = self.session_events(sender_id)
-        if self.domain and events:
-            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        read = self._read(sender_id)
+        if self.domain and read is not None and read.events:
+            tracker = DialogueStateTracker.from_dict(sender_id, list(read.events), self.domain.slots)
+            setattr(tracker, STORED, _Stored(read.rows, read.last_id, len(tracker.events)))
+            return tracker
         return None
+
+    def init_tracker(self, sender_id: str) -> DialogueStateTracker:
+        """A new conversation's tracker: its first save expects no rows at all."""
+        tracker = super().init_tracker(sender_id)
+        setattr(tracker, STORED, _Stored(0, 0, 0))
+        return tracker
 
     def session_events(self, sender_id: str) -> list[dict[str, Any]]:
         """The latest session's events (JSON as stored), from memory and the rows added since."""
+        read = self._read(sender_id)
+        return [] if read is None else list(read.events)
+
+    def _read(self, sender_id: str) -> _Conversation | None:
         with self.session_scope() as session:
             known = self._conversations.pop(sender_id, None)
             if known is not None:
                 self._kept_bytes -= known.size
             if known is not None and self._catch_up(session, sender_id, known):
                 self._keep(sender_id, known)
-                return list(known.events)
+                return known
             fresh = self._read_all(session, sender_id)
-        if fresh is None:
-            return []
-        self._keep(sender_id, fresh)
-        return list(fresh.events)
+        if fresh is not None:
+            self._keep(sender_id, fresh)
+        return fresh
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Appends the turn's events if the conversation is still as the turn read it."""
+        await self.stream_events(tracker)
+        sender_id, stored = tracker.sender_id, getattr(tracker, STORED, None)
+        with self.session_scope() as session:
+            if self.engine.dialect.name == "postgresql":
+                session.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"rasa-tracker:{sender_id}"},
+                )
+            if stored is None:  # not read here: Rasa's own rule
+                new = list(self._additional_events(session, tracker))
+            else:
+                now = self._extent(session, sender_id)
+                if now != (stored.rows, stored.last_id):
+                    raise TrackerConflict(
+                        f"conversation changed since it was read: rows/last id {now}, "
+                        f"read {(stored.rows, stored.last_id)}"
+                    )
+                new = list(tracker.events)[stored.events :]
+            added = [self._row(sender_id, event) for event in new]
+            session.add_all(added)
+            session.flush()  # the ids
+            if stored is None:
+                rows, last_id = self._extent(session, sender_id)
+            else:
+                rows, last_id = stored.rows + len(added), added[-1].id if added else stored.last_id
+            session.commit()
+        setattr(tracker, STORED, _Stored(rows, last_id, len(tracker.events)))
+
+    def _extent(self, session: Any, sender_id: str) -> tuple[int, int]:
+        """The conversation's row count and highest id (0 when it has none)."""
+        event = self.SQLEvent
+        rows, last_id = (
+            session.query(sa.func.count(event.id), sa.func.max(event.id)).filter(event.sender_id == sender_id).one()
+        )
+        return int(rows), int(last_id or 0)
+
+    def _row(self, sender_id: str, event: Event) -> Any:
+        """The row Rasa's SQLTrackerStore.save writes for `event`, column for column."""
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
 
     def _catch_up(self, session: Any, sender_id: str, known: _Conversation) -> bool:
         """Adds the rows written since `known` was read; False when what was read no longer
@@ -145,3 +247,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._kept_bytes += conversation.size
         while self._kept_bytes > self._cache_bytes:
             self._kept_bytes -= self._conversations.popitem(last=False)[1].size
+
+
+def install() -> None:
+    """Rasa's agent takes the tracker store as it is, without ``FailSafeTrackerStore``."""
+    from rasa.core.agent import Agent
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    def _create_tracker_store(store: Any, domain: Any) -> Any:
+        if store is None:
+            return InMemoryTrackerStore(domain)
+        store.domain = domain
+        return store
+
+    Agent._create_tracker_store = staticmethod(_create_tracker_store)

@@ -30,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from nlu.cached_tracker_store import TrackerConflict
 from nlu.components.question_classifier import close_prefetch, prefetch
 from nlu.idempotent_turns import SEEN_BEFORE, TurnInProgress
 
@@ -82,6 +83,9 @@ class GatewayInput(RestInput):
             except TurnInProgress:
                 # another turn is taking this very message: the gateway keeps it and asks again
                 return response.json({"error": "message being answered"}, status=409)
+            except TrackerConflict:
+                # another turn wrote this conversation meanwhile: nothing saved, kept, asked again
+                return response.json({"error": "conversation changed during the turn"}, status=409)
             return response.json({"messages": collector.messages, "parse": parse})
 
         return webhook

@@ -10,7 +10,9 @@ hot spots of Rasa's server made cheap, behaviour unchanged) and
 nlu/idempotent_turns.py (a message Rasa answered already is not taken twice), and
 imports the tracker store the endpoints name (nlu/cached_tracker_store.py): Rasa
 would fall back to a tracker store in memory, with only a warning, on a class it
-cannot import, and every conversation would be forgotten at the next restart.
+cannot import, and every conversation would be forgotten at the next restart. That
+module's ``install`` also keeps Rasa from wrapping the store in its fail-safe, which
+answers from an empty conversation when the database cannot be read.
 
 Run: ``python -m nlu.rasa_server --enable-api -i 127.0.0.1 -p 5005 --model …``.
 """
@@ -43,6 +45,7 @@ def main() -> None:
     rasa_speedups.install()
     idempotent_turns.install()
     atomic_lock_store.install()
+    cached_tracker_store.install()
 
     rasa_main()
 

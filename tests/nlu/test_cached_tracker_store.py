@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from tests.nlu.test_rasa_speedups import in_rasa
 
 CHECK = textwrap.dedent(
@@ -117,4 +119,113 @@ CHECK = textwrap.dedent(
 
 def test_cached_store_returns_what_rasa_returns(tmp_path) -> None:
     done = in_rasa(CHECK, str(tmp_path / "tracker.db"))
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), (done.stdout[-2000:], done.stderr[-3000:])
+
+
+SAVE = textwrap.dedent(
+    """
+    import asyncio, sys, threading, time
+    from rasa.core.agent import Agent
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+    from nlu import cached_tracker_store
+    from nlu.cached_tracker_store import CachedSQLTrackerStore, TrackerConflict
+
+    dialect, db = sys.argv[1], sys.argv[2]
+    where = dict(dialect=dialect, db=db) if dialect == "sqlite" else dict(
+        dialect=dialect, host="127.0.0.1", port=5432, db=db, username="postgres")
+    domain = Domain.load("domain.yml")
+    plain = SQLTrackerStore(domain, **where)
+    one, two = CachedSQLTrackerStore(domain, **where), CachedSQLTrackerStore(domain, **where)
+
+    def turn(tracker, text):
+        for event in (UserUttered(text, {"name": "ask_labour", "confidence": 0.9}, message_id=text),
+                      ActionExecuted("action_answer_topic"), BotUttered("回答" + text),
+                      ActionExecuted("action_listen")):
+            tracker.update(event)
+
+    def texts(tracker):
+        return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+    async def main():
+        # a new conversation, then turns saved by two instances in turn: Rasa reads what was meant
+        first = await one.create_tracker("a")
+        turn(first, "欠薪")
+        await one.save(first)
+        turn(first, "加班费")  # the same tracker saved again appends only what is new
+        await one.save(first)
+        other = await two.retrieve("a")
+        turn(other, "押金")
+        await two.save(other)
+        theirs = await plain.retrieve("a")
+        assert texts(theirs) == ["欠薪", "加班费", "押金"], texts(theirs)
+        assert [e.as_dict() for e in (await one.retrieve("a")).events] == [e.as_dict() for e in theirs.events]
+        # two turns that read the same conversation: the second to save is refused, writes nothing
+        a, b = await one.retrieve("a"), await two.retrieve("a")
+        turn(a, "续租")
+        turn(b, "续租")
+        await one.save(a)
+        try:
+            await two.save(b)
+        except TrackerConflict:
+            pass
+        else:
+            raise AssertionError("an overlapping turn was saved over the other")
+        assert texts(await plain.retrieve("a")) == ["欠薪", "加班费", "押金", "续租"]
+        # a tracker made as new where rows exist (the read failed, say) is refused too
+        blank = one.init_tracker("a")
+        turn(blank, "又一次")
+        try:
+            await one.save(blank)
+        except TrackerConflict:
+            pass
+        else:
+            raise AssertionError("an empty tracker was saved over a conversation")
+        assert texts(await plain.retrieve("a")) == ["欠薪", "加班费", "押金", "续租"]
+        # Rasa's agent is handed the store itself: a store that cannot read fails the turn
+        cached_tracker_store.install()
+        agent = Agent(domain=domain, tracker_store=one)
+        assert agent.tracker_store is one
+        one.engine.dispose()
+        one.sessionmaker = lambda: (_ for _ in ()).throw(ConnectionError("database away"))
+        try:
+            await agent.tracker_store.retrieve("a")
+        except ConnectionError:
+            pass
+        else:
+            raise AssertionError("a failed read was answered as an empty conversation")
+        if dialect == "postgresql":  # saves of one conversation wait for each other across instances
+            import psycopg2
+            holder = psycopg2.connect(host="127.0.0.1", port=5432, dbname=db, user="postgres")
+            holder.autocommit = True
+            holder.cursor().execute(
+                "SELECT pg_advisory_lock(hashtextextended('rasa-tracker:a', 0))")
+            tracker = await two.retrieve("a")
+            turn(tracker, "等待")
+            done = []
+            saver = threading.Thread(target=lambda: done.append(asyncio.run(two.save(tracker)) or time.monotonic()))
+            saver.start()
+            saver.join(1.5)
+            assert not done, "a save did not wait for another instance's save of the conversation"
+            released = time.monotonic()
+            holder.cursor().execute(
+                "SELECT pg_advisory_unlock(hashtextextended('rasa-tracker:a', 0))")
+            saver.join(10)
+            assert done and done[0] >= released
+            assert texts(await plain.retrieve("a"))[-1] == "等待"
+        print("ok")
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_turn_is_saved_only_over_what_it_read(dialect: str, tmp_path, request) -> None:
+    """The cluster test once stored one message's turn twice: two turns of one
+    conversation overlapped and Rasa's save appended by count. Each save here appends
+    the turn's own events only if the conversation is as the turn read it."""
+    db = str(tmp_path / "tracker.db") if dialect == "sqlite" else request.getfixturevalue("database")
+    done = in_rasa(SAVE, dialect, db)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), (done.stdout[-2000:], done.stderr[-3000:])

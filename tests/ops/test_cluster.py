@@ -191,9 +191,15 @@ async def _taken_by_rasa(database: str, residents: list[str]) -> tuple[Counter[s
     return taken, answered
 
 
-async def _timeline(database: str, message_ids: list[str]) -> dict[str, list[str]]:
+def _phase_at(phases: list[tuple[float, str]], timestamp: float) -> str:
+    """The phase (fault) that was under way at wall-clock `timestamp`."""
+    return ([name for began, name in phases if began <= timestamp] or ["before"])[-1]
+
+
+async def _timeline(database: str, message_ids: list[str], phases: list[tuple[float, str]]) -> dict[str, list[str]]:
     """For a message taken more than once, its resident's events from its first take to a
-    few after its last (type, action, seconds since the first): what a failure is read by."""
+    few after its last (type, action, seconds since the first, and for each take the
+    phase it began in): what a failure is read by."""
     connection = await asyncpg.connect(f"{PG}/{database}")
     try:
         rows = await connection.fetch(
@@ -213,7 +219,8 @@ async def _timeline(database: str, message_ids: list[str]) -> dict[str, list[str
                 start = events[takes[0]]["timestamp"]
                 found[message_id] = [
                     f"{e['type_name']}{'[' + e['action_name'] + ']' if e['action_name'] else ''}"
-                    f"@{e['timestamp'] - start:.1f}s{'*' if ids[i] == message_id else ''}"
+                    f"@{e['timestamp'] - start:.1f}s"
+                    f"{'*' + _phase_at(phases, e['timestamp']) if ids[i] == message_id else ''}"
                     for i, e in enumerate(events[takes[0] : takes[-1] + 8], start=takes[0])
                 ]
     return found
@@ -268,24 +275,30 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
         console = Console(cluster.url, "cl-mediator")
         assert console.post(f"/console/api/cases/{opened['case_id']}/claim").status_code == 200
         mediation = Mediation(cluster.url, console, opened["case_id"], case_resident)
+        phases: list[tuple[float, str]] = [(time.time(), "steady")]
+
+        def enter(phase: str) -> None:
+            stream.phase = mediation.phase = phase
+            phases.append((time.time(), phase))
+
         with Stream(cluster.url) as stream, mediation:
             time.sleep(4)
             made = backup_tool(base, "create", "--into", str(tmp_path / "backups"))  # while all this runs
             assert made.returncode == 0, made.stderr
             for kind in ("gateway", "rasa", "actions"):
-                stream.phase = mediation.phase = f"{kind} 1 killed"
+                enter(f"{kind} 1 killed")
                 cluster.kill(1, kind)
                 time.sleep(6)  # the stream goes on through instance 2
                 cluster.restart(1, kind)
-                stream.phase = mediation.phase = "steady"
+                enter("steady")
                 time.sleep(4)
             for name, proxy, seconds in (("redis cut", redis, 6), ("postgresql restart", pg, 5)):
-                stream.phase = mediation.phase = name
+                enter(name)
                 proxy.disable()
                 time.sleep(seconds)
                 proxy.enable()
                 time.sleep(4)
-                stream.phase = mediation.phase = "steady"
+                enter("steady")
             time.sleep(4)
         # every kept message is answered once the cluster is whole again
         deadline = time.monotonic() + 120
@@ -337,7 +350,7 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
     )
     # no message answered twice: no resident sees two answers, no dialogue moves twice
     twice = [m for m, n in answered_takes.items() if m and n > 1]
-    assert duplicated == 0, asyncio.run(_timeline(database, twice))
+    assert duplicated == 0, asyncio.run(_timeline(database, twice, phases))
     assert None not in taken  # every turn Rasa took carries the gateway's message id
     # the mediator and the resident reached each other in every phase, faults included
     for phase, counts in mediation.by_phase.items():
