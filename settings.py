@@ -94,6 +94,9 @@ class Settings:
     tracker_cache_mb: float = _setting("TRACKER_CACHE_MB", "32", float)
     # Rasa lock store: empty = in memory (one Rasa instance), or redis://host:port/db
     lock_store_url: str = _setting("LOCK_STORE_URL", "")
+    # seconds a turn's place in the Redis lock outlives the Rasa instance that holds it
+    # (renewed while the instance lives: nlu/atomic_lock_store.py)
+    turn_lock_lease_s: float = _setting("TURN_LOCK_LEASE_S", "15", float)
     # seconds the gateway waits for Rasa before answering 503 and keeping the text
     rasa_timeout_s: float = _setting("RASA_TIMEOUT_S", "20", float)
     # how often kept messages are retried while Rasa is down

@@ -13,17 +13,18 @@ the turn it may skip are one step: an earlier attempt still in progress finishes
 Only a turn that produced replies counts as answered: one whose action failed (the
 action server down) gave the resident nothing, and is taken again, as before.
 
-Rasa's lock is not enough on its own. A ticket's lifetime (60 s) runs from when it
+Rasa's lock is not enough on its own. Rasa's ticket lifetime (60 s) ran from when it
 was drawn, waiting included: after Redis was cut, tickets whose turns could not give
-them back stay until they expire, the next ones wait most of their lifetime away, and
-a turn still running when its ticket expires no longer holds the lock. A copy of the
-message sent meanwhile (its gateway gave up waiting) then finds no answer in the
-tracker and took it a second time (tests/ops/test_cluster.py, twice in one run). So
-each take of a message id is also claimed once, atomically (Redis SET NX beside Rasa's
-lock, or this process's memory with the in-memory lock store): a second take while
-one runs fails (the channel answers 409), the gateway keeps the message, and its next
-try finds the answer. A take that gave no reply gives its claim back; one whose Rasa
-died mid-turn holds it for TAKE_TTL_S.
+them back stayed until they expired, the next ones waited most of their lifetime away,
+and a turn still running when its ticket expired no longer held the lock. A copy of the
+message sent meanwhile (its gateway gave up waiting) then found no answer in the
+tracker and took it a second time (tests/ops/test_cluster.py, twice in one run).
+Tickets are leases renewed while their turn lives now (nlu/atomic_lock_store.py), but
+a renewal can fail while Redis is away. So each take of a message id is also claimed
+once, atomically (Redis SET NX beside Rasa's lock, or this process's memory with the
+in-memory lock store): a second take while one runs fails (the channel answers 409),
+the gateway keeps the message, and its next try finds the answer. A take that gave no
+reply gives its claim back; one whose Rasa died mid-turn holds it for TAKE_TTL_S.
 Installed by nlu/rasa_server.py.
 """
 
@@ -35,8 +36,8 @@ from typing import Any
 
 SEEN_BEFORE = "seen_before"
 TAKE_TTL_S = 60  # a take whose Rasa died mid-turn (or that could not give its claim back while
-# Redis was away) keeps its message waiting this long: Rasa's own ticket lifetime, past which
-# its lock no longer holds a turn either
+# Redis was away) keeps its message waiting this long; a turn that is still running then (it
+# is not renewed) may be taken again
 _taken_here: dict[str, float] = {}  # message id → until when, with the in-memory lock store
 
 

@@ -137,6 +137,54 @@ def test_two_rasa_instances_never_draw_the_same_ticket() -> None:
     assert guarded.stdout.split() == ["0", "0"]
 
 
+LEASES = textwrap.dedent(
+    """
+    import asyncio, sys, time, uuid
+    from rasa.core.lock_store import RedisLockStore
+    if sys.argv[1] == "leased":
+        from nlu.atomic_lock_store import install
+        install()
+    LEASE = 1.5
+    prefix = "t" + uuid.uuid4().hex[:12]
+    dead, one, two = (RedisLockStore(host="127.0.0.1", port=6379, db=9, key_prefix=prefix) for _ in range(3))
+    conversation, began, held = uuid.uuid4().hex, time.monotonic(), {}
+
+    async def turn(store, name, after_s, runs_s):
+        await asyncio.sleep(after_s)
+        async with store.lock(conversation, lock_lifetime=LEASE, wait_time_in_seconds=0.05):
+            start = time.monotonic() - began
+            await asyncio.sleep(runs_s)
+            held[name] = (start, time.monotonic() - began)
+
+    async def main():
+        dead.issue_ticket(conversation, LEASE)  # an instance killed mid-turn: never given back
+        await asyncio.gather(turn(one, "one", 0.5, 2.0), turn(two, "two", 1.0, 0.2))
+        (a0, a1), (b0, b1) = sorted(held.values())
+        overlap = max(0.0, min(a1, b1) - max(a0, b0))
+        print(f"{overlap:.2f} {a0:.2f} {b0 - a1:.2f}")
+
+    asyncio.run(main())
+    one.delete_lock(conversation)
+    """
+)
+
+
+@pytest.mark.redis
+def test_a_turn_holds_its_lock_however_long_it_waited() -> None:
+    """Rasa's ticket lasts a fixed time from when it was drawn: a turn that waited behind a
+    killed instance's ticket runs with what is left of its own, and the next turn is served
+    while it still runs. Leased (nlu/atomic_lock_store.py), the waiting and the running turn
+    keep renewing theirs; the dead ticket still frees the conversation after one lease."""
+    bare, leased = in_rasa(LEASES, "bare"), in_rasa(LEASES, "leased")
+    assert bare.returncode == 0 and leased.returncode == 0, (bare.stderr[-2000:], leased.stderr[-2000:])
+    overlap, _, _ = (float(x) for x in bare.stdout.split())
+    assert overlap > 0.15  # the second turn (0.2 s) ran inside the first: what is guarded against
+    overlap, first_served, gap = (float(x) for x in leased.stdout.split())
+    assert overlap == 0.0, leased.stdout
+    assert first_served < 1.5 + 0.6, leased.stdout  # the dead ticket ran out after its lease
+    assert gap < 0.5, leased.stdout  # the second turn was served as the first ended, not dropped
+
+
 ONE_TAKE = textwrap.dedent(
     """
     import asyncio, sys, uuid
