@@ -5,8 +5,10 @@ sees it in the process list (``ps``, /proc/<pid>/cmdline) and with it can
 read every resident's transcript. This entry point (Rasa's environment) adds
 ``--auth-token $RASA_AUTH_TOKEN`` to the arguments inside the process and
 hands over to Rasa's own command line: the process list shows only what
-ops/stack.py passed. Before that it installs nlu/rasa_speedups.py (two measured
-hot spots of Rasa's server made cheap, behaviour unchanged) and
+ops/stack.py passed. Before that it installs nlu/rasa_speedups.py (measured
+hot spots of Rasa's server made cheap, behaviour unchanged),
+nlu/incremental_states.py (a conversation's dialogue states described once per event,
+not replayed for every policy call) and
 nlu/idempotent_turns.py (a message Rasa answered already is not taken twice), and
 imports the tracker store the endpoints name (nlu/cached_tracker_store.py): Rasa
 would fall back to a tracker store in memory, with only a warning, on a class it
@@ -40,9 +42,16 @@ def main() -> None:
     sys.argv = arguments(sys.argv[1:], token)
     from rasa.__main__ import main as rasa_main
 
-    from nlu import atomic_lock_store, cached_tracker_store, idempotent_turns, rasa_speedups  # noqa: F401
+    from nlu import (  # noqa: F401
+        atomic_lock_store,
+        cached_tracker_store,
+        idempotent_turns,
+        incremental_states,
+        rasa_speedups,
+    )
 
     rasa_speedups.install()
+    incremental_states.install()
     idempotent_turns.install()
     atomic_lock_store.install()
     cached_tracker_store.install()

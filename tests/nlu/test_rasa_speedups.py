@@ -40,6 +40,14 @@ CHECK = textwrap.dedent(
     assert Event.resolve_by_type("user") is UserUttered and Event.resolve_by_type("bot") is BotUttered
     assert Event.resolve_by_type("slot") is SlotSet
     assert Event.resolve_by_type("no-such-event", default=SlotSet) is SlotSet
+    import logging
+    from rasa.core.policies import memoization, rule_policy
+    states = [{"user": {"intent": "greet"}}]
+    logging.getLogger("rasa").setLevel(logging.INFO)  # the server's level: nothing to copy
+    assert memoization.copy.deepcopy(states) is states and rule_policy.copy.deepcopy(states) is states
+    logging.getLogger("rasa").setLevel(logging.DEBUG)  # a debug line may be written: copied
+    copied = rule_policy.copy.deepcopy(states)
+    assert copied == states and copied is not states and copied[0]["user"] is not states[0]["user"]
     try:
         Event.resolve_by_type("no-such-event")
     except ValueError:
