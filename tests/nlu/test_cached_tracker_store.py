@@ -70,6 +70,8 @@ CHECK = textwrap.dedent(
         await same("a", "first read")
         await add("a", turn("加班费"))  # written by another instance
         await same("a", "rows added elsewhere")
+        first, second = await cached.retrieve("a"), await cached.retrieve("a")
+        assert all(x is y for x, y in zip(first.events, second.events, strict=True))  # built once
         tracker = await cached.retrieve("a")
         tracker.update(UserUttered("未保存", timestamp=at()))  # a turn that failed before saving
         got = await same("a", "unsaved event")
