@@ -112,6 +112,12 @@ CHECK = textwrap.dedent(
         with sqlite3.connect(db) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        # its SQLite file stays open between turns (SQLAlchemy 1.4 opened it for each)
+        pool = cached.engine.pool
+        assert type(pool).__name__ == "SingletonThreadPool", type(pool)
+        held = pool.connect().dbapi_connection
+        await cached.retrieve("a")
+        assert pool.connect().dbapi_connection is held
         print("ok")
 
     asyncio.run(main())

@@ -48,6 +48,35 @@ CHECK = textwrap.dedent(
     logging.getLogger("rasa").setLevel(logging.DEBUG)  # a debug line may be written: copied
     copied = rule_policy.copy.deepcopy(states)
     assert copied == states and copied is not states and copied[0]["user"] is not states[0]["user"]
+    import asyncio, json
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    async def action_call():  # what the action server receives: the same JSON, in UTF-8
+        received = []
+
+        async def webhook(request):
+            received.append(await request.read())
+            return web.json_response({"events": [], "responses": []})
+
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        payload = {"tracker": {"events": [{"text": "房东不退押金/怎么办", "timestamp": 1796588126.8744342,
+                                          "confidence": 2.5e-07, "ids": [1, None, True]}]},
+                   "nan": float("nan")}
+        await EndpointConfig(f"http://127.0.0.1:{port}/webhook").request(json=payload["tracker"], method="post")
+        await EndpointConfig(f"http://127.0.0.1:{port}/webhook").request(json=payload, method="post")
+        await runner.cleanup()
+        assert json.loads(received[0]) == payload["tracker"], received[0]
+        assert "房东不退押金/怎么办".encode() in received[0], received[0]  # not six bytes a character
+        assert "NaN" in received[1].decode()  # what ujson refuses, the standard encoder writes
+
+    asyncio.run(action_call())
     try:
         Event.resolve_by_type("no-such-event")
     except ValueError:
