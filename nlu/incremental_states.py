@@ -32,7 +32,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-KEPT_CONVERSATIONS = 512  # replays kept per Rasa process; a replay holds its conversation's events
+# what one Rasa process keeps, least recently used out first: replays (two or three per
+# conversation, one per way of asking), and states in all of them (a state is a few small
+# dicts, about 1 KB: 50,000 is about 50 MB; the bench's longest conversations hold 500 each)
+KEPT_REPLAYS = 512
+KEPT_STATES = 50_000
 
 
 @dataclass
@@ -122,6 +126,7 @@ class _States:
 
 
 _replays: OrderedDict[tuple, _Replay] = OrderedDict()
+_kept = [0]  # states in `_replays`
 _guard = threading.Lock()
 
 
@@ -142,6 +147,7 @@ def states_for_tracker_history(
     key = _key(domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     with _guard:  # taken out while in use: a concurrent call of the same key starts over
         replay = _replays.pop(key, None)
+        _kept[0] -= len(replay.states) if replay is not None else 0
     raw = list(tracker.events)
     applied, grew = _applied(replay, tracker, raw)
     if not grew:
@@ -169,8 +175,9 @@ def states_for_tracker_history(
         final.states[-1] = _copy(final.states[-1])
     with _guard:
         _replays[key] = replay
-        while len(_replays) > KEPT_CONVERSATIONS:
-            _replays.popitem(last=False)
+        _kept[0] += len(replay.states)
+        while len(_replays) > KEPT_REPLAYS or _kept[0] > KEPT_STATES:
+            _kept[0] -= len(_replays.popitem(last=False)[1].states)
     return final.states
 
 

@@ -121,6 +121,11 @@ CHECK = textwrap.dedent(
                 assert (own[0].name(), own[1].policy_name, own[1].max_confidence) == (
                     mine[0].name(), mine[1].policy_name, mine[1].max_confidence), (conversation, step)
                 predicted += 1
+    kept = incremental_states._replays
+    assert incremental_states._kept[0] == sum(len(r.states) for r in kept.values()) > 100
+    incremental_states.KEPT_STATES = 100  # what is kept stays bounded, and right
+    assert states(cached, tracker, False, True, rule_only) == states(rasa_own, tracker, False, True, rule_only)
+    assert incremental_states._kept[0] == sum(len(r.states) for r in kept.values()) <= 100
     print("ok", compared, predicted, counted["cached"], counted["own"])
     """
 )
