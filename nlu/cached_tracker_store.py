@@ -128,7 +128,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 opens and closes a SQLite file for every session (NullPool), and
             # the last connection to close checkpoints the write-ahead log: 7 % of Rasa's busy
-            # samples at 10 residents (stop 31). One connection per thread, kept open.
+            # samples at 10 residents (stop 31). One connection per thread, kept open: Rasa's
+            # server calls its store from the event loop's thread only (SingletonThreadPool
+            # closes connections of threads past its pool_size, 5).
             url = self.engine.url
             self.engine.dispose()
             self.engine = sa.create_engine(url, poolclass=sa.pool.SingletonThreadPool)
