@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,7 @@ class _States:
 _replays: OrderedDict[tuple, _Replay] = OrderedDict()
 _kept = [0]  # states in `_replays`
 _guard = threading.Lock()
+_rasa_own: Callable[..., list[dict[str, Any]]] | None = None  # Rasa's method, for rule trackers
 
 
 def _key(domain: Any, tracker: Any, omit: bool, ignore: bool, rule_only_data: Any) -> tuple:
@@ -142,8 +144,11 @@ def states_for_tracker_history(
     ignore_rule_only_turns: bool = False,
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """``Domain.states_for_tracker_history`` once installed: the same arguments, the same states."""
     from rasa.shared.core.events import ActionExecuted, ActiveLoop
 
+    if getattr(tracker, "is_rule_tracker", False) and _rasa_own is not None:  # training only
+        return _rasa_own(domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     key = _key(domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     with _guard:  # taken out while in use: a concurrent call of the same key starts over
         replay = _replays.pop(key, None)
@@ -182,19 +187,9 @@ def states_for_tracker_history(
 
 
 def install() -> None:
+    global _rasa_own
     from rasa.shared.core.domain import Domain
 
-    original = Domain.states_for_tracker_history
-
-    def patched(
-        self: Domain,
-        tracker: Any,
-        omit_unset_slots: bool = False,
-        ignore_rule_only_turns: bool = False,
-        rule_only_data: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        if getattr(tracker, "is_rule_tracker", False):
-            return original(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        return states_for_tracker_history(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-
-    Domain.states_for_tracker_history = patched
+    if Domain.states_for_tracker_history is not states_for_tracker_history:  # installed once
+        _rasa_own = Domain.states_for_tracker_history
+        Domain.states_for_tracker_history = states_for_tracker_history
