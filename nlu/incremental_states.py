@@ -179,8 +179,9 @@ def states_for_tracker_history(
     if len(final.states) > kept:  # it may hold the kept previous-action sub-state
         final.states[-1] = _copy(final.states[-1])
     with _guard:
+        displaced = _replays.pop(key, None)  # a concurrent call of the same key put its replay back first
+        _kept[0] += len(replay.states) - (len(displaced.states) if displaced is not None else 0)
         _replays[key] = replay
-        _kept[0] += len(replay.states)
         while len(_replays) > KEPT_REPLAYS or _kept[0] > KEPT_STATES:
             _kept[0] -= len(_replays.popitem(last=False)[1].states)
     return final.states

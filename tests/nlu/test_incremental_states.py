@@ -126,6 +126,17 @@ CHECK = textwrap.dedent(
     incremental_states.KEPT_STATES = 100  # what is kept stays bounded, and right
     assert states(cached, tracker, False, True, rule_only) == states(rasa_own, tracker, False, True, rule_only)
     assert incremental_states._kept[0] == sum(len(r.states) for r in kept.values()) <= 100
+    incremental_states.KEPT_STATES = 50_000
+    applied = incremental_states._applied
+
+    def meanwhile(*args):  # another thread's call for the same conversation ends first
+        incremental_states._applied = applied
+        states(cached, tracker, True, False, None)
+        return applied(*args)
+
+    incremental_states._applied = meanwhile
+    assert states(cached, tracker, True, False, None) == states(rasa_own, tracker, True, False, None)
+    assert incremental_states._kept[0] == sum(len(r.states) for r in kept.values()) > 0
     print("ok", compared, predicted, counted["cached"], counted["own"])
     """
 )
