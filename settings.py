@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parent
 
 
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+# the default embedding model (make embedding-model links it here); the NLU classifier is
+# trained on its int8 export's vectors whatever EMBEDDING_MODEL retrieval uses
+CLASSIFIER_EMBEDDING_MODEL = ROOT / "models" / "multilingual-e5-small"
 # Rasa's tracker store under HAIZHU_VAR_DIR when TRACKER_STORE_URL is empty
 TRACKER_SQLITE = "rasa-tracker.db"
 
@@ -124,7 +127,7 @@ class Settings:
     typical_case_dirs: tuple[Path, ...] = _setting_paths("CASE_DIRS", SHARED_CORPUS / "cases")
     # any sentence-transformers model name or path; query/passage prefixes come
     # from the model's own prompts (config_sentence_transformers.json)
-    embedding_model: str = _setting("EMBEDDING_MODEL", str(ROOT / "models" / "multilingual-e5-small"))
+    embedding_model: str = _setting("EMBEDDING_MODEL", str(CLASSIFIER_EMBEDDING_MODEL))
     # threads the action server's embedding model computes with: one uses least CPU per
     # message when messages come together (2 cores: 2 threads embed 30 % faster for one resident alone)
     embedding_threads: int = _setting("EMBEDDING_THREADS", "1", int)

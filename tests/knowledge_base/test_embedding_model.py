@@ -164,12 +164,3 @@ def test_the_engine_setting_picks_the_export_and_refuses_a_missing_one(tmp_path)
     assert load_query_encoder(model, "torch", 1, "0").name == "torch-fp32"
     with pytest.raises(FileNotFoundError, match="make embedding-model"):
         load_query_encoder(str(tmp_path), "onnx", 1, "0")
-
-
-def test_the_classifiers_vectors_come_from_the_unquantised_export(models, int8_encoder) -> None:
-    """The NLU classifier was trained on float vectors; its threshold between an answer
-    and a clarifying question must see the same ones (int8 moved a short message across)."""
-    st, reference = models
-    exact = int8_encoder.encode_exact(SENTENCES, "query")
-    assert (exact * st.encode(SENTENCES, prompt_name="query", normalize_embeddings=True)).sum(axis=1).min() > 0.9999
-    assert (exact * reference.query(SENTENCES)).sum(axis=1).min() > 0.999

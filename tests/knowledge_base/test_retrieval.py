@@ -339,8 +339,6 @@ def test_a_text_being_embedded_is_waited_for_not_embedded_twice(small_index) -> 
                 raise RuntimeError("engine failed")
             return np.stack([np.full(384, len(t), dtype=np.float32) for t in texts])
 
-        encode_exact = encode
-
     encoder = SlowEncoder()
     retriever = Retriever(small_index[0], encoder=encoder)
     ahead = threading.Thread(target=retriever.prepare_dense_queries, args=(["押金不退"],))
@@ -356,3 +354,18 @@ def test_a_text_being_embedded_is_waited_for_not_embedded_twice(small_index) -> 
     assert retriever.query_vector("欠薪").shape == (1, 384)
     ahead.join()
     assert len(encoder.calls) == 3 and not retriever._embedding
+
+
+def test_only_the_classifiers_own_vectors_are_served_to_it(small_index) -> None:
+    """/embed serves the classifier only vectors of the encoder it was trained on; with
+    EMBEDDING_ENGINE=torch or another model Rasa embeds for itself (actions/server.py)."""
+    import numpy as np
+
+    class OtherEngine:
+        name = "torch-fp32"
+
+        def encode(self, texts: list[str], kind: str) -> np.ndarray:
+            return np.zeros((len(texts), 384), dtype=np.float32)
+
+    assert Retriever(small_index[0]).serves_classifier
+    assert not Retriever(small_index[0], encoder=OtherEngine()).serves_classifier
