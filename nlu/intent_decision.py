@@ -55,7 +55,7 @@ class Thresholds:
     topic_share: float = 0.5
     # a category this likely is clear. 0.55 since the classifier reads the int8 export's
     # vectors (stop 33): 5-fold cross-validation over the real rows sends the same two legal
-    # questions to buttons at every value from 0.45 to 0.58, so the middle of that plateau
+    # questions to buttons at every value from 0.45 to 0.58, and 0.55 inside that plateau
     # leaves room on both sides; at 0.5 a vague 「我想问一下赔偿的事」 sat on the line (0.502)
     category: float = 0.55
     # below this a category is no evidence at all
@@ -83,13 +83,22 @@ def category_evidence(
     taxonomy: Taxonomy, ranking: Sequence[Mapping[str, Any]], category_p: Mapping[str, float]
 ) -> dict[str, float]:
     """Average of the category head and the summed probability of each
-    category's topic intents (requests, whose category is the message's, count
-    for neither)."""
+    category's topic intents. Requests, whose category is the message's, count
+    for none. A legal topic whose category is the message's (定金) counts for the
+    legal category the category head finds likeliest: it is a legal question of
+    that area, and left out it held a clear 「租房交了定金现在不租了」 (定金 0.86) to
+    half the head's probability, on the line between an answer and buttons."""
     mass = {c: 0.0 for c in taxonomy.categories}
+    legal = [c for c in _legal_categories(taxonomy) if c in category_p]
+    found_in = max(legal, key=lambda c: float(category_p[c])) if legal else None
     for entry in ranking:
         name = entry.get("name") or ""
-        if name in taxonomy.intent_category and not taxonomy.takes_stated_category(name):
+        if name not in taxonomy.intent_category or taxonomy.is_modifier(name):
+            continue
+        if not taxonomy.takes_stated_category(name):
             mass[taxonomy.category_of(name)] += float(entry.get("confidence") or 0.0)
+        elif found_in is not None:
+            mass[found_in] += float(entry.get("confidence") or 0.0)
     if not category_p:
         return mass
     return {c: (float(category_p.get(c, 0.0)) + mass[c]) / 2 for c in taxonomy.categories}

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from nlu import real_questions as rq
-from nlu.intent_decision import GENERAL_INTENTS, Thresholds, decide
+from nlu.intent_decision import GENERAL_INTENTS, Thresholds, category_evidence, decide
 from nlu.taxonomy import FALLBACK_INTENT, load
 from settings import ROOT, get_settings
 
@@ -189,5 +189,20 @@ def test_earnest_money_takes_the_area_it_is_found_in() -> None:
     assert (d.intent, d.category) == ("earnest_money", "lease")
 
 
+def test_a_confident_earnest_money_question_is_clear_in_its_area() -> None:
+    """定金's probability counts for the area the category head finds: left out, a short
+    定金 question the classifier is sure of had half the head's probability as evidence
+    and, below the category threshold, was sent to clarification buttons."""
+    d = decide(
+        T, "租房交了定金现在不租了", ranking(earnest_money=0.86, lease_deposit=0.04), {"lease": 0.95, "other_legal": 0.05}
+    )
+    assert (d.intent, d.category, d.reason) == ("earnest_money", "lease", "topic")
+    evidence = category_evidence(T, ranking(earnest_money=0.86, lease_deposit=0.04), {"lease": 0.95, "other_legal": 0.05})
+    assert evidence["lease"] == pytest.approx((0.95 + 0.86 + 0.04) / 2)
+    # requests still count for no area: they are answered by what they ask for
+    asked = category_evidence(T, ranking(request_legal_aid=0.9), {"labour": 0.6, "other_legal": 0.4})
+    assert asked["labour"] == pytest.approx(0.3)
+
+
 def test_thresholds_are_the_resolver_defaults() -> None:
-    assert Thresholds().short_chars == 40 and Thresholds().category == 0.5
+    assert Thresholds().short_chars == 40 and Thresholds().category == 0.55
