@@ -193,11 +193,10 @@ def test_a_confident_earnest_money_question_is_clear_in_its_area() -> None:
     """定金's probability counts for the area the category head finds: left out, a short
     定金 question the classifier is sure of had half the head's probability as evidence
     and, below the category threshold, was sent to clarification buttons."""
-    d = decide(
-        T, "租房交了定金现在不租了", ranking(earnest_money=0.86, lease_deposit=0.04), {"lease": 0.95, "other_legal": 0.05}
-    )
+    intents, heads = ranking(earnest_money=0.86, lease_deposit=0.04), {"lease": 0.95, "other_legal": 0.05}
+    d = decide(T, "租房交了定金现在不租了", intents, heads)
     assert (d.intent, d.category, d.reason) == ("earnest_money", "lease", "topic")
-    evidence = category_evidence(T, ranking(earnest_money=0.86, lease_deposit=0.04), {"lease": 0.95, "other_legal": 0.05})
+    evidence = category_evidence(T, intents, heads)
     assert evidence["lease"] == pytest.approx((0.95 + 0.86 + 0.04) / 2)
     # requests still count for no area: they are answered by what they ask for
     asked = category_evidence(T, ranking(request_legal_aid=0.9), {"labour": 0.6, "other_legal": 0.4})
