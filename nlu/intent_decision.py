@@ -93,12 +93,12 @@ def category_evidence(
     found_in = max(legal, key=lambda c: float(category_p[c])) if legal else None
     for entry in ranking:
         name = entry.get("name") or ""
-        if name not in taxonomy.intent_category or taxonomy.is_modifier(name):
-            continue
-        if not taxonomy.takes_stated_category(name):
-            mass[taxonomy.category_of(name)] += float(entry.get("confidence") or 0.0)
-        elif found_in is not None:
-            mass[found_in] += float(entry.get("confidence") or 0.0)
+        confidence = float(entry.get("confidence") or 0.0)
+        if name in taxonomy.text_categorised:
+            if found_in is not None:
+                mass[found_in] += confidence
+        elif name in taxonomy.intent_category and not taxonomy.is_modifier(name):
+            mass[taxonomy.category_of(name)] += confidence
     if not category_p:
         return mass
     return {c: (float(category_p.get(c, 0.0)) + mass[c]) / 2 for c in taxonomy.categories}

@@ -7,9 +7,10 @@ lists), and through sentence-transformers that was the largest share of the
 action server's CPU per message (issue 15), while torch alone kept ~0.5 GB of
 the action server's memory (issue 12). The NLU classifier is trained on this
 graph's vectors too (in Rasa's environment, nlu/components/question_classifier.py),
-so the vectors it is trained, evaluated and served on are one and the same. Measured here on 78 real dev questions,
-one thread, per (words, expansion) pair: 43 ms with torch in bfloat16, 23 ms
-with this graph, the vectors at cosine ≥ 0.996 to float32 torch.
+so the vectors it is trained, evaluated and served on are one and the same.
+Measured here on 78 real dev questions, one thread, per (words, expansion) pair:
+43 ms with torch in bfloat16, 23 ms with this graph, the vectors at cosine
+≥ 0.996 to float32 torch.
 
 What is exported is the BERT encoder from `inputs_embeds` on, plus mean
 pooling and L2 normalisation. The word-embedding matrix (250k × 384, 384 MB

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -174,12 +174,13 @@ class Retriever:
             found[text] = vector
         return np.stack([found[t] for t in texts])
 
-    @property
+    @cached_property
     def serves_classifier(self) -> bool:
         """Whether these query vectors are the ones the NLU classifier was trained on: the
         int8 export of the default model (nlu/components/question_classifier.py). With
         another EMBEDDING_MODEL or EMBEDDING_ENGINE=torch they are not, and Rasa embeds
-        for itself rather than classify on vectors it never saw."""
+        for itself rather than classify on vectors it never saw. Asked on every /embed call
+        and fixed once loaded, so the paths are resolved once, not per message."""
         return self.encoder.name == OnnxQueryEncoder.name and (
             Path(self.manifest.model).resolve() == CLASSIFIER_EMBEDDING_MODEL.resolve()
         )
