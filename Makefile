@@ -49,7 +49,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test test-fast lint cluster haproxy chat calc real-questions eval-nlu cv-nlu eval-retrieval index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
+.PHONY: help run test test-fast lint cluster haproxy chat calc real-questions eval-nlu cv-nlu eval-retrieval eval-unseen-themes index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -63,6 +63,7 @@ help:
 	@echo "make cv-nlu     5-fold cross-validation of the NLU over all real questions"
 	@echo "make index      build the statute index (faiss + BM25), only when corpus or model changed"
 	@echo "make eval-retrieval DATA=file.jsonl   recall@k / MRR of statute retrieval"
+	@echo "make eval-unseen-themes   the reranker on themes it and the bank have not seen"
 	@echo "make calc KIND=severance WAGE=9000 START=2021-03-01 END=2024-10-01   what the statute computes"
 	@echo "make bench      latency, throughput, memory of the whole stack (report in reports/bench)"
 	@echo "make fuzz       10,000 hostile requests through every public endpoint (FUZZ_N=…)"
@@ -191,6 +192,10 @@ index: venvs embedding-model
 eval-retrieval: index model
 	@if [ -z "$(DATA)" ]; then echo "usage: make eval-retrieval DATA=file.jsonl" >&2; exit 2; fi
 	@.venv/bin/python -m knowledge_base.evaluation.evaluate_retrieval --data "$(abspath $(DATA))"
+
+# the reranker on each law family of the bank held out, with and without its votes (~2 min)
+eval-unseen-themes: index
+	@.venv/bin/python -m knowledge_base.evaluation.unseen_themes
 
 validate: venvs real-questions check-services
 	$(RASA_ENV) .venv-rasa/bin/rasa data validate --fail-on-warnings --domain domain.yml \

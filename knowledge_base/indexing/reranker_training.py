@@ -64,17 +64,22 @@ def _labels(retriever, pool, gold: set[tuple[str, int]]) -> np.ndarray:
 
 
 def training_data(
-    retriever, bank: Sequence[AnsweredQuestion], own: Sequence[tuple[str, set[tuple[str, int]], str | None]] = ()
+    retriever,
+    bank: Sequence[AnsweredQuestion],
+    own: Sequence[tuple[str, set[tuple[str, int]], str | None]] = (),
+    places: Sequence[int] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per question: its candidates' features and whether each is gold.
-    `bank` must be the bank's questions in the bank's order (their vectors are reused).
+    `bank` must be the bank's questions in the bank's order (their vectors are reused);
+    `places`: only those of its questions (a law family held out, knowledge_base/evaluation/unseen_themes.py).
     A question none of whose gold articles is indexed (a smaller corpus, as
     the tests' index) is left out: it would only teach that nothing is right,
     and lower every probability the thresholds of actions/grounded_reply.py
     were chosen on."""
     indexed = {(a.law, a.number) for a in retriever.articles}
     matrices, labels = [], []
-    for place, row in enumerate(bank):
+    for place in range(len(bank)) if places is None else places:
+        row = bank[place]
         if indexed & set(row.gold):
             pool = retriever.pool(row.question, None, "hybrid", retriever.bank.vectors[place], leave_out=place)
             matrices.append(pool.matrix())
