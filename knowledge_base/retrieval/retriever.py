@@ -29,7 +29,7 @@ from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
 from knowledge_base.retrieval.query_encoder import QueryEncoder, load_query_encoder
-from knowledge_base.retrieval.question_bank import QuestionBank
+from knowledge_base.retrieval.question_bank import NEIGHBOURS, QuestionBank
 from knowledge_base.retrieval.reranker import (
     RERANKER_FILE,
     RRF_K,
@@ -93,12 +93,13 @@ def category_laws() -> dict[str, list[tuple[str, int, int, float]]]:
 
 def law_weight(category: str | None, article: Article) -> float:
     """How much retrieval favours `article` for a question of `category` (1: not at all)."""
+    return key_weight(category, article.law, article.number)
+
+
+def key_weight(category: str | None, law: str, number: int) -> float:
+    """law_weight of 《law》第number条, for articles known only by their citation (a bank's gold)."""
     return max(
-        (
-            w
-            for law, lo, hi, w in category_laws().get(category or "", [])
-            if article.law == law and lo <= article.number <= hi
-        ),
+        (w for ruled, lo, hi, w in category_laws().get(category or "", []) if law == ruled and lo <= number <= hi),
         default=1.0,
     )
 
@@ -128,6 +129,8 @@ class Retriever:
         self.articles = self.store.indexed()
         self.bank = QuestionBank.load(directory)
         self.bank_weight = BANK_WEIGHT
+        self._bank_covers: dict[str | None, bool] = {}
+        self._bank_covers_of = self.bank
         self.reranker = Reranker.load(directory / RERANKER_FILE)
         self._position: dict[tuple[str, int], int] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -255,6 +258,32 @@ class Retriever:
         found = ((self._position.get(key), vote) for key, vote in self.bank.votes(vector, leave_out=leave_out))
         return [(a, vote) for a, vote in found if a is not None]
 
+    def bank_covers(self, category: str | None) -> bool:
+        """Whether the bank holds questions of `category`'s theme: at least as many of its
+        questions cite an article that governs the category (knowledge_base/content/category_laws.yml)
+        as there are neighbours voting. The shared bank holds not one labour, lease or
+        owners' and neighbours' question (by design: they are the hidden benchmark's
+        themes), so for those categories its nearest questions are of other themes and
+        their votes push those themes' articles up. Without them (and the reranker retrained so), our labour and
+        lease sets rank better (held-out MRR 0.883 → 0.905, blind R@5 / MRR 0.625 / 0.555
+        → 0.637 / 0.578), and so do the bank's questions with their own family out of the
+        bank (MRR 0.498 → 0.519 without votes). It costs the real dev questions the NLU
+        calls labour or lease although they are of the bank's themes (30 of 332: 供用电,
+        保理, 融资租赁, 承揽): R@5 / MRR 0.676 / 0.661 → 0.619 / 0.575 (README). A question
+        without a category and other_legal are the bank's own themes: it votes."""
+        if self.bank is None:
+            return False
+        if category is None or not category_laws().get(category):
+            return True
+        if self._bank_covers_of is not self.bank:  # swapped (knowledge_base/evaluation/unseen_themes.py)
+            self._bank_covers, self._bank_covers_of = {}, self.bank
+        if category not in self._bank_covers:
+            citing = sum(
+                any(key_weight(category, law, number) > 1.0 for law, number in gold) for gold in self.bank.gold
+            )
+            self._bank_covers[category] = citing >= NEIGHBOURS
+        return self._bank_covers[category]
+
     def pool(
         self,
         text: str,
@@ -272,7 +301,8 @@ class Retriever:
         parts = self.parts_scored(query_vector) if "parts" in uses and query_vector is not None else []
         lexical = self.lexical_scored(text) if "lexical" in uses else []
         issues = self.issue_articles(text, category) if "issues" in uses else []
-        voted = self.bank_scored(query_vector, leave_out) if "bank" in uses and query_vector is not None else []
+        votes = "bank" in uses and query_vector is not None and self.bank_covers(category)
+        voted = self.bank_scored(query_vector, leave_out) if votes else []
         found: dict[int, Evidence] = {}
 
         def evidence(article: int) -> Evidence:

@@ -102,3 +102,25 @@ def test_no_bank_question_text_is_in_the_repository() -> None:
     text = "\n".join(p.read_text("utf-8", errors="ignore") for p in files)
     copied = [r.question for r in qb.load_rows(SHARED) if len(r.question) >= 15 and r.question in text]
     assert not copied, copied[:3]
+
+
+def test_the_bank_votes_only_for_the_themes_it_holds(settings) -> None:
+    """The shared bank holds no labour or lease question: for those categories its
+    nearest questions are of other themes, and their votes are left out."""
+    from knowledge_base.retrieval.retriever import Retriever
+
+    retriever = Retriever(settings.index_dir)
+    assert retriever.bank is not None
+    assert not retriever.bank_covers("labour") and not retriever.bank_covers("lease")
+    assert retriever.bank_covers(None) and retriever.bank_covers("other_legal")
+    asked = "公司拖欠工资三个月不发，老板说没钱，我该怎么办？"
+    heard = retriever.pool(asked, None, "hybrid").evidence
+    assert any(e.bank_rank for e in heard)  # without a category the neighbours vote
+    assert not any(e.bank_rank for e in retriever.pool(asked, "labour", "hybrid").evidence)
+    # counted from the bank's own gold: one that holds enough labour questions votes for labour
+    full = retriever.bank
+    labour = [[("劳动合同法", 30)]] * qb.NEIGHBOURS
+    retriever.bank = qb.QuestionBank(np.vstack([full.vectors, full.vectors[: qb.NEIGHBOURS]]), full.gold + labour)
+    assert retriever.bank_covers("labour") and not retriever.bank_covers("lease")
+    retriever.bank = qb.QuestionBank(full.vectors[:-1], full.gold[:-1])
+    assert not retriever.bank_covers("labour")  # a bank swapped in is counted afresh
