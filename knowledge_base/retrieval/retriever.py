@@ -301,8 +301,11 @@ class Retriever:
         parts = self.parts_scored(query_vector) if "parts" in uses and query_vector is not None else []
         lexical = self.lexical_scored(text) if "lexical" in uses else []
         issues = self.issue_articles(text, category) if "issues" in uses else []
-        votes = "bank" in uses and query_vector is not None and self.bank_covers(category)
-        voted = self.bank_scored(query_vector, leave_out) if votes else []
+        voted = (
+            self.bank_scored(query_vector, leave_out)
+            if "bank" in uses and query_vector is not None and self.bank_covers(category)
+            else []
+        )
         found: dict[int, Evidence] = {}
 
         def evidence(article: int) -> Evidence:
