@@ -13,8 +13,8 @@ reranker_training.py) on the rest and on our own set, and ranks the family's que
 - ``unseen``: the family is taken out of the voting bank too: the hidden questions' condition,
   where the nearest answered questions are of other themes.
 
-Measured at stop 34 (2-core Xeon, no category): seen_bank R@5 0.617 / MRR 0.588, unseen
-0.538 / 0.496 (README, "Retrieval learned from real questions"). Prints each family and, as
+Measured at stop 34 (2-core Xeon, no category): seen_bank R@5 0.613 / MRR 0.583, unseen
+0.530 / 0.496 (README, "Retrieval learned from real questions"). Prints each family and, as
 its LAST line, one JSON object ``{"n", "seen_bank": {...}, "unseen": {...}, "families": {...}}``
 with recall@1/5/10 and mrr@10 as ``make eval-retrieval`` counts them.
 """
