@@ -104,6 +104,13 @@ def key_weight(category: str | None, law: str, number: int) -> float:
     )
 
 
+@lru_cache(maxsize=32)
+def bank_citing(bank: QuestionBank, category: str) -> int:
+    """How many of `bank`'s questions cite an article that governs `category`: counted once per
+    bank (a bank swapped in, as knowledge_base/evaluation/unseen_themes.py does, is counted afresh)."""
+    return sum(any(key_weight(category, law, number) > 1.0 for law, number in gold) for gold in bank.gold)
+
+
 def governs(category: str | None, article: Article) -> bool:
     return law_weight(category, article) > 1.0
 
@@ -129,8 +136,6 @@ class Retriever:
         self.articles = self.store.indexed()
         self.bank = QuestionBank.load(directory)
         self.bank_weight = BANK_WEIGHT
-        self._bank_covers: dict[str | None, bool] = {}
-        self._bank_covers_of = self.bank
         self.reranker = Reranker.load(directory / RERANKER_FILE)
         self._position: dict[tuple[str, int], int] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -275,14 +280,7 @@ class Retriever:
             return False
         if category is None or not category_laws().get(category):
             return True
-        if self._bank_covers_of is not self.bank:  # swapped (knowledge_base/evaluation/unseen_themes.py)
-            self._bank_covers, self._bank_covers_of = {}, self.bank
-        if category not in self._bank_covers:
-            citing = sum(
-                any(key_weight(category, law, number) > 1.0 for law, number in gold) for gold in self.bank.gold
-            )
-            self._bank_covers[category] = citing >= NEIGHBOURS
-        return self._bank_covers[category]
+        return bank_citing(self.bank, category) >= NEIGHBOURS
 
     def pool(
         self,
