@@ -121,6 +121,11 @@ def score(ranked: list[tuple[str, int]], gold: set[tuple[str, int]]) -> dict[str
     return out
 
 
+def figures_line(f: dict[str, float]) -> str:
+    """recall@1/5/10 and MRR@10 as every retrieval evaluation prints them."""
+    return f"R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} R@10={f['recall@10']:.3f} MRR@10={f['mrr@10']:.3f}"
+
+
 def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     sums = {m: {key: 0.0 for key in (*[f"recall@{k}" for k in KS], "mrr@10")} for m in MODES}
     latencies: list[float] = []
@@ -187,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     for mode in MODES:
         f = result if mode == "hybrid" else result[mode]
-        print(
-            f"  {mode:<11} R@1={f['recall@1']:.3f} R@5={f['recall@5']:.3f} "
-            f"R@10={f['recall@10']:.3f} MRR@10={f['mrr@10']:.3f}"
-        )
+        print(f"  {mode:<11} {figures_line(f)}")
     seen = result["shown"]
     print(
         f"  shown quotes: precision {seen['precision']} (gold among the quotes an answer keeps), "
