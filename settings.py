@@ -131,6 +131,10 @@ class Settings:
     # threads the action server's embedding model computes with: one uses least CPU per
     # message when messages come together (2 cores: 2 threads embed 30 % faster for one resident alone)
     embedding_threads: int = _setting("EMBEDDING_THREADS", "1", int)
+    # threads faiss scans the statute index with (OpenMP, set by the Retriever): two cost twice
+    # the CPU of one for 8 % less latency alone, and under load the action server's CPU is the
+    # assistant's throughput (README, Performance)
+    search_threads: int = _setting("SEARCH_THREADS", "1", int)
     # residents' questions embedded with bfloat16 matrix products (torch autocast; passages stay
     # float32): about 30 % less CPU per question on this machine's CPU at cosine 0.99999 to float32;
     # auto: where the CPU computes bfloat16 natively (emulated it would be slower), 1 / 0: always / never

@@ -80,9 +80,10 @@ def char_bigrams(text: str) -> np.ndarray:
     unique): a word-segmentation-free view of what a question and an article
     share (jieba splits lay and statute wording of one term differently:
     押金 / 押金条, 工伤 / 工伤保险). Numbers, not strings: a few hundred bytes
-    an article where a set of strings costs tens of kilobytes."""
-    han = np.frombuffer(_HAN.sub("", text).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return np.unique((han[:-1] << np.uint64(16)) | han[1:]) if len(han) > 1 else np.zeros(0, dtype=np.uint64)
+    an article where a set of strings costs tens of kilobytes. The characters kept
+    (U+4E00–U+9FFF) need 16 bits each, so a pair fits 32."""
+    han = np.frombuffer(_HAN.sub("", text).encode("utf-32-le"), dtype=np.uint32)
+    return np.unique((han[:-1] << np.uint32(16)) | han[1:]) if len(han) > 1 else np.zeros(0, dtype=np.uint32)
 
 
 def shared_pairs_each(asked: np.ndarray, each: Sequence[np.ndarray]) -> np.ndarray:

@@ -47,7 +47,6 @@ DEPTH = 100  # candidates taken from each list before fusion
 PARTS_PER_ARTICLE = 2  # parts read per article wanted: an article's items crowd the top
 BANK_WEIGHT = 0.5  # the answered questions' votes beside the other lists' 1.0: chosen by leave-one-out
 # on the bank part (R@5 0.544 → 0.576 there, MRR 0.512 → 0.508; 1.0 costs MRR)
-RECENT_PAIRS = 8192  # articles whose character pairs are kept (~10 MB at most)
 RECENT_VECTORS = 512  # query vectors kept: a message's own words, embedded for the classifier, reused by its answer
 EMBED_WAIT_S = 10.0  # longest wait for a text another thread is embedding; then it is embedded here
 # the ranked lists each search mode fuses (the parts alone let evaluation show what each adds)
@@ -127,6 +126,7 @@ class Retriever:
         self.encoder = encoder or load_query_encoder(
             manifest.model, settings.embedding_engine, settings.embedding_threads, settings.embedding_bf16
         )
+        faiss.omp_set_num_threads(settings.search_threads)  # OpenMP, process-wide: faiss serves only this index
         self.dense = faiss.read_index(str(directory / "dense.faiss"))
         parts = directory / PARTS_INDEX
         self.parts = faiss.read_index(str(parts)) if parts.exists() else None
@@ -141,7 +141,13 @@ class Retriever:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._embedding: dict[str, threading.Event] = {}  # texts being embedded now, by another thread
-        self._pairs: OrderedDict[int, np.ndarray] = OrderedDict()
+        # every article's character pairs, one flat array (~7 MB, 0.3 s at load): computed
+        # per candidate they were 5 % of the action server's busy time under load (py-spy,
+        # stop 35), as a kept-recent memory of 8,192 articles missed on new questions
+        each = [char_bigrams(article.text) for article in self.articles]
+        self._pair_offsets = np.zeros(len(each) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in each], out=self._pair_offsets[1:])
+        self._pair_values = np.concatenate(each) if each else np.zeros(0, dtype=np.uint32)
         for position, article in enumerate(self.articles):  # 第N条 before 第N条之一
             if "之" not in article.label:
                 self._position.setdefault((article.law, article.number), position)
@@ -236,19 +242,8 @@ class Retriever:
         return list(best.items())
 
     def _bigrams(self, article: int) -> np.ndarray:
-        """An article's character pairs, the most recently needed kept: a pool
-        holds ~170 candidates, and related questions share most of them."""
-        with self._recent_lock:
-            pairs = self._pairs.get(article)
-            if pairs is not None:
-                self._pairs.move_to_end(article)
-                return pairs
-        pairs = char_bigrams(self.articles[article].text)
-        with self._recent_lock:
-            self._pairs[article] = pairs
-            while len(self._pairs) > RECENT_PAIRS:
-                self._pairs.popitem(last=False)
-        return pairs
+        """An article's character pairs (char_bigrams of its text), a view of the flat array."""
+        return self._pair_values[self._pair_offsets[article] : self._pair_offsets[article + 1]]
 
     def issue_articles(self, text: str, category: str | None) -> list[int]:
         """The indexed articles among the key provisions of the issues `text` raises."""
