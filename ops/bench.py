@@ -151,12 +151,38 @@ def charts(result: dict) -> list[str]:
     return names
 
 
+# instruction sets the figures depend on, best first: onnxruntime's int8 products and faiss's scans
+# take the widest the CPU has, and a 2-core AVX2-only machine held 15 msg/s where AVX-512 held 20
+SIMD = ("avx512_vnni", "avx512f", "avx2")
+
+
+def machine(cpuinfo: str | None = None) -> dict[str, Any]:
+    """The CPU a run measured: its figures are comparable only with runs on the same kind
+    (README, Performance), so the JSON says which, instead of a note written by hand."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())  # the first processor's
+    flags = set(fields.get("flags", "").split())
+    return {
+        "cpu": fields.get("model name", "unknown"),
+        "cores": os.cpu_count(),
+        "simd": [s for s in SIMD if s in flags],
+    }
+
+
 def report(result: dict, images: list[str]) -> None:
     lines = [
         "# Benchmark",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores "
-        f"({psutil.virtual_memory().total // 2**30} GiB). Command: `make bench`. Rate limits are "
+        f"({psutil.virtual_memory().total // 2**30} GiB; {result['machine']['cpu']}, "
+        f"{', '.join(result['machine']['simd']) or 'no AVX2'}). Command: `make bench`. Rate limits are "
         "lifted for the run (all simulated residents share one address).",
         "",
         "| measure | value | target |",
@@ -297,6 +323,7 @@ async def run() -> dict:
         gateway = f"http://{settings.host}:{settings.gateway_port}"
         await closed_loop(Gateway(), gateway, stream, 2, messages=6)  # warm the action server's model
         result: dict[str, Any] = {
+            "machine": machine(),
             "cold_start_s": cold_start,
             "index_build_s": manifest.build_seconds,
             "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), stream),
@@ -339,6 +366,7 @@ def main() -> int:
     ten = next(r for r in result["e2e"] if r["concurrency"] == 10)
     opened = open_loop_summary(result["open_loop"])
     summary = {
+        "machine": result["machine"],
         "cold_start_s": result["cold_start_s"],
         "index_build_s": result["index_build_s"],
         "nlu_p50_ms": result["nlu"]["p50_ms"],

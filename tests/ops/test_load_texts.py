@@ -1,4 +1,4 @@
-"""The bench's load: real questions in turn, none twice before all, replayable for the peer."""
+"""The bench's load (real questions in turn, none twice before all, replayable) and the CPU it names."""
 
 from __future__ import annotations
 
@@ -29,3 +29,18 @@ def test_the_bench_sends_more_distinct_real_questions_than_the_action_server_rem
     assert len(pool) == len(set(pool))
     # each message may keep two vectors (its words and their statutory expansion)
     assert len(pool) > 2 * RECENT_VECTORS
+
+
+def test_the_bench_says_which_cpu_it_measured() -> None:
+    from ops.bench import machine
+
+    cpuinfo = (
+        "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    )
+    assert machine(cpuinfo)["cpu"] == "AMD EPYC 9R14"
+    assert machine(cpuinfo)["simd"] == ["avx512_vnni", "avx512f", "avx2"]
+    assert machine("model name\t: old\nflags\t: fpu sse avx2\n")["simd"] == ["avx2"]
+    assert machine("")["cpu"] == "unknown" and machine("")["simd"] == []
+    here = machine()  # this machine's own /proc/cpuinfo
+    assert here["cores"] and isinstance(here["simd"], list)
