@@ -3,7 +3,8 @@ corpus), measures, writes reports/bench/report.md with charts, and prints
 as its LAST line one JSON object with every figure.
 
 Measured: cold start (command to all three ready, index already built), NLU
-parse latency, retrieval latency over the full corpus, end-to-end latency of a
+parse latency, retrieval latency over the full corpus, the CPU the gateway's in-memory
+rate limits take with 10,000 residents in their window, end-to-end latency of a
 message through the gateway API at 1, 10 and 50 concurrent residents,
 sustained throughput (BENCH_SUSTAIN_S, default 60 s, 10 residents), errors
 and lost messages (sent minus answered or kept), an open-loop phase (messages
@@ -88,6 +89,27 @@ def retrieval_latency(index_dir: Path) -> dict:
         retriever.search(question, k=10)
         timings.append((time.perf_counter() - began) * 1000)
     return {"p50_ms": percentile(timings, 50), "p95_ms": percentile(timings, 95), "n": len(timings)}
+
+
+RATE_LIMIT_KEYS = 10_000  # residents who wrote within the per-resident window
+RATE_LIMIT_HITS_PER_S = 20
+
+
+async def rate_limit_cpu(keys: int = RATE_LIMIT_KEYS, seconds: float = 3.0) -> dict:
+    """Share of a core the gateway's in-memory rate limits take at 20 messages a second
+    while `keys` residents are inside their window: it grew with the residents, not
+    with the traffic, before their expiry was swept (bot/core/rate_limit_storage.py)."""
+    from bot.core.rate_limits import RateLimits
+
+    limits = RateLimits("1000000/minute", "20/minute", "10/minute", storage="memory://")
+    for i in range(keys):
+        await limits.resident(f"bench-{i}")
+    began_cpu, began = time.process_time(), time.perf_counter()
+    for n in range(int(seconds * RATE_LIMIT_HITS_PER_S)):
+        await limits.resident(f"bench-{n % keys}")
+        await asyncio.sleep(1 / RATE_LIMIT_HITS_PER_S)
+    share = (time.process_time() - began_cpu) / (time.perf_counter() - began)
+    return {"keys": keys, "hits_per_s": RATE_LIMIT_HITS_PER_S, "core_share": round(share, 3)}
 
 
 def process_trees(stack: Stack) -> dict[str, list[psutil.Process]]:
@@ -196,6 +218,11 @@ def report(result: dict, images: list[str]) -> None:
             "retrieval p50 / p95 (full corpus)",
             f"{result['retrieval']['p50_ms']} / {result['retrieval']['p95_ms']} ms",
             "p95 ≤ 50 ms",
+        ),
+        (
+            f"rate limits in memory, {result['rate_limits']['keys']:,} residents in their window",
+            f"{result['rate_limits']['core_share']:.1%} of a core at {result['rate_limits']['hits_per_s']} msg/s",
+            "",
         ),
         ("end to end p50 / p95 at 10", f"{ten['p50_ms']} / {ten['p95_ms']} ms", "≤ 60 / ≤ 250 ms"),
         (
@@ -328,6 +355,7 @@ async def run() -> dict:
             "index_build_s": manifest.build_seconds,
             "nlu": await nlu_latency(settings.rasa_base_url, settings.rasa_token(), stream),
             "retrieval": retrieval_latency(settings.index_dir),
+            "rate_limits": await rate_limit_cpu(),
         }
         starts: dict[int, int] = {}
         result["e2e"] = []
@@ -373,6 +401,7 @@ def main() -> int:
         "nlu_p95_ms": result["nlu"]["p95_ms"],
         "retrieval_p50_ms": result["retrieval"]["p50_ms"],
         "retrieval_p95_ms": result["retrieval"]["p95_ms"],
+        "rate_limits": result["rate_limits"],
         "e2e": {
             str(r["concurrency"]): {k: r[k] for k in ("p50_ms", "p95_ms", "p99_ms", "errors", "lost", "legal")}
             for r in result["e2e"]

@@ -7,7 +7,8 @@ drown the mediators' queue or the assistant, whichever address they use), and
 per address and user name on the logins (password guessing). Platform
 callbacks (WeChat push, Telegram webhook) come from the platforms' servers
 for all residents at once, so they are limited per resident only, after
-their signature is checked. Counts live in the gateway process's memory,
+their signature is checked. Counts live in the gateway process's memory
+(bot/core/rate_limit_storage.py: limits' storage, its expiry swept cheaply),
 or in Redis (RATE_LIMIT_STORAGE=redis://…) so that several gateways share one
 budget; the asyncio API throughout, so a Redis round trip never blocks the
 gateway's event loop. If that Redis is unreachable the limits are not applied
@@ -29,6 +30,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.core.rate_limit_storage import SweptMemoryStorage
 from bot.errors import ApiError
 from settings import Settings
 
@@ -63,7 +65,9 @@ class RateLimits:
             if storage.startswith("redis")
             else {}
         )
-        backend = storage_from_string(f"async+{storage}", **options)
+        backend = (
+            SweptMemoryStorage() if storage.startswith("memory") else storage_from_string(f"async+{storage}", **options)
+        )
         self._limiter = MovingWindowRateLimiter(backend)
         self.per_address: RateLimitItem = parse(per_address)
         self.per_resident: RateLimitItem = parse(per_resident)

@@ -44,3 +44,13 @@ def test_the_bench_says_which_cpu_it_measured() -> None:
     assert machine("")["cpu"] == "unknown" and machine("")["simd"] == []
     here = machine()  # this machine's own /proc/cpuinfo
     assert here["cores"] and isinstance(here["simd"], list)
+
+
+def test_the_bench_measures_the_rate_limits_with_residents_in_their_window() -> None:
+    import asyncio
+
+    from ops.bench import rate_limit_cpu
+
+    measured = asyncio.run(rate_limit_cpu(keys=300, seconds=0.3))
+    assert measured["keys"] == 300 and measured["hits_per_s"] == 20
+    assert 0 < measured["core_share"] < 1
