@@ -5,8 +5,8 @@ Why: limits 5.8.0 starts a pass over every key after each hit, and hands each
 key's entries to a thread of its own (`asyncio.to_thread`), one key after the
 other; the pass runs again as soon as it ends while hits keep coming. The cost
 grows with the residents and addresses seen in the last window, not with the
-traffic: at 20 hits a second, 61 % of a core with 1,000 keys alive and 93 % with
-10,000 (the bench's `rate_limits` line), a whole core of a 2-core gateway taken
+traffic: at 20 hits a second, more than half a core with 1,000 keys alive and up to
+93 % with 10,000 (README, Privacy and security), most of a core of a 2-core gateway taken
 from the residents once a few thousand of them wrote within the hour. Here the
 expired entries are swept in one pass on the event loop (about a microsecond a
 key, no thread), at most once every `sweep_s` (longer where the keys are so many
