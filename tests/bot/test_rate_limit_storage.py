@@ -33,17 +33,23 @@ def test_every_budget_is_decided_as_by_the_library() -> None:
 
 
 def test_expired_entries_are_swept_without_the_library_pass() -> None:
+    item = parse("5 per 2 seconds")
+
+    async def until(moment: float) -> None:
+        await asyncio.sleep(max(0.0, moment - time.time()))
+
     async def scenario() -> SweptMemoryStorage:
         storage = SweptMemoryStorage(sweep_s=0.3)
         limiter = MovingWindowRateLimiter(storage)
         for i in range(500):  # residents who wrote once and left
-            await limiter.hit(parse("5/second"), "resident", f"r{i}")
+            await limiter.hit(item, "resident", f"r{i}")
         for _ in range(3):
-            await limiter.hit(parse("5/second"), "resident", "stays")
-        await asyncio.sleep(0.6)
-        for _ in range(2):  # within the window of the last sweep's hits, not of the first ones
-            await limiter.hit(parse("5/second"), "resident", "stays")
-        await asyncio.sleep(0.6)
+            await limiter.hit(item, "resident", "stays")
+        first = time.time()  # every hit so far expires by first + 2 s
+        await until(first + 1.0)
+        for _ in range(2):  # alive until at least first + 3 s
+            await limiter.hit(item, "resident", "stays")
+        await until(first + 2.2)
         await limiter.hit(parse("5/minute"), "resident", "new")  # a hit after the next sweep is due
         return storage
 
