@@ -145,11 +145,14 @@ class Conversations:
         # stored already claimed by this gateway: no other gateway's retry worker takes it meanwhile
         stored = await self.store.add(user_id, text, truncated, lease_s=self.lease_s, owner=self.owner)
         async with self._lock_for(user_id):
-            current = await self.store.get(stored.public_id)
-            if current is not None and current.status != PENDING:
-                # a concurrent request of the same resident already delivered it in order
-                return Outcome(current, current.result)
-            for older in await self.store.pending(user_id):
+            waiting = await self.store.pending(user_id)
+            if all(m.public_id != stored.public_id for m in waiting):
+                # not pending any more: a concurrent request of the same resident already
+                # delivered it in order (read alone only then: one query a message fewer)
+                current = await self.store.get(stored.public_id)
+                if current is not None and current.status != PENDING:
+                    return Outcome(current, current.result)
+            for older in waiting:
                 if older.public_id == stored.public_id:
                     break
                 if await self._deliver(older) is None:

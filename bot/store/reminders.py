@@ -143,7 +143,10 @@ class ReminderStore:
                 .order_by(DeadlineReminder.due_at)
                 .limit(limit)
             )
-            for row in list(rows):
+            found = list(rows)
+            if not found:  # the usual case, asked on every web and API message: no write to commit
+                return []
+            for row in found:
                 claimed = await session.execute(
                     update(DeadlineReminder)
                     .where(DeadlineReminder.id == row.id, DeadlineReminder.status == PENDING)
