@@ -304,3 +304,59 @@ def test_rasa_reads_a_token_that_starts_with_a_dash() -> None:
     """nlu/rasa_server.py hands Rasa its token; one in 64 random tokens starts with "-"."""
     done = in_rasa(TOKEN_ARGUMENT)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+LEAN = textwrap.dedent(
+    """
+    import copy
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    def parse(text, entities):
+        return {"intent": {"name": "wage_arrears", "confidence": 0.8},
+                "intent_ranking": [{"name": "wage_arrears", "confidence": 0.8}, {"name": "greet", "confidence": 0.2}],
+                "category_probabilities": {"labour": 0.9}, "text_tokens": [[0, 2]], "entities": entities,
+                "category": "labour", "text": text, "message_id": text}
+
+    meta = {"model_id": "m", "assistant_id": "a"}
+    employer = [{"entity": "employer", "value": "某某公司", "start": 0, "end": 4}]
+    events = [
+        UserUttered("某某公司欠薪", parse_data=parse("某某公司欠薪", employer), metadata=meta),
+        ActionExecuted("action_answer_topic", metadata=meta),
+        BotUttered("欠薪的问题…", data={"buttons": [{"title": "是", "payload": "/affirm"}]}, metadata=meta),
+        SlotSet("dispute_category", "labour", metadata=meta),
+        ActionExecuted("action_listen", metadata=meta),
+        UserUttered("怎么申请仲裁", parse_data=parse("怎么申请仲裁", []), metadata=meta),
+        ActionExecuted("action_listen", metadata=meta),
+    ]
+    tracker = DialogueStateTracker.from_events("web:x", events, slots=[])
+    first_parse = copy.deepcopy(events[0].parse_data)
+    action = RemoteAction("action_answer_topic", EndpointConfig("http://127.0.0.1:1/webhook"))
+    rasa_own = action._action_call_format(tracker, Domain.empty())
+    from nlu.rasa_speedups import install
+    install()
+    lean = action._action_call_format(tracker, Domain.empty())
+    sent, own = lean["tracker"]["events"], rasa_own["tracker"]["events"]
+    assert [e["event"] for e in sent] == [e["event"] for e in own]
+    assert sent[5:] == own[5:]  # the latest user turn and after: whole
+    assert {k: v for k, v in lean["tracker"].items() if k != "events"} == {
+        k: v for k, v in rasa_own["tracker"].items() if k != "events"}
+    dropped = {"intent_ranking", "category_probabilities", "text_tokens", "metadata"}
+    assert sent[0]["parse_data"] == {k: v for k, v in own[0]["parse_data"].items() if k not in dropped}, sent[0]
+    assert sent[0]["parse_data"]["entities"] == employer and sent[0]["text"] == "某某公司欠薪"
+    for mine, theirs in zip(sent[:5], own[:5]):
+        assert "metadata" not in mine and theirs.get("metadata") == meta
+        assert {k: v for k, v in mine.items() if k != "parse_data"} == {
+            k: v for k, v in theirs.items() if k not in ("parse_data", "metadata")}
+    assert events[0].parse_data == first_parse  # the event itself untouched
+    print("ok")
+    """
+)
+
+
+def test_the_action_server_is_sent_earlier_turns_without_what_no_action_reads() -> None:
+    done = in_rasa(LEAN)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
