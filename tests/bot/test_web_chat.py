@@ -13,6 +13,8 @@ from knowledge_base.chinese_numerals import parse_chinese_number
 from knowledge_base.corpus.article_store import ArticleStore
 from tests.bot.conftest import SHOTS
 from tests.helpers.console import Console, add_staff
+from tests.helpers.stack import free_port, start_gateway
+from tests.helpers.tcp_proxy import TcpProxy
 
 
 def test_a_whole_conversation_in_the_web_page(browser, stack, gateway_url) -> None:
@@ -90,3 +92,36 @@ def test_the_page_speaks_as_the_resident_the_gateway_issued(browser, gateway_url
     assert renewed["user_id"].startswith("web:") and renewed["user_id"] not in (first["user_id"], "web:x")
     assert page.locator(".bubble.system").count() == 0
     page.close()
+
+
+def test_a_message_kept_while_the_assistant_was_away_is_answered_in_the_page(browser, stack, tmp_path) -> None:
+    """The gateway keeps a message Rasa could not take and answers it once Rasa is back
+    (tests/ops/test_rasa_down.py); the page told the resident it was kept, and showed the
+    late reply only if the resident asked again. Now it fetches it, in order, unasked."""
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port)  # off until enabled: Rasa unreachable
+    url, service = start_gateway(
+        stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5"
+    )
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(f"{url}/chat")
+        page.click("#privacy-ok")
+        page.fill("#text", "老板拖欠我三个月工资不给")
+        page.press("#text", "Enter")
+        expect(page.locator(".bubble.system").last).to_contain_text("保存", timeout=30000)
+        assert page.evaluate("JSON.parse(localStorage.getItem('haizhu-kept')).length") == 1
+        page.wait_for_timeout(2500)  # a round of fetching while the message still waits: nothing shown
+        expect(page.locator(".bubble.bot")).to_have_count(1)  # the greeting only
+
+        proxy.enable()
+        expect(page.locator(".bubble.bot").nth(1)).to_contain_text("工资", timeout=60000)
+        page.wait_for_timeout(500)  # the rest of that answer's replies
+        shown = page.locator(".bubble.bot").count()
+        page.wait_for_timeout(2500)  # later rounds show it once
+        expect(page.locator(".bubble.bot")).to_have_count(shown)
+        assert page.evaluate("JSON.parse(localStorage.getItem('haizhu-kept')).length") == 0
+        page.screenshot(path=str(SHOTS / "chat-kept-answered-phone.png"), full_page=True)
+    finally:
+        page.close()
+        service.stop()
+        proxy.close()

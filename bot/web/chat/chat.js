@@ -7,6 +7,9 @@ const log = $("log");
 localStorage.removeItem("haizhu-resident");  // the id this page once chose itself: no longer accepted
 let resident = JSON.parse(localStorage.getItem("haizhu-resident-token") || "null");
 let lastPushed = Number(localStorage.getItem("haizhu-last-push") || 0);
+// messages the gateway kept while the assistant could not answer (503 with their id): their
+// replies come later, in order, and are fetched here (kept across visits of this browser)
+let kept = JSON.parse(localStorage.getItem("haizhu-kept") || "[]");
 
 class Refused extends Error {}  // the gateway's own words (Chinese), shown as they are
 
@@ -107,11 +110,35 @@ async function deliver(text) {
     const response = await asResident("/api/v1/messages", {method: "POST",
       headers: {"Content-Type": "application/json"}, body: JSON.stringify({text})});
     const body = await response.json();
-    if (!response.ok) bubble("system", body.error ? body.error.message : "发送失败，请稍后再试。");
-    else body.replies.forEach(botReply);
+    if (response.ok) body.replies.forEach(botReply);
+    else if (response.status === 503 && body.error && body.error.message_id) {
+      keep(body.error.message_id);  // the API's words name the message_id: the page says what it does instead
+      bubble("system", "系统正忙，您的消息已经保存。恢复后会按顺序在这里回复您，不用重新发送。");
+    } else bubble("system", body.error ? body.error.message : "发送失败，请稍后再试。");
   } catch (e) {
     bubble("system", e instanceof Refused ? e.message : "网络不通，消息没有发出去，请稍后再试。");
   } finally { $("send").disabled = false; }
+}
+
+function keep(messageId) {
+  kept.push(messageId);
+  localStorage.setItem("haizhu-kept", JSON.stringify(kept));
+}
+
+// the replies to kept messages, oldest first; one still waiting holds back the later ones
+async function pollKept() {
+  while (kept.length) {
+    const response = await asResident(`/api/v1/messages/${encodeURIComponent(kept[0])}`);
+    if (response.status === 200) {
+      const body = await response.json();
+      if (body.status === "pending") return;
+      (body.replies || []).forEach(botReply);
+    } else if (response.status !== 404 && response.status !== 403) {
+      return;  // the gateway is busy or away: ask again next round
+    }  // 404 or 403: gone (the retention purge) or another identity's: nothing to show
+    kept.shift();
+    localStorage.setItem("haizhu-kept", JSON.stringify(kept));
+  }
 }
 
 async function pollMediator() {
@@ -143,3 +170,9 @@ $("privacy-ok").addEventListener("click", () => { localStorage.setItem("haizhu-p
 if (!localStorage.getItem("haizhu-privacy-ok")) $("privacy").hidden = false;
 bubble("bot", "您好！我是海珠区公共法律服务智能助手。请直接说说您遇到的问题，比如拖欠工资、被辞退、租房押金、外卖骑手受伤、加装电梯等。");
 setInterval(pollMediator, 2000);
+let fetchingKept = false;  // one round at a time: a slow round must not show a reply twice
+setInterval(async () => {
+  if (fetchingKept) return;
+  fetchingKept = true;
+  try { await pollKept(); } catch (e) { /* offline: try again next round */ } finally { fetchingKept = false; }
+}, 2000);
