@@ -96,8 +96,8 @@ def test_the_page_speaks_as_the_resident_the_gateway_issued(browser, gateway_url
 
 def test_a_message_kept_while_the_assistant_was_away_is_answered_in_the_page(browser, stack, tmp_path) -> None:
     """The gateway keeps a message Rasa could not take and answers it once Rasa is back
-    (tests/ops/test_rasa_down.py); the page told the resident it was kept, and showed the
-    late reply only if the resident asked again. Now it fetches it, in order, unasked."""
+    (tests/ops/test_rasa_down.py); the page told the resident it was kept and never showed
+    that late reply. Now it fetches it and shows it once, in order, unasked."""
     proxy = TcpProxy(free_port(), stack.settings.rasa_port)  # off until enabled: Rasa unreachable
     url, service = start_gateway(
         stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5"
