@@ -24,7 +24,8 @@ from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 from ops.stack import Stack  # noqa: E402
 from settings import Settings  # noqa: E402
-from tests.helpers.stack import PG, SERVICE_LOGS, resident_http, stack_settings  # noqa: E402
+from tests.helpers.stack import PG, SERVICE_LOGS, free_port, resident_http, stack_settings, start_gateway  # noqa: E402
+from tests.helpers.tcp_proxy import TcpProxy  # noqa: E402
 
 
 async def _pg_admin(sql: str) -> None:
@@ -88,6 +89,19 @@ def stack(settings: Settings) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def gateway_url(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.settings.gateway_port}"
+
+
+@pytest.fixture
+def gateway_behind_proxy(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
+    """A second real gateway that reaches the stack's Rasa through a proxy, off until
+    enabled: Rasa unreachable, then back (its retry worker runs every 0.5 s)."""
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port)
+    url, service = start_gateway(
+        stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5"
+    )
+    yield url, proxy
+    service.stop()
+    proxy.close()
 
 
 @pytest.fixture

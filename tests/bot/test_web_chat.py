@@ -13,8 +13,6 @@ from knowledge_base.chinese_numerals import parse_chinese_number
 from knowledge_base.corpus.article_store import ArticleStore
 from tests.bot.conftest import SHOTS
 from tests.helpers.console import Console, add_staff
-from tests.helpers.stack import free_port, start_gateway
-from tests.helpers.tcp_proxy import TcpProxy
 
 
 def test_a_whole_conversation_in_the_web_page(browser, stack, gateway_url) -> None:
@@ -94,14 +92,11 @@ def test_the_page_speaks_as_the_resident_the_gateway_issued(browser, gateway_url
     page.close()
 
 
-def test_a_message_kept_while_the_assistant_was_away_is_answered_in_the_page(browser, stack, tmp_path) -> None:
+def test_a_message_kept_while_the_assistant_was_away_is_answered_in_the_page(browser, gateway_behind_proxy) -> None:
     """The gateway keeps a message Rasa could not take and answers it once Rasa is back
     (tests/ops/test_rasa_down.py); the page told the resident it was kept and never showed
     that late reply. Now it fetches it and shows it once, in order, unasked."""
-    proxy = TcpProxy(free_port(), stack.settings.rasa_port)  # off until enabled: Rasa unreachable
-    url, service = start_gateway(
-        stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5"
-    )
+    url, proxy = gateway_behind_proxy  # Rasa unreachable until the proxy is enabled
     page = browser.new_page(viewport={"width": 390, "height": 844})
     try:
         page.goto(f"{url}/chat")
@@ -123,5 +118,3 @@ def test_a_message_kept_while_the_assistant_was_away_is_answered_in_the_page(bro
         page.screenshot(path=str(SHOTS / "chat-kept-answered-phone.png"), full_page=True)
     finally:
         page.close()
-        service.stop()
-        proxy.close()

@@ -5,24 +5,10 @@ that reaches the real Rasa server through a proxy we can switch off."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from tests.helpers.stack import free_port, resident_http, start_gateway
-from tests.helpers.tcp_proxy import TcpProxy
-
-
-@pytest.fixture
-def gateway_behind_proxy(stack, tmp_path) -> Iterator[tuple[str, TcpProxy]]:
-    proxy = TcpProxy(free_port(), stack.settings.rasa_port)
-    url, service = start_gateway(
-        stack, tmp_path, RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", RETRY_INTERVAL_S="0.5", RASA_TIMEOUT_S="5"
-    )
-    yield url, proxy
-    service.stop()
-    proxy.close()
+from tests.helpers.stack import resident_http
 
 
 def wait_answered(client: httpx.Client, message_id: str, user_id: str, timeout_s: float = 60) -> dict:
