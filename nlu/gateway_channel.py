@@ -6,7 +6,9 @@ Profiled under load (`make bench`, py-spy), that second call was a fifth of
 Rasa's CPU: every call replays the conversation's events from the tracker
 store. This channel parses the message once, hands the parse to Rasa with
 the message (Rasa then does not parse it again) and answers with both:
-``{"messages": [...], "parse": {...}}`` at ``POST /webhooks/gateway/webhook``.
+``{"messages": [...], "parse": {...}}`` at ``POST /webhooks/gateway/webhook``,
+with ``"unreachable_actions": [...]`` when an action could not reach the action
+server (nlu/action_outages.py).
 Before the parse it awaits the message's e5 vector from the action server
 (nlu/components/question_classifier.py ``prefetch``): Rasa's graph runs inside
 its event loop, and a blocking fetch there held every other conversation.
@@ -30,6 +32,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from nlu.action_outages import watching
 from nlu.cached_tracker_store import TrackerConflict
 from nlu.components.question_classifier import close_prefetch, prefetch
 from nlu.idempotent_turns import SEEN_BEFORE, TurnInProgress
@@ -69,24 +72,28 @@ class GatewayInput(RestInput):
             parse = await agent.parse_message(text)
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        sender_id,
-                        parse_data=parse,
-                        input_channel=self.name(),
-                        message_id=message_id,
-                        metadata=metadata or None,
+                with watching() as unreachable:
+                    await on_new_message(
+                        UserMessage(
+                            text,
+                            collector,
+                            sender_id,
+                            parse_data=parse,
+                            input_channel=self.name(),
+                            message_id=message_id,
+                            metadata=metadata or None,
+                        )
                     )
-                )
             except TurnInProgress:
                 # another turn is taking this very message: the gateway keeps it and asks again
                 return response.json({"error": "message being answered"}, status=409)
             except TrackerConflict:
                 # another turn wrote this conversation meanwhile: nothing saved, kept, asked again
                 return response.json({"error": "conversation changed during the turn"}, status=409)
-            return response.json({"messages": collector.messages, "parse": parse})
+            answer: dict[str, Any] = {"messages": collector.messages, "parse": parse}
+            if unreachable:  # nlu/action_outages.py: an outage, not a bug; the gateway keeps the message
+                answer["unreachable_actions"] = unreachable
+            return response.json(answer)
 
         return webhook
 

@@ -9,7 +9,8 @@ ops/stack.py passed. Before that it installs nlu/rasa_speedups.py (measured
 hot spots of Rasa's server made cheap, behaviour unchanged),
 nlu/incremental_states.py (a conversation's dialogue states described once per event,
 not replayed for every policy call) and
-nlu/idempotent_turns.py (a message Rasa answered already is not taken twice), and
+nlu/idempotent_turns.py (a message Rasa answered already is not taken twice),
+nlu/action_outages.py (a turn says which actions could not reach the action server), and
 imports the tracker store the endpoints name (nlu/cached_tracker_store.py): Rasa
 would fall back to a tracker store in memory, with only a warning, on a class it
 cannot import, and every conversation would be forgotten at the next restart. That
@@ -43,6 +44,7 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     from nlu import (  # noqa: F401
+        action_outages,
         atomic_lock_store,
         cached_tracker_store,
         idempotent_turns,
@@ -53,6 +55,7 @@ def main() -> None:
     rasa_speedups.install()
     incremental_states.install()
     idempotent_turns.install()
+    action_outages.install()
     atomic_lock_store.install()
     cached_tracker_store.install()
 

@@ -77,9 +77,11 @@ class RasaClient:
 
     Rasa answers 200 even when a custom action could not run (the action
     server down or killed mid-request): it logs the failure and goes on with no
-    reply. So a turn with no reply is checked against the action server, and
-    if that is down the turn counts as not delivered: the message is kept and
-    sent again once both are back (bot/core/conversation.py).
+    reply. A turn with no reply whose actions could not reach the action server
+    (Rasa lists them: nlu/action_outages.py), or whose action server is down
+    now, counts as not delivered: the message is kept and sent again once both
+    are back (bot/core/conversation.py). The health check alone misjudged a
+    cluster: behind the balancer a live instance answered for a dead one.
     """
 
     def __init__(self, base_url: str, timeout_s: float, action_url: str | None = None, token: str = "") -> None:
@@ -125,6 +127,7 @@ class RasaClient:
                 raise RasaUnavailable(f"webhook answered {response.status_code}")
             body = response.json()
             messages, parse = body.get("messages") or [], body.get("parse") or {}
+            unreachable = body.get("unreachable_actions") or []
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         taxonomy = load_taxonomy()
@@ -132,6 +135,8 @@ class RasaClient:
         intent = intent_info.get("name") or "nlu_fallback"
         category = parse.get("category") or taxonomy.resolve(intent, parse.get("intent_ranking") or [])
         replies = [r for r in (_reply(m) for m in messages if isinstance(m, dict)) if r]
+        if not replies and unreachable:
+            raise RasaUnavailable(f"no reply: {len(unreachable)} action(s) could not reach the action server")
         if not replies and not await self.actions_ready():
             raise RasaUnavailable("no reply and the action server is down")
         handoff, intake, reminder, draft = (
