@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import secrets
 import signal
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot.errors import BALANCER_ERRORS
 from knowledge_base.indexing.index import ensure_index
 from ops.stack import Service, Stack, StackError
 from settings import Settings, get_settings
@@ -66,6 +68,16 @@ def node_settings(
     )
 
 
+def balancer_errors() -> list[str]:
+    """The gateways' backend's own answers to residents (bot/errors.py BALANCER_ERRORS), as
+    HAProxy lines; deploy/haproxy/haproxy.cfg carries the same (tests/ops/test_cluster.py)."""
+    lines = []
+    for status, (code, message) in BALANCER_ERRORS.items():
+        body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False)
+        lines.append(f"    http-error status {status} content-type \"application/json; charset=utf-8\" string '{body}'")
+    return lines
+
+
 def haproxy_config(nodes: list[Settings], ports: Ports) -> str:
     host = nodes[0].internal_host
     lines = [
@@ -91,6 +103,8 @@ def haproxy_config(nodes: list[Settings], ports: Ports) -> str:
     for name, bind_host, port, attribute, check in fronts:
         lines += [f"frontend {name}", f"    bind {bind_host}:{port}", f"    default_backend {name}_nodes"]
         lines += [f"backend {name}_nodes", "    balance roundrobin", f"    option httpchk {check}"]
+        if name == "gateway":  # the residents' side; Rasa and actions are answered to the gateways
+            lines += balancer_errors()
         for i, node in enumerate(nodes, 1):
             lines.append(f"    server {name}{i} {host}:{getattr(node, attribute)} check inter 1s fall 3 rise 2")
     return "\n".join(lines) + "\n"

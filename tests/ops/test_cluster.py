@@ -8,17 +8,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import socket
+import subprocess
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import asyncpg
 import httpx
 import pytest
 
-from ops.cluster import Cluster, Ports
+from bot.errors import BALANCER_ERRORS
+from ops.cluster import HAPROXY, Cluster, Ports, balancer_errors, haproxy_config
+from settings import ROOT
 from tests.helpers.console import Console, add_staff, backup_tool
 from tests.helpers.stack import PG, ResidentAuth, free_port, stack_settings
 from tests.helpers.tcp_proxy import TcpProxy
@@ -67,10 +72,15 @@ class Stream:
                 except httpx.HTTPError as exc:
                     self.count(phase, f"dropped ({type(exc).__name__})", began)
                     continue
-                error = response.json().get("error") or {} if response.status_code != 200 else {}
+                outcome = str(response.status_code)
+                try:
+                    error = response.json().get("error") or {} if response.status_code != 200 else {}
+                except ValueError:  # HAProxy's own page: a resident's page could not read it (counted)
+                    error, outcome = {}, f"{outcome} not JSON"
                 if error.get("message_id"):
                     self.kept.append((resident, error["message_id"]))
-                self.count(phase, str(response.status_code) + (" kept" if error.get("message_id") else ""), began)
+                    outcome += " kept"
+                self.count(phase, outcome, began)
                 time.sleep(0.2)
 
     def __enter__(self) -> Stream:
@@ -234,9 +244,6 @@ async def _admin(sql: str) -> None:
         await connection.close()
 
 
-@pytest.mark.slow
-@pytest.mark.redis
-@pytest.mark.stack
 def answer_of(http: httpx.Client, resident: str, text: str, wait_s: float = 60) -> dict:
     """The answer to `text`; a message the gateway kept (a cold or busy Rasa on a loaded
     machine) is waited for as a resident's page would, not taken as the answer."""
@@ -251,6 +258,64 @@ def answer_of(http: httpx.Client, resident: str, text: str, wait_s: float = 60) 
     return body
 
 
+class _DyingGateway(BaseHTTPRequestHandler):
+    """Healthy to HAProxy's check; takes a resident's message and dies before answering."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_balancer_answers_residents_in_chinese_when_no_gateway_can(tmp_path) -> None:
+    """HAProxy's own 502 (a gateway died with the message) and 503 (none is up) reach the
+    resident in the API's shape and in Chinese, from the configuration `make cluster` writes;
+    the example for several machines carries the same lines."""
+    gateway = ThreadingHTTPServer(("127.0.0.1", free_port()), _DyingGateway)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    node = stack_settings(tmp_path, gateway_port=gateway.server_address[1])
+    ports = Ports(free_port(), free_port(), free_port())
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_config([node], ports), encoding="utf-8")
+    balancer = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen: dict[int, dict] = {}
+    try:
+        deadline = time.monotonic() + 30
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports.gateway}", timeout=10) as http:
+            while len(seen) < 2 and time.monotonic() < deadline:
+                try:
+                    response = http.post("/api/v1/messages", json={"user_id": "lb-1", "text": "老板欠我工资"})
+                except httpx.TransportError:  # HAProxy still starting
+                    time.sleep(0.2)
+                    continue
+                assert response.headers["content-type"].startswith("application/json"), response.text
+                seen[response.status_code] = response.json()["error"]
+                if response.status_code == 502:
+                    gateway.shutdown()  # the only gateway gone: its checks fail, HAProxy answers 503
+                    gateway.server_close()
+                time.sleep(0.3)
+    finally:
+        balancer.terminate()
+        balancer.wait(timeout=10)
+    assert set(seen) == {502, 503}, seen
+    for status, error in seen.items():
+        assert (error["code"], error["message"]) == BALANCER_ERRORS[status]
+    assert "没有收到" in seen[503]["message"] and "再发送一次" in seen[502]["message"]
+    example = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text("utf-8")
+    assert all(line in example.splitlines() for line in balancer_errors())
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.stack
 def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path) -> None:
     """Then Redis is cut for a while and PostgreSQL "restarts" (every connection dropped,
     refused for 5 s), through TCP proxies in front of the machine's own servers."""
