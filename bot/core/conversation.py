@@ -81,6 +81,10 @@ def channel_of(user_id: str) -> str:
     return {"tg": "telegram", "wx": "wechat", "web": "web"}.get(prefix, "api")
 
 
+class ClientKeyReused(ValueError):
+    """A resident's key for one message came again with another text: refused, not guessed."""
+
+
 @dataclass
 class Outcome:
     message: StoredMessage
@@ -137,13 +141,25 @@ class Conversations:
             return text[: self.max_chars], True
         return text, False
 
-    async def handle(self, user_id: str, text: str, address: str | None = None) -> Outcome:
+    async def handle(
+        self, user_id: str, text: str, address: str | None = None, client_key: str | None = None
+    ) -> Outcome:
+        """The message's outcome. `client_key` (the API's Idempotency-Key): a message sent again
+        with it is the one sent first, answered with its reply, or delivered if still kept."""
         text, truncated = self.prepare(text)
+        sent = text
         if text.startswith(INTENT_PREFIX):  # a button press only if it is one we offered (bot/core/payloads.py)
             recent = await self.store.history(user_id, limit=RECENT_REPLIES)
             text = screen(text, offered_payloads(m.result for m in recent))
         # stored already claimed by this gateway: no other gateway's retry worker takes it meanwhile
-        stored = await self.store.add(user_id, text, truncated, lease_s=self.lease_s, owner=self.owner)
+        stored, fresh = await self.store.add_once(
+            user_id, text, truncated, lease_s=self.lease_s, owner=self.owner, client_key=client_key
+        )
+        if not fresh:
+            if stored.text not in (text, sent):  # a button press may have been screened since
+                raise ClientKeyReused(client_key)
+            if stored.status != PENDING:
+                return Outcome(stored, stored.result)
         async with self._lock_for(user_id):
             waiting = await self.store.pending(user_id)
             if all(m.public_id != stored.public_id for m in waiting):
@@ -156,9 +172,10 @@ class Conversations:
                 if older.public_id == stored.public_id:
                     break
                 if await self._deliver(older) is None:
-                    await self.store.release(stored.public_id)  # kept: any gateway sends it, in order
+                    if fresh:  # kept: any gateway sends it, in order (a resent one is not this call's claim)
+                        await self.store.release(stored.public_id)
                     return Outcome(stored, None)
-            return Outcome(stored, await self._deliver(stored, address, fresh=True))
+            return Outcome(stored, await self._deliver(stored, address, fresh=fresh))
 
     async def _deliver(
         self, message: StoredMessage, address: str | None = None, fresh: bool = False

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, make_url, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.migrate import upgrade
@@ -93,6 +94,26 @@ class MessageStore:
     ) -> StoredMessage:
         """The message kept; with `lease_s`, claimed at once by `owner`, the gateway that will
         send it (an attempt counted), so that no other gateway's retry worker takes it meanwhile."""
+        stored, _ = await self.add_once(user_id, text, truncated, lease_s, owner)
+        return stored
+
+    async def add_once(
+        self,
+        user_id: str,
+        text: str,
+        truncated: bool,
+        lease_s: float = 0.0,
+        owner: str | None = None,
+        client_key: str | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        """As `add`, and whether this call kept it: with `client_key` (the resident's
+        Idempotency-Key) the message the resident sent with it before is returned instead,
+        untouched. The unique index, not the read first, decides between two requests with
+        one key on two gateways."""
+        if client_key is not None:
+            earlier = await self.by_client_key(user_id, client_key)
+            if earlier is not None:
+                return earlier, False
         now = time.time()
         row = InboundMessage(
             public_id=uuid.uuid4().hex,
@@ -106,10 +127,28 @@ class MessageStore:
             updated_at=now,
             lease_until=now + lease_s if lease_s else None,
             lease_owner=owner if lease_s else None,
+            client_key=client_key,
         )
-        async with self._sessions.begin() as session:
-            session.add(row)
-        return StoredMessage.of(row)
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            earlier = await self.by_client_key(user_id, client_key) if client_key is not None else None
+            if earlier is None:
+                raise
+            return earlier, False
+        return StoredMessage.of(row), True
+
+    async def by_client_key(self, user_id: str, client_key: str) -> StoredMessage | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(InboundMessage).where(
+                        InboundMessage.user_id == user_id, InboundMessage.client_key == client_key
+                    )
+                )
+            ).scalar_one_or_none()
+            return StoredMessage.of(row) if row else None
 
     async def claim(self, public_id: str, lease_s: float, owner: str) -> StoredMessage | None:
         """The message, taken for delivery by gateway `owner` for `lease_s` seconds; None when

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -36,6 +36,10 @@ class InboundMessage(Base):
     # a gateway is delivering it until then (bot/store/messages.py claim); none: free to take
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # the resident's own key for it (the API's Idempotency-Key): sent again, the same message
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_inbound_messages_user_client_key", "user_id", "client_key", unique=True),)
 
 
 class HeldReply(Base):

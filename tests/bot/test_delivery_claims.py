@@ -8,6 +8,7 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 
 from bot.core.rasa_client import RasaClient, rasa_sender
 from bot.store.messages import ANSWERED, MessageStore
@@ -38,6 +39,36 @@ def test_a_claimed_message_is_no_other_gateways_until_released_or_expired(tmp_pa
         finally:
             await a.close()
             await b.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_one_key_is_one_message_whichever_gateway_stores_it_first(engine: str, tmp_path, request) -> None:
+    """Eight requests with one Idempotency-Key on eight gateways' stores at once (a resident's
+    page sending again while the first is still on its way): one message is kept, and every
+    request gets that one; the same key of another resident is another message."""
+    if engine == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
+    else:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{request.getfixturevalue('database')}"
+
+    async def scenario() -> None:
+        stores = [MessageStore(url) for _ in range(8)]
+        await stores[0].open()
+        try:
+            key = "k" * 32
+            added = await asyncio.gather(
+                *(s.add_once("r1", "房东不退押金", False, 30, f"gw-{i}", client_key=key) for i, s in enumerate(stores))
+            )
+            assert sorted(fresh for _, fresh in added) == [False] * 7 + [True]
+            assert len({stored.public_id for stored, _ in added}) == 1
+            other, fresh = await stores[0].add_once("r2", "房东不退押金", False, client_key=key)
+            assert fresh and other.public_id != added[0][0].public_id
+            assert [m.public_id for m in await stores[0].history("r1")] == [added[0][0].public_id]
+        finally:
+            for s in stores:
+                await s.close()
 
     asyncio.run(scenario())
 

@@ -118,3 +118,35 @@ def test_a_message_kept_while_the_assistant_was_away_is_answered_in_the_page(bro
         page.screenshot(path=str(SHOTS / "chat-kept-answered-phone.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_a_message_whose_answer_was_lost_on_the_way_is_answered_once(browser, gateway_url) -> None:
+    """#15: the gateway took the message and answered, and the connection broke before the
+    answer arrived (a gateway killed under the balancer, a phone between cells). The page
+    sends it again with the same Idempotency-Key and shows the one answer, which the gateway
+    gives from the message it kept: no second question. The break is made in the browser
+    (Playwright's routing), the gateway is the real one."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    keys: list[str | None] = []
+    first_answer: dict = {}
+
+    def lose_the_first_answer(route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) > 1:
+            route.continue_()
+            return
+        first_answer.update(route.fetch().json())  # the gateway takes it and answers...
+        route.abort("connectionreset")  # ...and the answer never reaches the page
+
+    page.route("**/api/v1/messages", lose_the_first_answer)
+    with page.expect_response("**/api/v1/messages") as resent:
+        page.goto(f"{gateway_url}/chat")
+        page.click("#privacy-ok")
+        page.fill("#text", "老板拖欠我三个月工资不给")
+        page.press("#text", "Enter")
+    expect(page.locator(".bubble.bot .card").first).to_be_visible(timeout=30000)
+    answer = resent.value.json()
+    assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0] or "") == 32, keys
+    assert answer["message_id"] == first_answer["message_id"] and answer["replies"] == first_answer["replies"]
+    assert page.locator(".bubble.system").count() == 0  # no "network down" shown: it was answered
+    page.close()

@@ -4,10 +4,14 @@ that reaches the real Rasa server through a proxy we can switch off."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 
+from bot.store.messages import MessageStore
 from tests.helpers.stack import resident_http
 
 
@@ -48,3 +52,47 @@ def test_messages_kept_while_rasa_down_and_answered_in_order(gateway_behind_prox
         # and new messages flow normally again
         again = client.post("/api/v1/messages", json={"user_id": resident, "text": "谢谢"})
         assert again.status_code == 200 and again.json()["intent"] == "thank"
+
+
+async def _stored_ids(var_dir: Path, resident: str) -> list[str]:
+    store = MessageStore(f"sqlite+aiosqlite:///{var_dir / 'gateway.db'}")
+    try:
+        return [m.public_id for m in await store.history(resident)]
+    finally:
+        await store.close()
+
+
+def test_a_message_sent_again_with_its_key_is_the_same_message(gateway_behind_proxy, tmp_path) -> None:
+    """#15: a resident whose connection broke cannot know whether the message was kept, and
+    sending it again made a second question. With the same Idempotency-Key it is the same
+    message: kept (503, same id) while Rasa is away, its reply once answered; another text
+    with that key is refused; a new key is a new message."""
+    url, proxy = gateway_behind_proxy
+    resident, key = f"key-{time.time_ns()}", uuid.uuid4().hex
+    text = "包工头欠我们工钱跑路了"
+    with resident_http(url, timeout=30) as client:
+
+        def send(words: str, idempotency_key: str = key) -> httpx.Response:
+            return client.post(
+                "/api/v1/messages",
+                json={"user_id": resident, "text": words},
+                headers={"Idempotency-Key": idempotency_key},
+            )
+
+        first, again = send(text), send(text)
+        assert first.status_code == again.status_code == 503, again.text
+        message_id = first.json()["error"]["message_id"]
+        assert again.json()["error"]["message_id"] == message_id
+        refused = send("房东不退押金")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "idempotency_key_reused"
+        assert "Idempotency-Key" in refused.json()["error"]["message"]
+        assert send(text, "short").status_code == 422  # 8 to 64 letters, digits, - and _
+
+        proxy.enable()
+        answered = wait_answered(client, message_id, resident)
+        replay = send(text)
+        assert replay.status_code == 200 and replay.json()["message_id"] == message_id
+        assert replay.json()["replies"] == answered["replies"] and answered["intent"] == "labour_wage_arrears"
+        other = send(text, uuid.uuid4().hex)
+        assert other.status_code == 200 and other.json()["message_id"] != message_id
+    assert asyncio.run(_stored_ids(tmp_path, resident)) == [message_id, other.json()["message_id"]]

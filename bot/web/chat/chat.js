@@ -104,11 +104,33 @@ function send(text, shown) {
   queue = queue.then(() => deliver(text));
 }
 
+// each message's own key (the API's Idempotency-Key): when the connection broke or the
+// balancer lost the gateway that had it (502/504), whether it was kept is not known, so it is
+// sent again with the same key: the gateway answers with the first one's reply, never twice
+function messageKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+const RESEND_AFTER_MS = [1000, 3000, 6000];
+const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+
+async function post(text) {
+  const key = messageKey();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await asResident("/api/v1/messages", {method: "POST",
+        headers: {"Content-Type": "application/json", "Idempotency-Key": key}, body: JSON.stringify({text})});
+      if ((response.status !== 502 && response.status !== 504) || attempt === RESEND_AFTER_MS.length) return response;
+    } catch (e) {
+      if (e instanceof Refused || attempt === RESEND_AFTER_MS.length) throw e;
+    }
+    await pause(RESEND_AFTER_MS[attempt]);
+  }
+}
+
 async function deliver(text) {
   $("send").disabled = true;
   try {
-    const response = await asResident("/api/v1/messages", {method: "POST",
-      headers: {"Content-Type": "application/json"}, body: JSON.stringify({text})});
+    const response = await post(text);
     const body = await response.json();
     if (response.ok) body.replies.forEach(botReply);
     else if (response.status === 503 && body.error && body.error.message_id) {
@@ -116,7 +138,7 @@ async function deliver(text) {
       bubble("system", "系统正忙，您的消息已经保存。恢复后会按顺序在这里回复您，不用重新发送。");
     } else bubble("system", body.error ? body.error.message : "发送失败，请稍后再试。");
   } catch (e) {
-    bubble("system", e instanceof Refused ? e.message : "网络不通，消息没有发出去，请稍后再试。");
+    bubble("system", e instanceof Refused ? e.message : "网络不通，这条消息可能没有发出去，请稍后再发送一次。");
   } finally { $("send").disabled = false; }
 }
 
