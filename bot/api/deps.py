@@ -17,10 +17,11 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 
+from bot.core.conversation import ClientKeyReused, Conversations, Outcome
 from bot.core.resident_tokens import ResidentTokens
 from bot.errors import ApiError
 from bot.store.handoff_cases import HandoffCaseStore
@@ -175,3 +176,27 @@ def public_id(value: str) -> str:
     if not PUBLIC_ID.fullmatch(value):
         raise ApiError(404, "not_found", "找不到这条记录。")
     return value
+
+
+KEY_REUSED = "这个 Idempotency-Key 已经用于另一条消息；新消息请使用新的 Idempotency-Key。"
+# the resident's own key for a message: sent again with it (the connection broke, no answer
+# came), it is the message first sent with it, never a second question
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="Optional, 8 to 64 letters, digits, - and _: the same message sent again is answered once.",
+    ),
+]
+
+
+async def handle_message(
+    conversations: Conversations, user_id: str, text: str, key: str | None, address: str | None = None
+) -> Outcome:
+    """The message's outcome, as every resident-facing route asks for it: a key reused for
+    another text is the resident's mistake, told in Chinese (422), not a guess."""
+    try:
+        return await conversations.handle(user_id, text, address=address, client_key=key)
+    except ClientKeyReused:
+        raise ApiError(422, "idempotency_key_reused", KEY_REUSED) from None

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
-from bot.api.deps import CurrentResident, body_spec, json_body, same_resident
+from bot.api.deps import CurrentResident, IdempotencyKey, body_spec, handle_message, json_body, same_resident
 from bot.api.schemas import MessageIn, MessageOut
-from bot.core.conversation import ClientKeyReused
 from bot.core.rate_limits import client_host
 from bot.errors import ApiError, documented
 
@@ -18,8 +17,6 @@ router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
 KEPT = "系统正忙，暂时无法回答。您的消息已经保存，恢复后会按顺序处理，可用 message_id 查询回复。"
 SHAPE = "请求体必须是JSON对象，包含 text 字段。"
-KEY_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-KEY_REUSED = "这个 Idempotency-Key 已经用于另一条消息；新消息请使用新的 Idempotency-Key。"
 
 
 @router.post(
@@ -32,7 +29,7 @@ async def post_message(
     request: Request,
     body: Annotated[MessageIn, Depends(json_body(MessageIn, SHAPE))],
     resident: CurrentResident,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Send a resident's message to the assistant and get its replies (as the token's resident).
     The body is checked before the token, so a malformed request learns nothing about identities.
@@ -41,12 +38,9 @@ async def post_message(
     answers, with its reply or, still kept, its 503; the same key with another text is 422."""
     user_id = same_resident(resident, body.user_id)
     await request.app.state.rate_limits.resident(user_id)
-    try:
-        outcome = await request.app.state.conversations.handle(
-            user_id, body.text, address=client_host(request), client_key=idempotency_key
-        )
-    except ClientKeyReused:
-        raise ApiError(422, "idempotency_key_reused", KEY_REUSED) from None
+    outcome = await handle_message(
+        request.app.state.conversations, user_id, body.text, idempotency_key, client_host(request)
+    )
     if outcome.result is None:
         raise ApiError(503, "assistant_unavailable", KEPT, message_id=outcome.message.public_id)
     return {"message_id": outcome.message.public_id, **outcome.result}

@@ -157,6 +157,36 @@ def test_webhook_needs_the_secret_token(stack, tmp_path) -> None:
         telegram.shutdown()
 
 
+def test_an_update_sent_again_is_one_message(stack, tmp_path) -> None:
+    """#15: the webhook answers once the update is handled (on the update queue it was
+    acknowledged first and lived only in memory: a gateway killed then lost it, and
+    Telegram, told 200, never sent it again). An update Telegram sends again (no gateway
+    acknowledged it) is the same message: its reply is sent again, the question is not
+    taken a second time."""
+    import asyncio
+
+    from tests.ops.test_rasa_down import _stored_ids
+
+    telegram = FakeTelegram(free_port())
+    hook = {"TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    chat = 2201
+    url, service = telegram_gateway(stack, tmp_path, telegram, **hook)
+    try:
+        update = {"update_id": 71, **telegram.text_update(chat, "房东不退押金怎么办")}
+        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=secret, timeout=60).status_code == 200
+        first = telegram.sent(chat)  # handled before the webhook answered: nothing to wait for
+        assert first and "押金" in first[0]["text"], first
+        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=secret, timeout=60).status_code == 200
+        again = telegram.sent(chat)[len(first) :]
+        assert [m["text"] for m in again] == [m["text"] for m in first]
+        stored = asyncio.run(_stored_ids(tmp_path, f"tg:{chat}"))
+        assert len(stored) == 1, stored
+    finally:
+        service.stop()
+        telegram.shutdown()
+
+
 def test_buttons_still_work_after_a_gateway_restart(stack, tmp_path) -> None:
     """Button payloads live in the gateway's database, not in one process's memory."""
     telegram = FakeTelegram(free_port())
@@ -171,7 +201,7 @@ def test_buttons_still_work_after_a_gateway_restart(stack, tmp_path) -> None:
         mediation = next(row[0] for row in keyboard if row[0]["text"] == "找调解员")["callback_data"]
         service.stop()
         url, service = telegram_gateway(stack, tmp_path, telegram, **hook)  # same database, new process
-        press = {"update_id": 2, **telegram.press(chat, mediation)}
+        press = {**telegram.press(chat, mediation), "update_id": 2}  # press() numbers its own for polling
         assert httpx.post(f"{url}/telegram/webhook", json=press, headers=secret).status_code == 200
         assert "【找调解员】" in telegram.wait_sent(chat, 2)[-1]["text"]
     finally:

@@ -173,6 +173,27 @@ def test_push_plaintext_xml_and_json_get_passive_replies(wx) -> None:
     assert "只能看懂文字" in xmltodict.parse(reply.text)["xml"]["Content"]
 
 
+def test_a_push_sent_again_is_one_message(wx) -> None:
+    """#15: WeChat sends a push again, with its MsgId, when no answer came in 5 s (the gateway
+    that had it died behind the balancer); its own replay check (timestamp, nonce) does not
+    catch a push sent again with new ones. The MsgId keeps it one message: the same answer,
+    the question not taken twice."""
+    import asyncio
+
+    from tests.ops.test_rasa_down import _stored_ids
+
+    _, url, service = wx
+    push = xml_text("openid-again", "房东不退押金怎么办").encode()
+    answers = [
+        xmltodict.parse(
+            httpx.post(f"{url}/wechat/push", params=signed(str(int(time.time())), nonce), content=push).text
+        )["xml"]["Content"]
+        for nonce in ("n-again-1", "n-again-2")
+    ]
+    assert "押金" in answers[0] and answers[1] == answers[0]
+    assert len(asyncio.run(_stored_ids(service.log_path.parent, "wx:openid-again"))) == 1
+
+
 def test_push_in_safe_mode(stack, tmp_path) -> None:
     wechat = FakeWeChat(free_port())
     url, service = gateway(stack, tmp_path, wechat, WECHAT_ENCODING_AES_KEY=AES_KEY)

@@ -170,8 +170,12 @@ class TelegramChannel:
         await self.app.shutdown()
 
     async def feed(self, data: dict[str, Any]) -> None:
-        """An update that arrived by webhook."""
-        await self.app.update_queue.put(Update.de_json(data, self.app.bot))
+        """An update that arrived by webhook, handled before the webhook answers. Put on the
+        update queue, it was acknowledged at once and lived only in this process's memory: a
+        gateway killed then lost it, and Telegram, told 200, never sent it again. Now a gateway
+        that dies with it leaves Telegram without an answer, and Telegram sends it again
+        (to another gateway behind the balancer); its update_id keeps it one message."""
+        await self.app.process_update(Update.de_json(data, self.app.bot))
 
     # -- sending -------------------------------------------------------------------
     async def keyboard(self, buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
@@ -192,12 +196,15 @@ class TelegramChannel:
                 markup = await self.keyboard(reply.get("buttons") or []) if last else None
                 await self.app.bot.send_message(chat_id, piece, reply_markup=markup)
 
-    async def converse(self, chat_id: int, text: str) -> None:
+    async def converse(self, chat_id: int, text: str, update_id: int | None = None) -> None:
+        """`update_id`: Telegram sends an update again when no gateway acknowledged it; as the
+        message's key it is the same message then (its reply sent again, not a new question)."""
         if not await self.limits.resident_may_send(f"{PREFIX}{chat_id}"):
             await self.app.bot.send_message(chat_id, TOO_FAST)
             return
         await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)
-        outcome = await self.conversations.handle(f"{PREFIX}{chat_id}", text)
+        key = f"tg-update-{update_id}" if update_id is not None else None
+        outcome = await self.conversations.handle(f"{PREFIX}{chat_id}", text, client_key=key)
         if outcome.result is None:
             await self.app.bot.send_message(chat_id, KEPT)
             return
@@ -226,13 +233,13 @@ class TelegramChannel:
 
     def on_command_text(self, text: str):
         async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            await self.converse(chat_of(update).id, text)
+            await self.converse(chat_of(update).id, text, update.update_id)
 
         return handler
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        await self.converse(chat_of(update).id, (message.text or "") if message else "")
+        await self.converse(chat_of(update).id, (message.text or "") if message else "", update.update_id)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -243,7 +250,7 @@ class TelegramChannel:
         if payload is None:
             await chat_of(update).send_message(EXPIRED)
             return
-        await self.converse(chat_of(update).id, payload)
+        await self.converse(chat_of(update).id, payload, update.update_id)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         edited = update.edited_message

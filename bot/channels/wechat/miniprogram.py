@@ -12,7 +12,7 @@ import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from bot.api.deps import body_spec, json_body
+from bot.api.deps import IdempotencyKey, body_spec, handle_message, json_body
 from bot.channels.wechat.channel import KEPT, PREFIX, WeChatChannel
 from bot.core.rate_limits import client_host
 from bot.core.text_input import ResidentText
@@ -77,10 +77,12 @@ async def send(
     wx: MiniProgram,
     openid: OpenId,
     body: Annotated[WeChatMessageIn, Depends(json_body(WeChatMessageIn, "请求体必须是JSON对象，包含 text 字段。"))],
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """A resident's message from the mini-program; same validation and errors as /api/v1/messages."""
+    """A resident's message from the mini-program; same validation, errors and Idempotency-Key
+    as /api/v1/messages."""
     await request.app.state.rate_limits.resident(PREFIX + openid)
-    outcome = await wx.conversations.handle(PREFIX + openid, body.text)
+    outcome = await handle_message(wx.conversations, PREFIX + openid, body.text, idempotency_key)
     if outcome.result is None:
         raise ApiError(503, "assistant_unavailable", KEPT, message_id=outcome.message.public_id)
     return {"message_id": outcome.message.public_id, **outcome.result}

@@ -123,7 +123,10 @@ async def push(
         return answer(ONLY_TEXT if inner.get("MsgType") != "event" else None)
     if not await request.app.state.rate_limits.resident_may_send(PREFIX + openid):
         return answer(SLOW_DOWN)
-    task = asyncio.create_task(wx.conversations.handle(PREFIX + openid, str(inner["Content"])))
+    # WeChat sends a push again (the same MsgId) when no answer came within 5 s: one message
+    msg_id = str(inner.get("MsgId") or "")
+    key = f"wx-msg-{msg_id}" if msg_id.isdigit() else None
+    task = asyncio.create_task(wx.conversations.handle(PREFIX + openid, str(inner["Content"]), client_key=key))
     wx.keep(task)
     done, _ = await asyncio.wait({task}, timeout=wx.settings.wechat_passive_reply_s)
     if done:
