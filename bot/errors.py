@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 
 # the database unreachable: asyncpg's refused connection arrives as a bare OSError
 STORE_DOWN = (SQLAlchemyError, OSError)
-NOT_SAVED_TEXT = "系统暂时无法保存消息，这条消息没有收到，请稍后重新发送；急事请拨打12348公共法律服务热线。"
+HOTLINE = "急事请拨打12348公共法律服务热线。"
+NOT_SAVED_TEXT = "系统暂时无法保存消息，这条消息没有收到，请稍后重新发送；" + HOTLINE
 
-UNEXPECTED = "系统出了点问题，请稍后再试；急事请拨打12348公共法律服务热线。"
+UNEXPECTED = "系统出了点问题，请稍后再试；" + HOTLINE
 
 # What the balancer in front of the gateways answers itself when none could (ops/cluster.py
 # writes them into HAProxy's configuration; deploy/haproxy/haproxy.cfg carries the same): in
@@ -36,7 +37,6 @@ UNEXPECTED = "系统出了点问题，请稍后再试；急事请拨打12348公�
 # not read and the cluster test's residents choked on. A 502 or 504 came from a gateway
 # that took the request and then died or went silent: whether it kept the message is not
 # known, so the resident is asked to send it again (an answer twice is better than none).
-HOTLINE = "急事请拨打12348公共法律服务热线。"
 BALANCER_ERRORS: dict[int, tuple[str, str]] = {
     502: ("connection_lost", "连接中断，无法确认这条消息是否已经收到，请再发送一次；" + HOTLINE),
     503: ("service_unavailable", "系统暂时无法接收消息，这条消息没有收到，请稍后重新发送；" + HOTLINE),

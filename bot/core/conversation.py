@@ -152,7 +152,7 @@ class Conversations:
             recent = await self.store.history(user_id, limit=RECENT_REPLIES)
             text = screen(text, offered_payloads(m.result for m in recent))
         # stored already claimed by this gateway: no other gateway's retry worker takes it meanwhile
-        stored, fresh = await self.store.add_once(
+        stored, fresh = await self.store.add(
             user_id, text, truncated, lease_s=self.lease_s, owner=self.owner, client_key=client_key
         )
         if not fresh:

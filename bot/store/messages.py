@@ -90,14 +90,6 @@ class MessageStore:
         await self.engine.dispose()
 
     async def add(
-        self, user_id: str, text: str, truncated: bool, lease_s: float = 0.0, owner: str | None = None
-    ) -> StoredMessage:
-        """The message kept; with `lease_s`, claimed at once by `owner`, the gateway that will
-        send it (an attempt counted), so that no other gateway's retry worker takes it meanwhile."""
-        stored, _ = await self.add_once(user_id, text, truncated, lease_s, owner)
-        return stored
-
-    async def add_once(
         self,
         user_id: str,
         text: str,
@@ -106,10 +98,11 @@ class MessageStore:
         owner: str | None = None,
         client_key: str | None = None,
     ) -> tuple[StoredMessage, bool]:
-        """As `add`, and whether this call kept it: with `client_key` (the resident's
-        Idempotency-Key) the message the resident sent with it before is returned instead,
-        untouched. The unique index, not the read first, decides between two requests with
-        one key on two gateways."""
+        """The message kept, and whether this call kept it. With `lease_s`, claimed at once by
+        `owner`, the gateway that will send it (an attempt counted), so that no other gateway's
+        retry worker takes it meanwhile. With `client_key` (the resident's Idempotency-Key) the
+        message the resident sent with it before is returned instead, untouched: the unique
+        index, not the read first, decides between two requests with one key on two gateways."""
         if client_key is not None:
             earlier = await self.by_client_key(user_id, client_key)
             if earlier is not None:

@@ -20,7 +20,7 @@ def test_a_claimed_message_is_no_other_gateways_until_released_or_expired(tmp_pa
         a, b = MessageStore(url), MessageStore(url)
         await a.open()
         try:
-            stored = await a.add("r1", "房东不退押金", False, lease_s=30, owner="gw-a")
+            stored, _ = await a.add("r1", "房东不退押金", False, lease_s=30, owner="gw-a")
             assert stored.leased and (await b.get(stored.public_id)).leased
             assert await b.claim(stored.public_id, 30, "gw-b") is None  # gateway A is sending it
             again = await a.claim(stored.public_id, 30, "gw-a")  # its own claim, renewed
@@ -59,11 +59,11 @@ def test_one_key_is_one_message_whichever_gateway_stores_it_first(engine: str, t
         try:
             key = "k" * 32
             added = await asyncio.gather(
-                *(s.add_once("r1", "房东不退押金", False, 30, f"gw-{i}", client_key=key) for i, s in enumerate(stores))
+                *(s.add("r1", "房东不退押金", False, 30, f"gw-{i}", client_key=key) for i, s in enumerate(stores))
             )
             assert sorted(fresh for _, fresh in added) == [False] * 7 + [True]
             assert len({stored.public_id for stored, _ in added}) == 1
-            other, fresh = await stores[0].add_once("r2", "房东不退押金", False, client_key=key)
+            other, fresh = await stores[0].add("r2", "房东不退押金", False, client_key=key)
             assert fresh and other.public_id != added[0][0].public_id
             assert [m.public_id for m in await stores[0].history("r1")] == [added[0][0].public_id]
         finally:

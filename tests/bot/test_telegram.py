@@ -19,6 +19,9 @@ from tests.helpers.console import Console, add_staff
 from tests.helpers.fake_telegram import TOKEN, FakeTelegram
 from tests.helpers.stack import free_port, start_gateway
 
+WEBHOOK = {"TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+SECRET = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}  # what Telegram sends with each update
+
 
 def telegram_gateway(stack, tmp_path, telegram: FakeTelegram, **extra: str) -> tuple[str, Service]:
     return start_gateway(
@@ -168,16 +171,14 @@ def test_an_update_sent_again_is_one_message(stack, tmp_path) -> None:
     from tests.ops.test_rasa_down import _stored_ids
 
     telegram = FakeTelegram(free_port())
-    hook = {"TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
-    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
     chat = 2201
-    url, service = telegram_gateway(stack, tmp_path, telegram, **hook)
+    url, service = telegram_gateway(stack, tmp_path, telegram, **WEBHOOK)
     try:
         update = {"update_id": 71, **telegram.text_update(chat, "房东不退押金怎么办")}
-        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=secret, timeout=60).status_code == 200
+        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=SECRET, timeout=60).status_code == 200
         first = telegram.sent(chat)  # handled before the webhook answered: nothing to wait for
         assert first and "押金" in first[0]["text"], first
-        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=secret, timeout=60).status_code == 200
+        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=SECRET, timeout=60).status_code == 200
         again = telegram.sent(chat)[len(first) :]
         assert [m["text"] for m in again] == [m["text"] for m in first]
         stored = asyncio.run(_stored_ids(tmp_path, f"tg:{chat}"))
@@ -190,19 +191,17 @@ def test_an_update_sent_again_is_one_message(stack, tmp_path) -> None:
 def test_buttons_still_work_after_a_gateway_restart(stack, tmp_path) -> None:
     """Button payloads live in the gateway's database, not in one process's memory."""
     telegram = FakeTelegram(free_port())
-    hook = {"TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
-    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
     chat = 2101
-    url, service = telegram_gateway(stack, tmp_path, telegram, **hook)
+    url, service = telegram_gateway(stack, tmp_path, telegram, **WEBHOOK)
     try:
         update = {"update_id": 1, **telegram.text_update(chat, "老板拖欠我三个月工资不给")}
-        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=secret).status_code == 200
+        assert httpx.post(f"{url}/telegram/webhook", json=update, headers=SECRET).status_code == 200
         keyboard = telegram.wait_sent(chat, 1)[-1]["reply_markup"]["inline_keyboard"]
         mediation = next(row[0] for row in keyboard if row[0]["text"] == "找调解员")["callback_data"]
         service.stop()
-        url, service = telegram_gateway(stack, tmp_path, telegram, **hook)  # same database, new process
+        url, service = telegram_gateway(stack, tmp_path, telegram, **WEBHOOK)  # same database, new process
         press = {**telegram.press(chat, mediation), "update_id": 2}  # press() numbers its own for polling
-        assert httpx.post(f"{url}/telegram/webhook", json=press, headers=secret).status_code == 200
+        assert httpx.post(f"{url}/telegram/webhook", json=press, headers=SECRET).status_code == 200
         assert "【找调解员】" in telegram.wait_sent(chat, 2)[-1]["text"]
     finally:
         service.stop()
