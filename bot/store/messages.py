@@ -101,12 +101,10 @@ class MessageStore:
         """The message kept, and whether this call kept it. With `lease_s`, claimed at once by
         `owner`, the gateway that will send it (an attempt counted), so that no other gateway's
         retry worker takes it meanwhile. With `client_key` (the resident's Idempotency-Key) the
-        message the resident sent with it before is returned instead, untouched: the unique
-        index, not the read first, decides between two requests with one key on two gateways."""
-        if client_key is not None:
-            earlier = await self.by_client_key(user_id, client_key)
-            if earlier is not None:
-                return earlier, False
+        message the resident sent with it before is returned instead, untouched. The insert
+        comes first and the unique index refuses a second one (no read before it: a message
+        sent again is rare, a fresh one is every message), which also decides between two
+        requests with one key on two gateways."""
         now = time.time()
         row = InboundMessage(
             public_id=uuid.uuid4().hex,
