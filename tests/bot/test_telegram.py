@@ -17,7 +17,7 @@ from bot.core.conversation import ENDED_TEXT
 from ops.stack import Service
 from tests.helpers.console import Console, add_staff
 from tests.helpers.fake_telegram import TOKEN, FakeTelegram
-from tests.helpers.stack import free_port, start_gateway
+from tests.helpers.stack import free_port, start_gateway, stored_message_ids
 
 WEBHOOK = {"TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
 SECRET = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}  # what Telegram sends with each update
@@ -166,10 +166,6 @@ def test_an_update_sent_again_is_one_message(stack, tmp_path) -> None:
     Telegram, told 200, never sent it again). An update Telegram sends again (no gateway
     acknowledged it) is the same message: its reply is sent again, the question is not
     taken a second time."""
-    import asyncio
-
-    from tests.ops.test_rasa_down import _stored_ids
-
     telegram = FakeTelegram(free_port())
     chat = 2201
     url, service = telegram_gateway(stack, tmp_path, telegram, **WEBHOOK)
@@ -181,7 +177,7 @@ def test_an_update_sent_again_is_one_message(stack, tmp_path) -> None:
         assert httpx.post(f"{url}/telegram/webhook", json=update, headers=SECRET, timeout=60).status_code == 200
         again = telegram.sent(chat)[len(first) :]
         assert [m["text"] for m in again] == [m["text"] for m in first]
-        stored = asyncio.run(_stored_ids(tmp_path, f"tg:{chat}"))
+        stored = stored_message_ids(tmp_path, f"tg:{chat}")
         assert len(stored) == 1, stored
     finally:
         service.stop()

@@ -22,7 +22,7 @@ from wechatpy.crypto import WeChatCrypto
 from ops.stack import Service
 from tests.helpers.console import Console, add_staff
 from tests.helpers.fake_wechat import APPID, SECRET, FakeWeChat
-from tests.helpers.stack import free_port, start_gateway
+from tests.helpers.stack import free_port, start_gateway, stored_message_ids
 
 TOKEN = "push-token"
 AES_KEY = base64.b64encode(hashlib.sha256(b"haizhu").digest()).decode()[:43]
@@ -178,10 +178,6 @@ def test_a_push_sent_again_is_one_message(wx) -> None:
     that had it died behind the balancer); its own replay check (timestamp, nonce) does not
     catch a push sent again with new ones. The MsgId keeps it one message: the same answer,
     the question not taken twice."""
-    import asyncio
-
-    from tests.ops.test_rasa_down import _stored_ids
-
     _, url, service = wx
     push = xml_text("openid-again", "房东不退押金怎么办").encode()
     answers = [
@@ -191,7 +187,7 @@ def test_a_push_sent_again_is_one_message(wx) -> None:
         for nonce in ("n-again-1", "n-again-2")
     ]
     assert "押金" in answers[0] and answers[1] == answers[0]
-    assert len(asyncio.run(_stored_ids(service.log_path.parent, "wx:openid-again"))) == 1
+    assert len(stored_message_ids(service.log_path.parent, "wx:openid-again")) == 1
 
 
 def test_push_in_safe_mode(stack, tmp_path) -> None:

@@ -3,6 +3,7 @@ an integrator's client that speaks for chosen residents, the Rasa environment.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.store.messages import MessageStore
 from knowledge_base.indexing.index import ensure_index
 from ops.stack import RASA_PROCESS_ENV, Service, Stack
 from settings import ROOT, Settings
@@ -183,3 +185,17 @@ def rasa_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 def rasa_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return _in_rasa_venv("python", args, timeout)
+
+
+def stored_message_ids(var_dir: Path, resident: str) -> list[str]:
+    """The ids of the messages a gateway with state in `var_dir` (SQLite) kept for `resident`,
+    oldest first: what a test counts to see that a message sent again was stored once."""
+
+    async def read() -> list[str]:
+        store = MessageStore(f"sqlite+aiosqlite:///{var_dir / 'gateway.db'}")
+        try:
+            return [m.public_id for m in await store.history(resident)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())

@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import json
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ import pytest
 
 from bot.errors import BALANCER_ERRORS
 from ops.cluster import HAPROXY, Cluster, Ports, balancer_errors, haproxy_config
+from ops.stack import Service
 from settings import ROOT
 from tests.helpers.console import Console, add_staff, backup_tool
 from tests.helpers.stack import PG, ResidentAuth, free_port, stack_settings
@@ -304,11 +304,13 @@ def test_the_balancer_answers_residents_in_chinese_when_no_gateway_can(tmp_path)
     ports = Ports(free_port(), free_port(), free_port())
     config = tmp_path / "haproxy.cfg"
     config.write_text(haproxy_config([node], ports), encoding="utf-8")
-    balancer = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    front = f"http://127.0.0.1:{ports.gateway}"
+    balancer = Service("haproxy", [HAPROXY, "-db", "-f", str(config)], f"{front}/healthz", tmp_path / "haproxy.log")
+    balancer.start()
     seen: dict[int, dict] = {}
     try:
         deadline = time.monotonic() + 30
-        with httpx.Client(base_url=f"http://127.0.0.1:{ports.gateway}", timeout=10) as http:
+        with httpx.Client(base_url=front, timeout=10) as http:
             while len(seen) < 2 and time.monotonic() < deadline:
                 try:
                     response = http.post("/api/v1/messages", json={"user_id": "lb-1", "text": "老板欠我工资"})
@@ -322,8 +324,7 @@ def test_the_balancer_answers_residents_in_chinese_when_no_gateway_can(tmp_path)
                     gateway.server_close()
                 time.sleep(0.3)
     finally:
-        balancer.terminate()
-        balancer.wait(timeout=10)
+        balancer.stop()
     assert set(seen) == {502, 503}, seen
     for status, error in seen.items():
         assert (error["code"], error["message"]) == BALANCER_ERRORS[status]

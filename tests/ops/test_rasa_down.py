@@ -4,15 +4,12 @@ that reaches the real Rasa server through a proxy we can switch off."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
-from bot.store.messages import MessageStore
-from tests.helpers.stack import resident_http
+from tests.helpers.stack import resident_http, stored_message_ids
 
 
 def wait_answered(client: httpx.Client, message_id: str, user_id: str, timeout_s: float = 60) -> dict:
@@ -54,14 +51,6 @@ def test_messages_kept_while_rasa_down_and_answered_in_order(gateway_behind_prox
         assert again.status_code == 200 and again.json()["intent"] == "thank"
 
 
-async def _stored_ids(var_dir: Path, resident: str) -> list[str]:
-    store = MessageStore(f"sqlite+aiosqlite:///{var_dir / 'gateway.db'}")
-    try:
-        return [m.public_id for m in await store.history(resident)]
-    finally:
-        await store.close()
-
-
 def test_a_message_sent_again_with_its_key_is_the_same_message(gateway_behind_proxy, tmp_path) -> None:
     """#15: a resident whose connection broke cannot know whether the message was kept, and
     sending it again made a second question. With the same Idempotency-Key it is the same
@@ -95,4 +84,4 @@ def test_a_message_sent_again_with_its_key_is_the_same_message(gateway_behind_pr
         assert replay.json()["replies"] == answered["replies"] and answered["intent"] == "labour_wage_arrears"
         other = send(text, uuid.uuid4().hex)
         assert other.status_code == 200 and other.json()["message_id"] != message_id
-    assert asyncio.run(_stored_ids(tmp_path, resident)) == [message_id, other.json()["message_id"]]
+    assert stored_message_ids(tmp_path, resident) == [message_id, other.json()["message_id"]]

@@ -142,9 +142,11 @@ async function deliver(text) {
   } finally { $("send").disabled = false; }
 }
 
+function saveKept() { localStorage.setItem("haizhu-kept", JSON.stringify(kept)); }
+
 function keep(messageId) {
   kept.push(messageId);
-  localStorage.setItem("haizhu-kept", JSON.stringify(kept));
+  saveKept();
 }
 
 // the replies to kept messages, oldest first; one still waiting holds back the later ones
@@ -159,7 +161,7 @@ async function pollKept() {
       return;  // the gateway is busy or away: ask again next round
     }  // 404 or 403: gone (the retention purge) or another identity's: nothing to show
     kept.shift();
-    localStorage.setItem("haizhu-kept", JSON.stringify(kept));
+    saveKept();
   }
 }
 
