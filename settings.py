@@ -102,6 +102,12 @@ class Settings:
     turn_lock_lease_s: float = _setting("TURN_LOCK_LEASE_S", "15", float)
     # seconds the gateway waits for Rasa before answering 503 and keeping the text
     rasa_timeout_s: float = _setting("RASA_TIMEOUT_S", "20", float)
+    # Rasa turns one gateway asks for at once; more messages wait for one in arrival order
+    # (bot/core/turn_gate.py). Past about 4 on a 2-core machine a turn only shares the CPU.
+    gateway_max_turns: int = _setting("GATEWAY_MAX_TURNS", "8", int)
+    # seconds a resident's message waits for a turn before it is kept (503 with its id,
+    # answered in order when turns are free): how long a resident waits past capacity
+    gateway_turn_wait_s: float = _setting("GATEWAY_TURN_WAIT_S", "3", float)
     # how often kept messages are retried while Rasa is down
     retry_interval_s: float = _setting("RETRY_INTERVAL_S", "5", float)
     # longest message passed to Rasa; longer ones are truncated with a notice

@@ -18,6 +18,7 @@ from bot.core.citation_guard import ArticleLookup, CitationGuard
 from bot.core.conversation import Conversations
 from bot.core.rasa_client import RasaClient
 from bot.core.reminders import DeadlineReminders
+from bot.core.turn_gate import TurnGate
 from bot.store.drafts import DraftStore
 from bot.store.handoff_cases import HandoffCaseStore
 from bot.store.legal_aid_applications import ApplicationStore
@@ -72,9 +73,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         CitationGuard(app.state.articles),
         HandoffCaseStore(store.engine),
         ApplicationStore(store.engine),
+        TurnGate(settings.gateway_max_turns, settings.gateway_turn_wait_s),
         case_budget=app.state.rate_limits.may_open_case,
-        # a claim outlives the longest Rasa call, so only a gateway that died leaves one to expire
-        lease_s=settings.rasa_timeout_s + 10,
+        # a claim outlives the longest wait for a turn and Rasa call, so only a gateway
+        # that died leaves one to expire
+        lease_s=settings.gateway_turn_wait_s + settings.rasa_timeout_s + 10,
         reminders=DeadlineReminders(ReminderStore(store.engine), pushed=reminder_channels(settings)),
         drafts=DraftStore(store.engine),
         draft_links=lambda public_id: {

@@ -20,6 +20,7 @@ from bot.core.payloads import INTENT_PREFIX, RECENT_REPLIES, offered_payloads, s
 from bot.core.rasa_client import RasaClient, RasaUnavailable
 from bot.core.reminders import DeadlineReminders
 from bot.core.text_input import storable_text
+from bot.core.turn_gate import GatewayBusy, TurnGate
 from bot.core.workers import every
 from bot.store.drafts import DraftStore
 from bot.store.handoff_cases import WAITING, HandoffCaseStore, HandoffCaseView
@@ -100,6 +101,7 @@ class Conversations:
         guard: CitationGuard,
         cases: HandoffCaseStore,
         applications: ApplicationStore,
+        gate: TurnGate,
         case_budget: Callable[[str, str | None], Awaitable[bool]] | None = None,
         lease_s: float = 30.0,
         reminders: DeadlineReminders | None = None,
@@ -107,6 +109,8 @@ class Conversations:
         draft_links: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self.store = store
+        # how many Rasa turns at once, and how long a resident's message waits for one
+        self.gate = gate
         self.reminders = reminders
         self.drafts = drafts
         self.draft_links = draft_links  # a draft's public id → its signed pdf and docx links
@@ -146,6 +150,7 @@ class Conversations:
     ) -> Outcome:
         """The message's outcome. `client_key` (the API's Idempotency-Key): a message sent again
         with it is the one sent first, answered with its reply, or delivered if still kept."""
+        deadline = self.gate.deadline()  # for a Rasa turn; past it the message is kept
         text, truncated = self.prepare(text)
         sent = text
         if text.startswith(INTENT_PREFIX):  # a button press only if it is one we offered (bot/core/payloads.py)
@@ -171,16 +176,21 @@ class Conversations:
             for older in waiting:
                 if older.public_id == stored.public_id:
                     break
-                if await self._deliver(older) is None:
+                if await self._deliver(older, deadline=deadline) is None:
                     if fresh:  # kept: any gateway sends it, in order (a resent one is not this call's claim)
                         await self.store.release(stored.public_id)
                     return Outcome(stored, None)
-            return Outcome(stored, await self._deliver(stored, address, fresh=fresh))
+            return Outcome(stored, await self._deliver(stored, address, fresh=fresh, deadline=deadline))
 
     async def _deliver(
-        self, message: StoredMessage, address: str | None = None, fresh: bool = False
+        self,
+        message: StoredMessage,
+        address: str | None = None,
+        fresh: bool = False,
+        deadline: float | None = None,
     ) -> dict[str, Any] | None:
-        """The message's result, or None when it stays pending: Rasa was unavailable, or
+        """The message's result, or None when it stays pending: Rasa was unavailable, no
+        Rasa turn came free before `deadline` (None: the retry worker, which waits), or
         another gateway is delivering it (its claim decides; the reply is stored there).
         `fresh`: stored by this request and claimed with it, so Rasa cannot have seen it."""
         seen_before = False
@@ -202,9 +212,14 @@ class Conversations:
         try:
             # a message claimed before may have reached Rasa: Rasa then answers from its
             # tracker instead of taking it a second time (nlu/gateway_channel.py)
-            turn = await self.rasa.send(
-                message.user_id, message.text, message_id=message.public_id, seen_before=seen_before
-            )
+            async with self.gate.turn(deadline):
+                turn = await self.rasa.send(
+                    message.user_id, message.text, message_id=message.public_id, seen_before=seen_before
+                )
+        except GatewayBusy as exc:
+            await self.store.release(message.public_id)
+            log.warning("gateway busy, message %s kept (%s; %d waiting)", message.public_id, exc, self.gate.waiting)
+            return None
         except RasaUnavailable as exc:
             await self.store.release(message.public_id)
             log.warning("rasa unavailable, message %s kept (%s)", message.public_id, exc)
