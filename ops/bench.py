@@ -272,14 +272,18 @@ def report(result: dict, images: list[str]) -> None:
     lines += [
         "",
         f"Open loop: messages arriving at a fixed rate for {OPEN_SECONDS:g} s each, every resident "
-        "pausing between two of their messages (target: p95 ≤ 1 s at 20 messages/s):",
+        "pausing between two of their messages (target: p95 ≤ 1 s at 20 messages/s). Kept: past the "
+        "gateway's turns, answered 503 at once and later in order; drained: seconds after the rush until "
+        "the last kept one was answered:",
         "",
-        "| rate /s | residents | sent | answered | kept | errors | p50 | p95 | p99 | think s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| rate /s | residents | sent | answered | kept | kept never answered | drained s | errors "
+        "| p50 | p95 | p99 | think s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["open_loop"]:
         lines.append(
-            f"| {r['rate']:g} | {r['residents']} | {r['sent']} | {r['answered']} | {r['kept']} | {r['errors']} "
+            f"| {r['rate']:g} | {r['residents']} | {r['sent']} | {r['answered']} | {r['kept']} "
+            f"| {r['kept_unanswered']} | {r['drained_s']} | {r['errors']} "
             f"| {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['think_s']:g} |"
         )
     lines += [""] + [f"![{name}]({name})" for name in images]
@@ -381,9 +385,12 @@ async def run() -> dict:
 
 
 def open_loop_summary(runs: list[dict]) -> dict:
-    held = [r["rate"] for r in runs if r["p95_ms"] <= 1000 and r["errors"] == 0 and r["lost"] == 0]
+    """Per rate, and the highest rate held: p95 ≤ 1 s with every message answered in its
+    request (a rate whose rush the gateway shed into kept messages was not held)."""
+    held = [r["rate"] for r in runs if r["p95_ms"] <= 1000 and r["errors"] == r["lost"] == r["kept"] == 0]
+    shown = ("p50_ms", "p95_ms", "errors", "kept", "kept_unanswered", "drained_s")
     return {
-        **{f"{r['rate']:g}": {"p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "errors": r["errors"]} for r in runs},
+        **{f"{r['rate']:g}": {k: r[k] for k in shown} for r in runs},
         "max_rate_p95_1s": max(held) if held else 0,
     }
 

@@ -59,9 +59,13 @@ class Texts:
 class Target(Protocol):
     async def resident(self, http: httpx.AsyncClient) -> dict[str, str]: ...
 
-    async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> str:
+    async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> tuple[str, str | None]:
         """One message: "answered", "answered legal" (quoting statutes), "answered handed off"
-        (a mediator has the conversation now), "kept" or "error"."""
+        (a mediator has the conversation now), "kept" or "error"; and a kept one's id."""
+        ...
+
+    async def answered(self, http: httpx.AsyncClient, who: dict[str, str], message_id: str) -> bool:
+        """Whether a kept message has its answer now."""
         ...
 
 
@@ -73,17 +77,21 @@ class Gateway:
         issued = (await http.post("/api/v1/residents")).json()
         return {"Authorization": f"Bearer {issued['token']}"}
 
-    async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> str:
+    async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> tuple[str, str | None]:
         response = await http.post("/api/v1/messages", json={"text": text}, headers=who)
         body = response.json()
         if response.status_code == 200:
             if body.get("case_id"):
-                return "answered handed off"
+                return "answered handed off", None
             legal = any(QUOTES_MARK in (r.get("text") or "") for r in body.get("replies", []))
-            return "answered legal" if legal else "answered"
+            return ("answered legal" if legal else "answered"), None
         if response.status_code == 503 and body.get("error", {}).get("message_id"):
-            return "kept"
-        return "error"
+            return "kept", body["error"]["message_id"]
+        return "error", None
+
+    async def answered(self, http: httpx.AsyncClient, who: dict[str, str], message_id: str) -> bool:
+        response = await http.get(f"/api/v1/messages/{message_id}", headers=who)
+        return response.status_code == 200 and response.json().get("status") != "pending"
 
 
 class BareRasa:
@@ -92,9 +100,12 @@ class BareRasa:
     async def resident(self, http: httpx.AsyncClient) -> dict[str, str]:
         return {"sender": f"peer-{uuid.uuid4().hex[:12]}"}
 
-    async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> str:
+    async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> tuple[str, str | None]:
         response = await http.post("/webhooks/rest/webhook", json={"sender": who["sender"], "message": text})
-        return "answered" if response.status_code == 200 and response.json() else "error"
+        return ("answered" if response.status_code == 200 and response.json() else "error"), None
+
+    async def answered(self, http: httpx.AsyncClient, who: dict[str, str], message_id: str) -> bool:
+        return False  # the bare bot keeps nothing
 
 
 @dataclass
@@ -102,6 +113,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     legal: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    kept: list[tuple[dict[str, str], str]] = field(default_factory=list)  # (resident, message id)
 
     async def one(self, target: Target, http: httpx.AsyncClient, who: dict[str, str], text: str) -> bool:
         """Sends one message; False when the resident was handed to a person: their later
@@ -110,9 +122,9 @@ class Tally:
         self.counts["sent"] += 1
         began = time.perf_counter()
         try:
-            outcome = await target.send(http, who, text)
+            outcome, kept_id = await target.send(http, who, text)
         except (httpx.HTTPError, ValueError):
-            outcome = "error"
+            outcome, kept_id = "error", None
         elapsed = (time.perf_counter() - began) * 1000
         if outcome == "error":
             self.counts["errors"] += 1
@@ -120,6 +132,7 @@ class Tally:
         self.latencies.append(elapsed)
         if outcome == "kept":
             self.counts["kept"] += 1
+            self.kept.append((who, kept_id or ""))
             return True
         self.counts["answered"] += 1
         if outcome == "answered legal":
@@ -181,11 +194,19 @@ async def closed_loop(
 
 
 async def open_loop(
-    target: Target, url: str, texts: Texts, rate: float, seconds: float, think_s: float = 8.0
+    target: Target,
+    url: str,
+    texts: Texts,
+    rate: float,
+    seconds: float,
+    think_s: float = 8.0,
+    drain_s: float = 300.0,
 ) -> dict[str, Any]:
     """Messages arriving `rate` a second for `seconds`, each from a resident not waiting for
     an answer and past their `think_s` pause since the last one (a new resident when none
-    is); the latency includes any queue. A request is given up after 30 s (an error)."""
+    is); the latency includes any queue. A request is given up after 30 s (an error).
+    Messages the gateway kept (past its turns: bot/core/turn_gate.py) are then awaited for
+    up to `drain_s`: how long after the rush the last was answered, and how many never were."""
     tally = Tally()
     idle: list[tuple[float, dict[str, str]]] = []  # (free from, resident)
     residents = [0]
@@ -219,5 +240,23 @@ async def open_loop(
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         await asyncio.gather(*in_flight)
-    summary = tally.summary(time.monotonic() - began)
-    return {"rate": rate, "residents": residents[0], "think_s": think_s, **summary}
+        summary = tally.summary(time.monotonic() - began)
+        drained = await drain(target, http, tally.kept, drain_s)
+    return {"rate": rate, "residents": residents[0], "think_s": think_s, **summary, **drained}
+
+
+async def drain(
+    target: Target, http: httpx.AsyncClient, kept: list[tuple[dict[str, str], str]], limit_s: float
+) -> dict[str, Any]:
+    """Waits for kept messages' answers, oldest first: `kept_unanswered` (must be 0) and
+    `drained_s`, the seconds until the last was answered."""
+    began, waiting = time.monotonic(), list(kept)
+    while waiting and time.monotonic() - began < limit_s:
+        try:
+            if await target.answered(http, *waiting[0]):
+                waiting.pop(0)
+                continue
+        except (httpx.HTTPError, ValueError):
+            pass
+        await asyncio.sleep(0.5)
+    return {"kept_unanswered": len(waiting), "drained_s": round(time.monotonic() - began, 1) if kept else 0.0}

@@ -54,3 +54,46 @@ def test_the_bench_measures_the_rate_limits_with_residents_in_their_window() -> 
     measured = asyncio.run(rate_limit_cpu(keys=300, seconds=0.3))
     assert measured["keys"] == 300 and measured["hits_per_s"] == 20
     assert 0 < measured["core_share"] < 1
+
+
+class Keeping:
+    """A target that keeps every other message and answers the kept ones after `answer_after_s`
+    (None: never), as the gateway does past its turns."""
+
+    def __init__(self, answer_after_s: float | None) -> None:
+        self.answer_after_s, self.sent, self.kept_at = answer_after_s, 0, {}
+
+    async def resident(self, http) -> dict[str, str]:
+        return {}
+
+    async def send(self, http, who, text) -> tuple[str, str | None]:
+        import time
+
+        self.sent += 1
+        if self.sent % 2:
+            return "answered", None
+        self.kept_at[f"m{self.sent}"] = time.monotonic()
+        return "kept", f"m{self.sent}"
+
+    async def answered(self, http, who, message_id) -> bool:
+        import time
+
+        return self.answer_after_s is not None and time.monotonic() - self.kept_at[message_id] >= self.answer_after_s
+
+
+@pytest.mark.parametrize("answer_after_s", [0.3, None])
+def test_the_open_loop_waits_for_kept_messages_and_counts_those_never_answered(answer_after_s) -> None:
+    import asyncio
+
+    from ops.bench import open_loop_summary
+    from ops.load import open_loop
+
+    run = asyncio.run(open_loop(Keeping(answer_after_s), "http://127.0.0.1:9", Texts(["问"]), 20, 0.5, drain_s=1.5))
+    assert run["sent"] == 10 and run["kept"] == 5 and run["lost"] == 0
+    if answer_after_s is None:
+        assert run["kept_unanswered"] == 5 and run["drained_s"] >= 1.5
+    else:
+        assert run["kept_unanswered"] == 0 and run["drained_s"] < 1.5
+    # a rate the gateway had to shed was not held, however fast its 503s came
+    summary = open_loop_summary([run])
+    assert summary["max_rate_p95_1s"] == 0 and summary["20"]["kept"] == 5
