@@ -218,7 +218,13 @@ class Conversations:
                 )
         except GatewayBusy as exc:
             await self.store.release(message.public_id)
-            log.warning("gateway busy, message %s kept (%s; %d waiting)", message.public_id, exc, self.gate.waiting)
+            log.warning(
+                "gateway busy, message %s kept (%s; %d waiting, %d kept since start)",
+                message.public_id,
+                exc,
+                self.gate.waiting,
+                self.gate.shed,
+            )
             return None
         except RasaUnavailable as exc:
             await self.store.release(message.public_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ops.bench import texts
@@ -67,8 +69,6 @@ class Keeping:
         return {}
 
     async def send(self, http, who, text) -> tuple[str, str | None]:
-        import time
-
         self.sent += 1
         if self.sent % 2:
             return "answered", None
@@ -76,8 +76,6 @@ class Keeping:
         return "kept", f"m{self.sent}"
 
     async def answered(self, http, who, message_id) -> bool:
-        import time
-
         return self.answer_after_s is not None and time.monotonic() - self.kept_at[message_id] >= self.answer_after_s
 
 
