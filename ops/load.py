@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -61,7 +62,7 @@ class Target(Protocol):
 
     async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> tuple[str, str | None]:
         """One message: "answered", "answered legal" (quoting statutes), "answered handed off"
-        (a mediator has the conversation now), "kept" or "error"; and a kept one's id."""
+        (a mediator has the conversation now), "kept" or "error <what>"; and a kept one's id."""
         ...
 
     async def answered(self, http: httpx.AsyncClient, who: dict[str, str], message_id: str) -> bool:
@@ -79,7 +80,10 @@ class Gateway:
 
     async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> tuple[str, str | None]:
         response = await http.post("/api/v1/messages", json={"text": text}, headers=who)
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            return f"error {response.status_code} not JSON", None
         if response.status_code == 200:
             if body.get("case_id"):
                 return "answered handed off", None
@@ -87,7 +91,7 @@ class Gateway:
             return ("answered legal" if legal else "answered"), None
         if response.status_code == 503 and body.get("error", {}).get("message_id"):
             return "kept", body["error"]["message_id"]
-        return "error", None
+        return f"error {response.status_code} {body.get('error', {}).get('code', '')}".rstrip(), None
 
     async def answered(self, http: httpx.AsyncClient, who: dict[str, str], message_id: str) -> bool:
         response = await http.get(f"/api/v1/messages/{message_id}", headers=who)
@@ -102,7 +106,9 @@ class BareRasa:
 
     async def send(self, http: httpx.AsyncClient, who: dict[str, str], text: str) -> tuple[str, str | None]:
         response = await http.post("/webhooks/rest/webhook", json={"sender": who["sender"], "message": text})
-        return ("answered" if response.status_code == 200 and response.json() else "error"), None
+        return (
+            "answered" if response.status_code == 200 and response.json() else f"error {response.status_code}"
+        ), None
 
     async def answered(self, http: httpx.AsyncClient, who: dict[str, str], message_id: str) -> bool:
         return False  # the bare bot keeps nothing
@@ -114,6 +120,11 @@ class Tally:
     legal: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     kept: list[tuple[dict[str, str], str]] = field(default_factory=list)  # (resident, message id)
+    error_kinds: Counter[str] = field(default_factory=Counter)  # a status and code, or the exception
+
+    def error(self, kind: str) -> None:
+        self.counts["errors"] += 1
+        self.error_kinds[kind] += 1
 
     async def one(self, target: Target, http: httpx.AsyncClient, who: dict[str, str], text: str) -> bool:
         """Sends one message; False when the resident was handed to a person: their later
@@ -123,11 +134,11 @@ class Tally:
         began = time.perf_counter()
         try:
             outcome, kept_id = await target.send(http, who, text)
-        except (httpx.HTTPError, ValueError):
-            outcome, kept_id = "error", None
+        except (httpx.HTTPError, ValueError) as exc:
+            outcome, kept_id = f"error {type(exc).__name__}", None
         elapsed = (time.perf_counter() - began) * 1000
-        if outcome == "error":
-            self.counts["errors"] += 1
+        if outcome.startswith("error"):
+            self.error(outcome.removeprefix("error "))
             return True
         self.latencies.append(elapsed)
         if outcome == "kept":
@@ -157,6 +168,7 @@ class Tally:
                 "p95_ms": percentile(self.legal, 95) if self.legal else None,
             },
             "per_s": round(c["answered"] / seconds, 2) if seconds else 0.0,
+            "error_kinds": dict(self.error_kinds),
         }
 
 
@@ -219,9 +231,9 @@ async def open_loop(
             residents[0] += 1
             try:
                 who = await target.resident(http)
-            except (httpx.HTTPError, ValueError):  # no identity, so no message: an error residents see
+            except (httpx.HTTPError, ValueError) as exc:  # no identity, so no message: an error residents see
                 tally.counts["sent"] += 1
-                tally.counts["errors"] += 1
+                tally.error(f"identity {type(exc).__name__}")
                 return
         else:
             who = idle.pop(ready)[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from ops.bench import texts
@@ -95,3 +96,33 @@ def test_the_open_loop_waits_for_kept_messages_and_counts_those_never_answered(a
     # a rate the gateway had to shed was not held, however fast its 503s came
     summary = open_loop_summary([run])
     assert summary["max_rate_p95_1s"] == 0 and summary["20"]["kept"] == 5
+
+
+class Failing:
+    """A target whose messages fail in turn as a 502 from the balancer and as a timeout."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def resident(self, http) -> dict[str, str]:
+        return {}
+
+    async def send(self, http, who, text) -> tuple[str, str | None]:
+        self.sent += 1
+        if self.sent % 2:
+            return "error 502 connection_lost", None
+        raise httpx.ReadTimeout("gave up")
+
+    async def answered(self, http, who, message_id) -> bool:
+        return False
+
+
+def test_the_bench_says_what_kind_of_error_residents_saw() -> None:
+    import asyncio
+
+    from ops.bench import open_loop_summary
+    from ops.load import open_loop
+
+    run = asyncio.run(open_loop(Failing(), "http://127.0.0.1:9", Texts(["问"]), 20, 0.5))
+    assert run["errors"] == 10 and run["error_kinds"] == {"502 connection_lost": 5, "ReadTimeout": 5}
+    assert open_loop_summary([run])["20"]["error_kinds"] == run["error_kinds"]
