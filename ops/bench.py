@@ -388,7 +388,17 @@ def open_loop_summary(runs: list[dict]) -> dict:
     """Per rate, and the highest rate held: p95 ≤ 1 s with every message answered in its
     request (a rate whose rush the gateway shed into kept messages was not held)."""
     held = [r["rate"] for r in runs if r["p95_ms"] <= 1000 and r["errors"] == r["lost"] == r["kept"] == 0]
-    shown = ("p50_ms", "p95_ms", "errors", "error_kinds", "kept", "kept_unanswered", "drained_s")
+    shown = (
+        "p50_ms",
+        "p95_ms",
+        "errors",
+        "error_kinds",
+        "kept",
+        "kept_p50_ms",
+        "kept_p95_ms",
+        "kept_unanswered",
+        "drained_s",
+    )
     return {
         **{f"{r['rate']:g}": {k: r[k] for k in shown} for r in runs},
         "max_rate_p95_1s": max(held) if held else 0,

@@ -117,6 +117,7 @@ class BareRasa:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    kept_latencies: list[float] = field(default_factory=list)  # until the 503 that said it was kept
     legal: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     kept: list[tuple[dict[str, str], str]] = field(default_factory=list)  # (resident, message id)
@@ -144,6 +145,7 @@ class Tally:
         if outcome == "kept":
             self.counts["kept"] += 1
             self.kept.append((who, kept_id or ""))
+            self.kept_latencies.append(elapsed)
             return True
         self.counts["answered"] += 1
         if outcome == "answered legal":
@@ -161,6 +163,9 @@ class Tally:
             "p50_ms": percentile(self.latencies, 50),
             "p95_ms": percentile(self.latencies, 95),
             "p99_ms": percentile(self.latencies, 99),
+            # past the gateway's turns: how long a resident waited to hear the message was kept
+            "kept_p50_ms": percentile(self.kept_latencies, 50) if self.kept_latencies else None,
+            "kept_p95_ms": percentile(self.kept_latencies, 95) if self.kept_latencies else None,
             "seconds": round(seconds, 1),
             "legal": {
                 "n": len(self.legal),

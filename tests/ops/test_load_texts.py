@@ -89,6 +89,7 @@ def test_the_open_loop_waits_for_kept_messages_and_counts_those_never_answered(a
 
     run = asyncio.run(open_loop(Keeping(answer_after_s), "http://127.0.0.1:9", Texts(["问"]), 20, 0.5, drain_s=1.5))
     assert run["sent"] == 10 and run["kept"] == 5 and run["lost"] == 0
+    assert run["kept_p95_ms"] is not None and run["kept_p95_ms"] <= run["p99_ms"]
     if answer_after_s is None:
         assert run["kept_unanswered"] == 5 and run["drained_s"] >= 1.5
     else:
