@@ -103,7 +103,7 @@ class Settings:
     # seconds the gateway waits for Rasa before answering 503 and keeping the text
     rasa_timeout_s: float = _setting("RASA_TIMEOUT_S", "20", float)
     # Rasa turns one gateway asks for at once; more messages wait for one in arrival order
-    # (bot/core/turn_gate.py). Past about 4 on a 2-core machine a turn only shares the CPU.
+    # (bot/core/turn_gate.py); a judgement, not tuned (README, "Past capacity")
     gateway_max_turns: int = _setting("GATEWAY_MAX_TURNS", "8", int)
     # seconds a resident's message waits for a turn before it is kept (503 with its id,
     # answered in order when turns are free): how long a resident waits past capacity
