@@ -24,7 +24,7 @@ from knowledge_base.corpus.passages import SCHEME, split_articles
 from knowledge_base.corpus.statutes import Article, Corpus, load_configured_corpus
 from knowledge_base.embedding.embedding_cache import EmbeddingCache
 from knowledge_base.retrieval.lexical import LexicalIndex
-from settings import Settings, get_settings
+from settings import ROOT, Settings, get_settings
 
 MANIFEST = "manifest.json"
 PARTS_INDEX = "parts.faiss"  # the vectors of articles' paragraphs and items, numbered after the windows
@@ -33,7 +33,7 @@ LAYOUT = f"{SCHEME}|fp16"  # how articles are cut into passages and their vector
 
 @dataclass
 class Manifest:
-    model: str
+    model: str  # model_reference(): the checkout's own model relative to it
     dimensions: int
     corpus_fingerprint: str
     article_count: int
@@ -44,6 +44,21 @@ class Manifest:
     embedded: int = 0  # passages embedded in this build (the rest came from the cache)
     layout: str = ""  # LAYOUT: how passages were cut and their vectors stored; another rebuilds
     piece_count: int = 0  # of the passages, paragraphs and items of many-part articles (dense only)
+
+
+def model_reference(name: str) -> str:
+    """How an index names the model it was built with: the checkout's own model (make
+    links it under models/) relative to the checkout, so that an index built in one
+    place serves a checkout elsewhere, as an installation in /opt/haizhu (README
+    "Deployment"); a folder outside the checkout, or a hub name, as given."""
+    path = Path(name)
+    return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else name
+
+
+def model_location(reference: str) -> str:
+    """The model an index names, where this checkout has it (a hub name stays one)."""
+    path = Path(reference)
+    return str(ROOT / path) if not path.is_absolute() and (ROOT / path).exists() else reference
 
 
 def corpus_fingerprint(corpus: Corpus) -> str:
@@ -163,7 +178,7 @@ def build_index(
     LexicalIndex.build([p.text for p in passages if not p.piece]).save(work / "bm25")
     _write_articles(work / "articles.db", ordered, set(range(len(in_force))))
     manifest = Manifest(
-        model=model_name,
+        model=model_reference(model_name),
         dimensions=int(vectors.shape[1]),
         corpus_fingerprint=corpus_fingerprint(corpus),
         article_count=len(in_force),
@@ -198,7 +213,7 @@ def ensure_index(settings: Settings | None = None, progress: bool = True) -> tup
     current = read_manifest(settings.index_dir)
     if (
         current
-        and current.model == settings.embedding_model
+        and current.model == model_reference(settings.embedding_model)
         and current.corpus_fingerprint == corpus_fingerprint(corpus)
         and current.layout == LAYOUT
     ):

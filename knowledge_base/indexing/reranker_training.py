@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.corpus.statutes import normalise_law_name
-from knowledge_base.indexing.index import read_manifest
+from knowledge_base.indexing.index import model_location, read_manifest
 from knowledge_base.retrieval.legal_issues import ISSUES
 from knowledge_base.retrieval.query_encoder import engine_name
 from knowledge_base.retrieval.question_bank import BANK_FILE, AnsweredQuestion, fingerprint, load_rows, split
@@ -120,7 +120,7 @@ def ensure_reranker(index_dir: Path, questions_dir: Path, progress: bool = True)
         return None
     bank, _ = split(load_rows(questions_dir))
     settings = get_settings()
-    engine = engine_name(manifest.model, settings.embedding_engine, settings.embedding_bf16)
+    engine = engine_name(model_location(manifest.model), settings.embedding_engine, settings.embedding_bf16)
     wanted = stamp(bank, manifest.model, manifest.corpus_fingerprint, manifest.layout, engine)
     path = index_dir / RERANKER_FILE
     current = Reranker.load(path)

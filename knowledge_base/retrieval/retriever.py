@@ -24,7 +24,7 @@ import yaml
 from knowledge_base.corpus.article_store import ArticleStore
 from knowledge_base.corpus.statutes import Article, normalise_law_name
 from knowledge_base.embedding.onnx_encoder import OnnxQueryEncoder
-from knowledge_base.indexing.index import PARTS_INDEX, read_manifest
+from knowledge_base.indexing.index import PARTS_INDEX, model_location, read_manifest
 from knowledge_base.retrieval.colloquial import expand_for_dense
 from knowledge_base.retrieval.legal_issues import key_provisions
 from knowledge_base.retrieval.lexical import LexicalIndex
@@ -124,7 +124,10 @@ class Retriever:
         self.manifest = manifest
         settings = get_settings()
         self.encoder = encoder or load_query_encoder(
-            manifest.model, settings.embedding_engine, settings.embedding_threads, settings.embedding_bf16
+            model_location(manifest.model),
+            settings.embedding_engine,
+            settings.embedding_threads,
+            settings.embedding_bf16,
         )
         faiss.omp_set_num_threads(settings.search_threads)  # OpenMP, process-wide: faiss serves only this index
         self.dense = faiss.read_index(str(directory / "dense.faiss"))
@@ -196,7 +199,7 @@ class Retriever:
         for itself rather than classify on vectors it never saw. Asked on every /embed call
         and fixed once loaded, so the paths are resolved once, not per message."""
         return self.encoder.name == OnnxQueryEncoder.name and (
-            Path(self.manifest.model).resolve() == CLASSIFIER_EMBEDDING_MODEL.resolve()
+            Path(model_location(self.manifest.model)).resolve() == CLASSIFIER_EMBEDDING_MODEL.resolve()
         )
 
     def prepare_dense_queries(self, texts: list[str]) -> None:

@@ -11,7 +11,14 @@ import pytest
 
 from knowledge_base.corpus.passages import split_articles
 from knowledge_base.corpus.statutes import Article, load_corpus
-from knowledge_base.indexing.index import LAYOUT, build_index, corpus_fingerprint, read_manifest
+from knowledge_base.indexing.index import (
+    LAYOUT,
+    build_index,
+    corpus_fingerprint,
+    model_location,
+    model_reference,
+    read_manifest,
+)
 from knowledge_base.retrieval.lexical import query_tokens
 from knowledge_base.retrieval.reranker import char_bigrams
 from knowledge_base.retrieval.retriever import Retriever, governs
@@ -33,6 +40,18 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]
         directory, corpus, get_settings().embedding_model, progress=False, cache_path=directory.parent / "cache.sqlite"
     )
     return directory, corpus
+
+
+def test_an_index_names_the_checkouts_model_relative_to_it(small_index, tmp_path) -> None:
+    """So that an index built here serves an installation elsewhere (/opt/haizhu, README
+    "Deployment"), which has the same model under its own models/."""
+    directory, _ = small_index
+    manifest = read_manifest(directory)
+    assert manifest is not None and manifest.model == "models/multilingual-e5-small"
+    assert Path(model_location(manifest.model)) == ROOT / "models" / "multilingual-e5-small"
+    # a model outside the checkout, and a hub name, are named as given
+    assert model_reference(str(tmp_path / "model")) == str(tmp_path / "model")
+    assert model_location("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
 
 
 def test_rebuild_embeds_only_what_changed(small_index) -> None:
