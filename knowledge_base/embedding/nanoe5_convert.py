@@ -255,6 +255,9 @@ def write_sentence_transformers_folder(file: E5File, out: Path) -> Path:
     (tmp / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in bert_state_dict(file).items()}
     save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    # safetensors writes for its owner alone; the weights are public, and the services may
+    # run as another user than the one who built them (README "Deployment")
+    (tmp / "model.safetensors").chmod(0o644)
 
     tokenizer = build_tokenizer(file)
     tokenizer.save(str(tmp / "tokenizer.json"))

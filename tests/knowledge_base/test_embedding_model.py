@@ -115,6 +115,16 @@ def test_prefixes_live_in_the_model_config() -> None:
     assert config["prompts"] == {"query": "query: ", "passage": "passage: "}
 
 
+@pytest.mark.model
+def test_every_file_of_the_model_is_readable_by_the_services_user() -> None:
+    """make builds it as one user; the units run the services as `haizhu` (deploy/systemd)."""
+    from pathlib import Path
+
+    folder = Path(get_settings().embedding_model).resolve()
+    private = [p.name for p in folder.rglob("*") if p.is_file() and not p.stat().st_mode & 0o004]
+    assert not private
+
+
 @pytest.fixture(scope="module")
 def int8_encoder():
     from pathlib import Path
