@@ -199,3 +199,21 @@ def stored_message_ids(var_dir: Path, resident: str) -> list[str]:
             await store.close()
 
     return asyncio.run(read())
+
+
+# a kept message ends answered, or handed to a person when no answer could be made
+DONE = ("answered", "handed_off")
+
+
+def answer_of(http: httpx.Client, resident: str, text: str, wait_s: float = 60) -> dict:
+    """The answer to `text`; a message the gateway kept (a cold or busy Rasa on a loaded
+    machine) is waited for as a resident's page would, not taken as the answer."""
+    body = http.post("/api/v1/messages", json={"user_id": resident, "text": text}).json()
+    message_id = (body.get("error") or {}).get("message_id")
+    deadline = time.monotonic() + wait_s
+    while message_id and time.monotonic() < deadline:
+        time.sleep(1)
+        body = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
+        if body.get("status") in DONE:
+            break
+    return body

@@ -25,11 +25,9 @@ from ops.cluster import HAPROXY, Cluster, Ports, balancer_errors, haproxy_config
 from ops.stack import Service
 from settings import ROOT
 from tests.helpers.console import Console, add_staff, backup_tool
-from tests.helpers.stack import PG, ResidentAuth, free_port, stack_settings
+from tests.helpers.stack import DONE, PG, ResidentAuth, answer_of, free_port, stack_settings
 from tests.helpers.tcp_proxy import TcpProxy
 
-# a kept message ends answered, or handed to a person when no answer could be made
-DONE = ("answered", "handed_off")
 RESENDS = 5
 QUESTIONS = ["老板拖欠我三个月工资", "房东不退押金怎么办", "你好", "外卖骑手送餐被撞了谁负责", "谢谢"]
 
@@ -261,20 +259,6 @@ async def _admin(sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
-
-
-def answer_of(http: httpx.Client, resident: str, text: str, wait_s: float = 60) -> dict:
-    """The answer to `text`; a message the gateway kept (a cold or busy Rasa on a loaded
-    machine) is waited for as a resident's page would, not taken as the answer."""
-    body = http.post("/api/v1/messages", json={"user_id": resident, "text": text}).json()
-    message_id = (body.get("error") or {}).get("message_id")
-    deadline = time.monotonic() + wait_s
-    while message_id and time.monotonic() < deadline:
-        time.sleep(1)
-        body = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
-        if body.get("status") in DONE:
-            break
-    return body
 
 
 class _DyingGateway(BaseHTTPRequestHandler):
