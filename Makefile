@@ -49,7 +49,7 @@ export EMBEDDING_CACHE ?= $(CACHE_DIR)/embeddings.sqlite
 RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=3 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test test-fast lint cluster haproxy chat calc real-questions eval-nlu cv-nlu eval-retrieval eval-unseen-themes index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
+.PHONY: help run test test-fast lint cluster haproxy nspawn chat calc real-questions eval-nlu cv-nlu eval-retrieval eval-unseen-themes index venvs model embedding-model validate check-services migrate purge backup restore browser bench fuzz audit clean clean-cache
 
 help:
 	@echo "make run        start Rasa, the action server and the gateway (builds what is missing)"
@@ -129,7 +129,7 @@ embedding-model: venvs $(EMBED_CACHE)/modules.json $(ONNX_STAMP)
 run: venvs model embedding-model
 	.venv/bin/python -m ops.stack
 
-test: venvs model embedding-model browser haproxy
+test: venvs model embedding-model browser haproxy nspawn
 	.venv/bin/python -m pytest
 
 # Debian's chromium (Playwright drives it; no browser download) and a Chinese font for its screenshots
@@ -156,6 +156,13 @@ haproxy:
 	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
 		echo "Installing Debian's haproxy for the multi-instance layout…"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	fi
+
+# Debian's systemd-nspawn: tests/ops/test_units_under_systemd.py boots a real systemd for the units
+nspawn:
+	@if ! command -v systemd-nspawn >/dev/null; then \
+		echo "Installing Debian's systemd-container to run the systemd units under a real systemd…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd-container >/dev/null; \
 	fi
 
 # two of each process behind HAProxy on 127.0.0.1 (ops/cluster.py), state in the local

@@ -1,0 +1,102 @@
+"""#15 item 1 under a real systemd: the units of deploy/systemd, installed as README
+"Deployment" says, booted by systemd as PID 1 (tests/helpers/systemd_machine.py), run the
+assistant, restart what is killed and stop cleanly."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.helpers.stack import DONE, ResidentAuth, answer_of, stack_settings
+from tests.helpers.systemd_machine import HAIZHU_UID, SystemdMachine, installed_settings, nspawn
+
+KINDS = ("rasa", "actions", "gateway")
+QUESTION = "公司拖欠我两个月工资，我该怎么办"
+STOP_TIMEOUT_S = 20  # the units' TimeoutStopSec
+
+
+def answered(body: dict) -> bool:
+    """An answer in the request (no status) or, for a kept message, once it was polled."""
+    return bool(body.get("replies")) and body.get("status", "answered") in DONE
+
+
+def wait_for(check, what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.stack
+def test_systemd_runs_the_units_restarts_a_killed_process_and_stops_them(database: str, tmp_path) -> None:
+    assert nspawn(), "systemd-nspawn (Debian's systemd-container: make nspawn) is needed"
+    settings = stack_settings(
+        tmp_path / "host",
+        gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        tracker_store_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
+        lock_store_url="redis://127.0.0.1:6379/8",
+        rate_limit_storage="redis://127.0.0.1:6379/9",
+    )
+    env, per_instance = installed_settings(settings)
+    units = [f"haizhu-{kind}@1.service" for kind in KINDS]
+    with (
+        SystemdMachine(tmp_path / "machine", env, per_instance) as machine,
+        httpx.Client(base_url=f"http://127.0.0.1:{settings.gateway_port}", timeout=60, auth=ResidentAuth()) as http,
+    ):
+
+        def healthy() -> bool:
+            try:
+                return http.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        # enabled through haizhu.target, started at boot, answering a resident end to end
+        wait_for(healthy, "the gateway unit never answered /healthz")
+        first = answer_of(http, f"sd-{uuid.uuid4().hex[:6]}", QUESTION, wait_s=180)
+        assert answered(first), first
+        for kind, unit in zip(KINDS, units, strict=True):
+            state = machine.show(unit, "ActiveState", "MainPID", "NRestarts")
+            assert state["ActiveState"] == "active" and state["NRestarts"] == "0", (unit, state)
+            # the service itself runs as the haizhu user (ops/service.py exec'd, no launcher)
+            owner = machine.run("stat", "--format=%u", f"/proc/{state['MainPID']}").strip()
+            assert owner == str(HAIZHU_UID), (unit, owner)
+            folder = machine.root / "var" / "lib" / "haizhu" / f"haizhu-{kind}-1"
+            assert folder.is_dir() and folder.stat().st_mode & 0o777 == 0o700 and folder.stat().st_uid == HAIZHU_UID
+
+        # SIGKILL each service's process in turn: systemd starts it again and it answers again
+        for unit in units:
+            before = machine.show(unit, "MainPID")["MainPID"]
+            machine.run("systemctl", "kill", "--signal=SIGKILL", "--kill-whom=main", unit)
+
+            def restarted(unit: str = unit, before: str = before) -> bool:
+                state = machine.show(unit, "ActiveState", "MainPID", "NRestarts")
+                return state["NRestarts"] == "1" and state["ActiveState"] == "active" and state["MainPID"] != before
+
+            wait_for(restarted, f"systemd did not restart {unit}", timeout_s=60)
+        wait_for(healthy, "the restarted gateway never answered /healthz")
+        resident = f"sd-{uuid.uuid4().hex[:6]}"
+        again = answer_of(http, resident, QUESTION, wait_s=180)
+        assert answered(again), again
+
+        # the services' own output is in the journal, and no resident's words are
+        journals = {unit: machine.journal(unit) for unit in units}
+        assert "Uvicorn running" in journals["haizhu-gateway@1.service"]
+        for unit, journal in journals.items():
+            assert QUESTION not in journal and resident not in journal, unit
+            assert "Traceback" not in journal and "Read-only file system" not in journal, (unit, journal[-3000:])
+
+        # `systemctl stop haizhu.target` stops every instance (PartOf=) within its TimeoutStopSec,
+        # by its SIGTERM, not by the SIGKILL that follows a timeout
+        machine.run("systemctl", "stop", "haizhu.target", timeout=120)
+
+        def stopped() -> bool:
+            return all(machine.show(unit, "ActiveState")["ActiveState"] == "inactive" for unit in units)
+
+        wait_for(stopped, "the units did not stop", timeout_s=STOP_TIMEOUT_S + 5)
+        for unit in units:
+            assert machine.show(unit, "Result")["Result"] == "success", unit
