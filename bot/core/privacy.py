@@ -54,6 +54,28 @@ class PersonalDataFilter(logging.Filter):
         return True
 
 
+# what uvicorn's access log may not show of a request's path: the resident's id, and the
+# signed link that opens a resident's drafted application for whoever holds it
+_RESIDENT_SEGMENT = re.compile(r"^(/api/v1/(?:conversations|drafts)/)[^/?]+")
+
+
+def loggable_path(path: str) -> str:
+    """A request's path as the access log shows it: without its query (`?user_id=`, the
+    platforms' signatures) and with '…' for a resident's id or a draft's link in it. An
+    operator reading the log learns what was asked and how it went, not of whom."""
+    return _RESIDENT_SEGMENT.sub(r"\1…", path.split("?", 1)[0])
+
+
+class AccessPathFilter(logging.Filter):
+    """uvicorn's access records carry (client, method, path with query, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], loggable_path(args[2]), *args[3:])
+        return True
+
+
 LONG_RECORD = 1500  # characters; Rasa logs whole trackers (residents' text) when an action fails
 
 
@@ -92,3 +114,7 @@ def install(logger: logging.Logger | None = None) -> None:
         for handler in target.handlers:
             if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):
                 handler.addFilter(PersonalDataFilter())
+    if logger is None:
+        for handler in logging.getLogger("uvicorn.access").handlers:
+            if not any(isinstance(f, AccessPathFilter) for f in handler.filters):
+                handler.addFilter(AccessPathFilter())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 
 import httpx
 
-from bot.core.privacy import mask_personal_data
+from bot.core.privacy import loggable_path, mask_personal_data
 from settings import ROOT
 
 
@@ -30,6 +31,22 @@ def test_no_phone_or_id_number_in_logs(client: httpx.Client, stack) -> None:
         assert phone not in content, log.name
         assert id_number not in content, log.name
         assert "张三" not in content, log.name
+
+
+def test_the_access_log_says_what_was_asked_not_of_whom(client: httpx.Client, stack) -> None:
+    """Residents' ids travel in queries and paths, and a draft's signed link opens the
+    resident's application: the gateway's access log keeps neither."""
+    resident = f"access-{uuid.uuid4().hex[:8]}"
+    sent = client.post("/api/v1/messages", json={"user_id": resident, "text": "你好"}).json()
+    assert client.get(f"/api/v1/messages/{sent['message_id']}", params={"user_id": resident}).status_code == 200
+    assert client.get(f"/api/v1/conversations/{resident}/messages").status_code in (200, 404)
+    link = f"signed{uuid.uuid4().hex}"
+    assert client.get(f"/api/v1/drafts/{link}").status_code == 404
+    time.sleep(1)
+    log = (stack.settings.var_dir / "logs" / "gateway.log").read_text("utf-8", errors="replace")
+    assert f"GET /api/v1/messages/{sent['message_id']} HTTP" in log  # what was asked, and how it went
+    assert resident not in log and link not in log
+    assert loggable_path(f"/api/v1/conversations/{resident}/messages?x=1") == "/api/v1/conversations/…/messages"
 
 
 def test_rasa_api_needs_the_token_and_logs_do_not_hold_it(client: httpx.Client, stack) -> None:
