@@ -29,6 +29,7 @@ from settings import ROOT, Settings
 UNITS = ROOT / "deploy" / "systemd"
 INSTALL = Path("/opt/haizhu")
 SHARED = Path("/opt/shared")
+BACKUPS = Path("/var/backups/haizhu")  # deploy/haizhu.env.example's BACKUP_DIR
 HAIZHU_UID = 990  # a system user's id, as `adduser --system` gives
 
 
@@ -109,8 +110,15 @@ class SystemdMachine:
         system = etc / "systemd" / "system"
         for unit in UNITS.iterdir():
             shutil.copy(unit, system / unit.name)
-        (system / "multi-user.target.wants").mkdir(exist_ok=True)
-        (system / "multi-user.target.wants" / "haizhu.target").symlink_to("/etc/systemd/system/haizhu.target")
+        # systemctl enable haizhu.target haizhu-backup.timer haizhu-purge.timer
+        for target, unit in (("multi-user", "haizhu.target"), ("timers", "haizhu-backup.timer")):
+            (system / f"{target}.target.wants").mkdir(exist_ok=True)
+            (system / f"{target}.target.wants" / unit).symlink_to(f"/etc/systemd/system/{unit}")
+        (system / "timers.target.wants" / "haizhu-purge.timer").symlink_to("/etc/systemd/system/haizhu-purge.timer")
+        # install -d -o haizhu -g haizhu -m 0700 /var/backups/haizhu
+        backups = root / BACKUPS.relative_to("/")
+        backups.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chown(backups, HAIZHU_UID, HAIZHU_UID)
         settings = etc / "haizhu"
         settings.mkdir(mode=0o750, exist_ok=True)
         for name, values in {"haizhu": self.env, **self.per_instance}.items():
@@ -124,8 +132,8 @@ class SystemdMachine:
         exposed = outside_the_install([*targets, Path(sys.base_prefix)])
         drop_in = trial_drop_in(exposed)
         if drop_in:
-            for kind in ("rasa", "actions", "gateway"):
-                folder = system / f"haizhu-{kind}@.service.d"
+            for unit in ("rasa@", "actions@", "gateway@", "backup", "purge"):
+                folder = system / f"haizhu-{unit}.service.d"
                 folder.mkdir(exist_ok=True)
                 (folder / "trial.conf").write_text(drop_in, "utf-8")
         return exposed
@@ -205,6 +213,7 @@ def installed_settings(settings: Settings) -> tuple[dict[str, str], dict[str, di
         for key, value in values.items()
         if key not in (*own.values(), "HAIZHU_VAR_DIR")  # each unit sets its own state folder
     }
+    env["BACKUP_DIR"] = str(BACKUPS)
     env["RASA_URL"] = f"http://127.0.0.1:{settings.rasa_port}"
     env["ACTION_URL"] = f"http://127.0.0.1:{settings.action_port}"
     return env, {instance: {key: values[key]} for instance, key in own.items()}

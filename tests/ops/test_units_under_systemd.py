@@ -10,8 +10,9 @@ import uuid
 import httpx
 import pytest
 
+from ops.backup.archive import MANIFEST
 from tests.helpers.stack import DONE, ResidentAuth, answer_of, stack_settings
-from tests.helpers.systemd_machine import HAIZHU_UID, SystemdMachine, installed_settings, nspawn
+from tests.helpers.systemd_machine import BACKUPS, HAIZHU_UID, SystemdMachine, installed_settings, nspawn
 
 KINDS = ("rasa", "actions", "gateway")
 QUESTION = "公司拖欠我两个月工资，我该怎么办"
@@ -68,6 +69,15 @@ def test_systemd_runs_the_units_restarts_a_killed_process_and_stops_them(databas
             folder = machine.root / "var" / "lib" / "haizhu" / f"haizhu-{kind}-1"
             assert folder.is_dir() and folder.stat().st_mode & 0o777 == 0o700 and folder.stat().st_uid == HAIZHU_UID
 
+        # the timers are enabled, and the services they start work beside the running assistant
+        for timer in ("haizhu-backup.timer", "haizhu-purge.timer"):
+            assert machine.show(timer, "ActiveState")["ActiveState"] == "active", timer
+        for job in ("haizhu-backup.service", "haizhu-purge.service"):
+            machine.run("systemctl", "start", job, check=False, timeout=180)  # a oneshot: returns when done
+            assert machine.show(job, "Result")["Result"] == "success", machine.journal(job)[-3000:]
+        made = list((machine.root / BACKUPS.relative_to("/")).iterdir())
+        assert len(made) == 1 and (made[0] / MANIFEST).is_file(), made
+
         # SIGKILL each service's process in turn: systemd starts it again and it answers again
         for unit in units:
             before = machine.show(unit, "MainPID")["MainPID"]
@@ -86,6 +96,7 @@ def test_systemd_runs_the_units_restarts_a_killed_process_and_stops_them(databas
         # the services' own output is in the journal, and no resident's words are
         journals = {unit: machine.journal(unit) for unit in units}
         assert "Uvicorn running" in journals["haizhu-gateway@1.service"]
+        journals["haizhu-backup.service"] = machine.journal("haizhu-backup.service")
         for unit, journal in journals.items():
             assert QUESTION not in journal and resident not in journal, unit
             assert "Traceback" not in journal and "Read-only file system" not in journal, (unit, journal[-3000:])
