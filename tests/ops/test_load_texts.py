@@ -59,15 +59,25 @@ def test_the_bench_measures_the_rate_limits_with_residents_in_their_window() -> 
     assert 0 < measured["core_share"] < 1
 
 
-class Keeping:
+class FakeTarget:
+    """What ops/load.py asks of a target, for residents who need no identity; `sent` counts
+    the messages, so that a subclass can answer them in turn."""
+
+    sent = 0
+
+    async def resident(self, http) -> dict[str, str]:
+        return {}
+
+    async def answered(self, http, who, message_id) -> bool:
+        return False
+
+
+class Keeping(FakeTarget):
     """A target that keeps every other message and answers the kept ones after `answer_after_s`
     (None: never), as the gateway does past its turns."""
 
     def __init__(self, answer_after_s: float | None) -> None:
-        self.answer_after_s, self.sent, self.kept_at = answer_after_s, 0, {}
-
-    async def resident(self, http) -> dict[str, str]:
-        return {}
+        self.answer_after_s, self.kept_at = answer_after_s, {}
 
     async def send(self, http, who, text) -> tuple[str, str | None]:
         self.sent += 1
@@ -99,23 +109,14 @@ def test_the_open_loop_waits_for_kept_messages_and_counts_those_never_answered(a
     assert summary["max_rate_p95_1s"] == 0 and summary["20"]["kept"] == 5
 
 
-class Failing:
+class Failing(FakeTarget):
     """A target whose messages fail in turn as a 502 from the balancer and as a timeout."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    async def resident(self, http) -> dict[str, str]:
-        return {}
 
     async def send(self, http, who, text) -> tuple[str, str | None]:
         self.sent += 1
         if self.sent % 2:
             return "error 502 connection_lost", None
         raise httpx.ReadTimeout("gave up")
-
-    async def answered(self, http, who, message_id) -> bool:
-        return False
 
 
 def test_the_bench_says_what_kind_of_error_residents_saw() -> None:
