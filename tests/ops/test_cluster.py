@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import socket
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import asyncpg
@@ -25,232 +23,9 @@ from ops.cluster import HAPROXY, Cluster, Ports, balancer_errors, haproxy_config
 from ops.stack import Service
 from settings import ROOT
 from tests.helpers.console import Console, add_staff, backup_tool
+from tests.helpers.resident_stream import Mediation, Stream, stored_messages, taken_by_rasa, timeline
 from tests.helpers.stack import DONE, PG, ResidentAuth, answer_of, free_port, stack_settings
 from tests.helpers.tcp_proxy import TcpProxy
-
-RESENDS = 5
-QUESTIONS = ["老板拖欠我三个月工资", "房东不退押金怎么办", "你好", "外卖骑手送餐被撞了谁负责", "谢谢"]
-
-
-class Stream:
-    """`residents` residents sending one message after another through the front; each
-    outcome and latency is counted under the phase (fault) it happened in."""
-
-    def __init__(self, url: str, residents: int = 3) -> None:
-        self.url, self.stop = url, threading.Event()
-        self.ids = [f"cl-{uuid.uuid4().hex[:8]}" for _ in range(residents)]
-        self.phase = "steady"
-        self.outcomes: Counter[str] = Counter()
-        self.by_phase: dict[str, Counter[str]] = defaultdict(Counter)
-        self.latencies: dict[str, list[float]] = defaultdict(list)
-        self.kept: list[tuple[str, str]] = []  # (resident, message id) answered 503: kept for later
-        self.sent: Counter[str] = Counter()
-        self.resent: Counter[str] = Counter()  # requests sent again with the message's key
-        self.unresolved: list[tuple[str, str]] = []  # (resident, key) still unknown after every resend
-        self.threads = [threading.Thread(target=self.run, args=(r,), daemon=True) for r in self.ids]
-
-    def count(self, phase: str, outcome: str, began: float) -> None:
-        self.outcomes[outcome] += 1
-        self.by_phase[phase][outcome] += 1
-        self.latencies[phase].append((time.monotonic() - began) * 1000)
-
-    def report(self) -> dict[str, dict[str, object]]:
-        return {
-            phase: {**counts, "p95_ms": round(sorted(ms)[int(0.95 * (len(ms) - 1))]) if ms else None}
-            for phase, counts, ms in ((p, self.by_phase[p], self.latencies[p]) for p in self.by_phase)
-        }
-
-    def run(self, resident: str) -> None:
-        with httpx.Client(base_url=self.url, timeout=60, auth=ResidentAuth()) as http:
-            turn = 0
-            while not self.stop.is_set():
-                text = QUESTIONS[turn % len(QUESTIONS)]
-                turn += 1
-                self.sent[resident] += 1
-                key = uuid.uuid4().hex  # as the web page does: a message lost on the way is sent again with it
-                for attempt in range(RESENDS + 1):
-                    if attempt:
-                        self.resent[resident] += 1
-                        time.sleep(1)
-                    if self.send(http, resident, text, key):
-                        break
-                else:
-                    self.unresolved.append((resident, key))
-                time.sleep(0.2)
-
-    def send(self, http: httpx.Client, resident: str, text: str, key: str) -> bool:
-        """One request; False when whether the message was kept is not known (the
-        connection broke, or the balancer's 502 or 504): the resident sends it again."""
-        phase, began = self.phase, time.monotonic()
-        try:
-            response = http.post(
-                "/api/v1/messages", json={"user_id": resident, "text": text}, headers={"Idempotency-Key": key}
-            )
-        except httpx.HTTPError as exc:
-            self.count(phase, f"dropped ({type(exc).__name__})", began)
-            return False
-        outcome = str(response.status_code)
-        try:
-            error = response.json().get("error") or {} if response.status_code != 200 else {}
-        except ValueError:  # HAProxy's own page: a resident's page could not read it (counted)
-            error, outcome = {}, f"{outcome} not JSON"
-        if error.get("message_id"):
-            self.kept.append((resident, error["message_id"]))
-            outcome += " kept"
-        self.count(phase, outcome, began)
-        return response.status_code not in (502, 504)
-
-    def __enter__(self) -> Stream:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=90)
-
-
-class Mediation:
-    """A mediator and a resident talking through a case the whole time: each round the
-    mediator writes (retried until a gateway takes it), the resident must see it and
-    answers. Counted per phase: rounds begun, mediator messages the resident saw,
-    resident answers the case took, and the status codes on the way."""
-
-    def __init__(self, url: str, console: Console, case_id: str, resident: str) -> None:
-        self.url, self.console, self.case_id, self.resident = url, console, case_id, resident
-        self.stop, self.phase = threading.Event(), "steady"
-        self.by_phase: dict[str, Counter[str]] = defaultdict(Counter)
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def _until(
-        self,
-        attempt: Callable[[], httpx.Response],
-        done: Callable[[httpx.Response], bool],
-        seconds: float = 30.0,
-    ) -> httpx.Response | None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                result = attempt()
-                if done(result):
-                    return result
-                self.by_phase[self.phase][f"status {result.status_code}"] += 1
-            except (httpx.HTTPError, ValueError) as exc:  # ValueError: a balancer's page, not JSON
-                self.by_phase[self.phase][type(exc).__name__] += 1
-            time.sleep(0.3)
-        return None
-
-    def taken_by_case(self, response: httpx.Response) -> bool:
-        """Forwarded to the case at once, or kept (503 with its id) and forwarded later."""
-        body = response.json()
-        if response.status_code == 503:
-            return bool((body.get("error") or {}).get("message_id"))
-        return response.status_code == 200 and body.get("case_id") == self.case_id
-
-    def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30, auth=ResidentAuth()) as http:
-            number = 0
-            while not self.stop.is_set():
-                number += 1
-                self.round(http, number)
-                time.sleep(0.5)
-
-    def round(self, http: httpx.Client, number: int) -> None:
-        phase, text = self.phase, f"调解员第{number}次回复"
-        self.by_phase[phase]["rounds"] += 1
-        path, inbox = f"/console/api/cases/{self.case_id}/messages", f"/api/v1/conversations/{self.resident}/messages"
-        if self._until(lambda: self.console.post(path, {"text": text}), lambda r: r.status_code == 200):
-            seen = self._until(
-                lambda: http.get(inbox),
-                lambda r: r.status_code == 200 and any(m["text"] == text for m in r.json()["messages"]),
-            )
-            self.by_phase[phase]["seen by resident"] += seen is not None
-        answer = self._until(
-            lambda: http.post("/api/v1/messages", json={"user_id": self.resident, "text": f"收到{number}"}),
-            self.taken_by_case,
-        )
-        self.by_phase[phase]["resident answers taken"] += answer is not None
-
-    def __enter__(self) -> Mediation:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=120)
-
-
-async def _stored(database: str, residents: list[str]) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(f"{PG}/{database}")
-    try:
-        return await connection.fetch(
-            "SELECT user_id, status, public_id FROM inbound_messages WHERE user_id = ANY($1::text[])", residents
-        )
-    finally:
-        await connection.close()
-
-
-async def _taken_by_rasa(database: str, residents: list[str]) -> tuple[Counter[str | None], Counter[str | None]]:
-    """How many times Rasa took each gateway message (its user events by message id), and
-    how many of those takes answered (a bot message followed before the next user event):
-    a take whose action failed gave the resident nothing and is taken again by design."""
-    connection = await asyncpg.connect(f"{PG}/{database}")
-    try:
-        rows = await connection.fetch(
-            "SELECT sender_id, type_name, data FROM events WHERE sender_id = ANY($1::text[]) ORDER BY id", residents
-        )
-    finally:
-        await connection.close()
-    taken: Counter[str | None] = Counter()
-    answered: Counter[str | None] = Counter()
-    current: dict[str, tuple[str | None, bool]] = {}
-    for row in rows:
-        if row["type_name"] == "user":
-            message_id = json.loads(row["data"]).get("message_id")
-            taken[message_id] += 1
-            current[row["sender_id"]] = (message_id, False)
-        elif row["type_name"] == "bot" and row["sender_id"] in current:
-            message_id, counted = current[row["sender_id"]]
-            if not counted:
-                answered[message_id] += 1
-                current[row["sender_id"]] = (message_id, True)
-    return taken, answered
-
-
-def _phase_at(phases: list[tuple[float, str]], timestamp: float) -> str:
-    """The phase (fault) that was under way at wall-clock `timestamp`."""
-    return ([name for began, name in phases if began <= timestamp] or ["before"])[-1]
-
-
-async def _timeline(database: str, message_ids: list[str], phases: list[tuple[float, str]]) -> dict[str, list[str]]:
-    """For a message taken more than once, its resident's events from its first take to a
-    few after its last (type, action, seconds since the first, and for each take the
-    phase it began in): what a failure is read by."""
-    connection = await asyncpg.connect(f"{PG}/{database}")
-    try:
-        rows = await connection.fetch(
-            "SELECT sender_id, type_name, action_name, timestamp, data FROM events ORDER BY id"
-        )
-    finally:
-        await connection.close()
-    by_sender: dict[str, list[asyncpg.Record]] = {}
-    for row in rows:
-        by_sender.setdefault(row["sender_id"], []).append(row)
-    found: dict[str, list[str]] = {}
-    for events in by_sender.values():
-        ids = [json.loads(e["data"]).get("message_id") if e["type_name"] == "user" else None for e in events]
-        for message_id in message_ids:
-            takes = [i for i, m in enumerate(ids) if m == message_id]
-            if takes:
-                start = events[takes[0]]["timestamp"]
-                found[message_id] = [
-                    f"{e['type_name']}{'[' + e['action_name'] + ']' if e['action_name'] else ''}"
-                    f"@{e['timestamp'] - start:.1f}s"
-                    f"{'*' + _phase_at(phases, e['timestamp']) if ids[i] == message_id else ''}"
-                    for i, e in enumerate(events[takes[0] : takes[-1] + 8], start=takes[0])
-                ]
-    return found
 
 
 async def _admin(sql: str) -> None:
@@ -384,11 +159,11 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
             assert handed.get("case_id"), handed
         # messages a killed instance left pending are retried by the gateways (RETRY_INTERVAL_S)
         while time.monotonic() < deadline:
-            stored = asyncio.run(_stored(database, stream.ids))
+            stored = asyncio.run(stored_messages(database, stream.ids))
             if not any(r["status"] == "pending" for r in stored):
                 break
             time.sleep(1)
-        taken, answered_takes = asyncio.run(_taken_by_rasa(database, stream.ids))
+        taken, answered_takes = asyncio.run(taken_by_rasa(database, stream.ids))
     # the backup made under load restores into a fresh database, whole (the tool checks every
     # table's rows against its manifest) and made of messages the service really kept
     asyncio.run(_admin(f'CREATE DATABASE "{restored_db}"'))
@@ -402,9 +177,9 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
         folder = made.stdout.strip().rsplit(" ", 1)[-1]
         done = backup_tool(fresh, "restore", folder)
         assert done.returncode == 0, done.stderr
-        restored = asyncio.run(_stored(restored_db, stream.ids))
+        restored = asyncio.run(stored_messages(restored_db, stream.ids))
         assert restored and {r["public_id"] for r in restored} <= {r["public_id"] for r in stored}
-        assert asyncio.run(_taken_by_rasa(restored_db, stream.ids))[0]
+        assert asyncio.run(taken_by_rasa(restored_db, stream.ids))[0]
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{restored_db}" WITH (FORCE)'))
     pg.close()
@@ -421,7 +196,7 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
     )
     # no message answered twice: no resident sees two answers, no dialogue moves twice
     twice = [m for m, n in answered_takes.items() if m and n > 1]
-    assert duplicated == 0, asyncio.run(_timeline(database, twice, phases))
+    assert duplicated == 0, asyncio.run(timeline(database, twice, phases))
     assert None not in taken  # every turn Rasa took carries the gateway's message id
     # the mediator and the resident reached each other in every phase, faults included
     for phase, counts in mediation.by_phase.items():
