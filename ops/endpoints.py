@@ -9,6 +9,7 @@ Rasa's SQL store that reads only the events it has not read before
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -70,5 +71,9 @@ def write_endpoints(settings: Settings, path: Path) -> Path:
         "lock_store": lock_store(settings),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # whole or not at all: under systemd a unit's ExecStartPost (ops/service.py --wait-ready)
+    # writes it again while the Rasa it started may be reading it
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    os.replace(partial, path)
     return path

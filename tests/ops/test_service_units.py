@@ -10,7 +10,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -51,6 +53,9 @@ def test_each_process_unit_runs_its_service_and_the_target_wants_all() -> None:
         service = unit(UNITS / f"haizhu-{name}@.service")["Service"]
         assert service["ExecStart"].split()[-3:] == ["-m", "ops.service", name]
         assert service["Restart"] == "always" and service["User"] == "haizhu"
+        # started once it answers (a rolling restart waits for it), within its own start timeout
+        assert service["ExecStartPost"].split()[-4:] == ["-m", "ops.service", name, "--wait-ready"]
+        assert int(service["TimeoutStartSec"]) >= 120
         lines = (UNITS / f"haizhu-{name}@.service").read_text("utf-8").splitlines()
         assert "Environment=HAIZHU_VAR_DIR=%S/haizhu/%p-%i" in lines  # its own state folder
     wants = unit(UNITS / "haizhu.target")["Unit"]["Wants"].split()
@@ -96,6 +101,43 @@ def test_a_supervised_process_is_the_service_itself(stack, tmp_path) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_waiting_for_an_instance_ends_when_it_answers_and_not_before(tmp_path) -> None:
+    """The units' ExecStartPost: systemd counts an instance started only when this returns."""
+    port = free_port()
+    env = {**os.environ, "HAIZHU_VAR_DIR": str(tmp_path), "ACTION_PORT": str(port), "INTERNAL_HOST": "127.0.0.1"}
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "ops.service", "actions", "--wait-ready"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert waiting.poll() is None, waiting.communicate()[0]  # nothing answers on the port yet
+        server = ThreadingHTTPServer(("127.0.0.1", port), _Health)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        assert waiting.wait(timeout=30) == 0
+        assert "answers its health check" in waiting.communicate()[0]
+        server.shutdown()
+        server.server_close()
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
 
 
 def test_rasa_without_a_model_is_one_line(tmp_path) -> None:
