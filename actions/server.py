@@ -20,12 +20,10 @@ import asyncio
 import hmac
 import logging
 import os
-from functools import partial
 
 from rasa_sdk.endpoint import create_app_for_serve
 from rasa_sdk.executor import ActionExecutor
 from sanic import HTTPResponse, Request, Sanic, response
-from sanic.worker.loader import AppLoader
 
 OPEN_PATHS = frozenset({"/health"})
 log = logging.getLogger(__name__)
@@ -84,7 +82,7 @@ def _log_failure(done: asyncio.Future) -> None:
 
 
 def build_app(package: str) -> Sanic:
-    """The app of one worker (module level: Sanic's loader builds it in each process)."""
+    """The action server's app: rasa-sdk's, behind the secret, with the classifier's encoder."""
     executor = ActionExecutor()
     executor.register_package(package)
     app = create_app_for_serve(executor, cors_origins=None)
@@ -109,10 +107,14 @@ def main(argv: list[str] | None = None) -> None:
         configured(get_settings())
     except ValueError as exc:  # LOCAL_AVERAGE_WAGE and the like: a typo must not become a cap
         raise SystemExit(f"wage setting: {exc}") from None
-    loader = AppLoader(factory=partial(build_app, args.actions))
-    app = loader.load()
-    app.prepare(host=get_settings().internal_host, port=args.port, workers=1, access_log=False)
-    Sanic.serve(primary=app, app_loader=loader)
+    # one process, which holds the listening socket itself: under Sanic's worker manager the
+    # main process kept it open after SIGTERM had stopped the worker, so connections made in
+    # that moment were accepted, never served and reset when it exited (HAProxy's 502 `SH--`
+    # in a rolling restart, tests/ops/test_cluster_under_systemd.py), and its spawned worker
+    # and resource tracker were left for systemd to kill. systemd restarts the service itself.
+    app = build_app(args.actions)
+    app.prepare(host=get_settings().internal_host, port=args.port, single_process=True, access_log=False)
+    Sanic.serve_single(app)
 
 
 if __name__ == "__main__":
