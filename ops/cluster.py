@@ -94,6 +94,9 @@ def haproxy_config(nodes: list[Settings], ports: Ports) -> str:
         "    retries 2",
         "    option redispatch",
         "    retry-on conn-failure",
+        # a new connection to an instance per request: one HAProxy sent on an idle connection
+        # the instance was closing as it stopped died with a 502 (deploy/haproxy/haproxy.cfg)
+        "    option http-server-close",
     ]
     fronts = (
         ("gateway", nodes[0].host, ports.gateway, "gateway_port", "GET /healthz"),
