@@ -115,6 +115,9 @@ class SystemdMachine:
             (system / f"{target}.target.wants").mkdir(exist_ok=True)
             (system / f"{target}.target.wants" / unit).symlink_to(f"/etc/systemd/system/{unit}")
         (system / "timers.target.wants" / "haizhu-purge.timer").symlink_to("/etc/systemd/system/haizhu-purge.timer")
+        # what Debian's haproxy package made outside /etc and /usr: the empty folder it is shut in
+        if Path("/var/lib/haproxy").is_dir():
+            (root / "var" / "lib" / "haproxy" / "dev").mkdir(parents=True, exist_ok=True)  # for /dev/log
         # install -d -o haizhu -g haizhu -m 0700 /var/backups/haizhu
         backups = root / BACKUPS.relative_to("/")
         backups.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -201,19 +204,58 @@ class SystemdMachine:
                 os.rmdir(folder)
 
 
-def installed_settings(settings: Settings) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+def installed_settings(
+    settings: Settings,
+    ports: list[tuple[int, int, int]] | None = None,
+    internal: tuple[int, int] | None = None,
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """`settings` as an installation writes them: /etc/haizhu/haizhu.env with the paths of
-    /opt/haizhu and /opt/shared, each instance's port in its own file, and the internal
-    addresses (RASA_URL, ACTION_URL) where a real machine has its internal balancers."""
+    /opt/haizhu and /opt/shared, and each instance's ports (Rasa, actions, gateway; @1
+    first, by default the settings' own) in its own file. RASA_URL and ACTION_URL are where
+    a real machine has its internal balancers (`internal`), or instance 1 without them."""
     shared = str((ROOT.parent / "shared").resolve())
-    own = {"rasa-1": "RASA_PORT", "actions-1": "ACTION_PORT", "gateway-1": "GATEWAY_PORT"}
-    values = settings.as_env()
+    ports = ports or [(settings.rasa_port, settings.action_port, settings.gateway_port)]
+    own = {"rasa": "RASA_PORT", "actions": "ACTION_PORT", "gateway": "GATEWAY_PORT"}
     env = {
         key: value.replace(str(ROOT), str(INSTALL)).replace(shared, str(SHARED))
-        for key, value in values.items()
+        for key, value in settings.as_env().items()
         if key not in (*own.values(), "HAIZHU_VAR_DIR")  # each unit sets its own state folder
     }
     env["BACKUP_DIR"] = str(BACKUPS)
-    env["RASA_URL"] = f"http://127.0.0.1:{settings.rasa_port}"
-    env["ACTION_URL"] = f"http://127.0.0.1:{settings.action_port}"
-    return env, {instance: {key: values[key]} for instance, key in own.items()}
+    rasa, actions = internal or ports[0][:2]
+    env["RASA_URL"] = f"http://127.0.0.1:{rasa}"
+    env["ACTION_URL"] = f"http://127.0.0.1:{actions}"
+    per_instance = {
+        f"{kind}-{n}": {key: str(port)}
+        for n, instance in enumerate(ports, 1)
+        for (kind, key), port in zip(own.items(), instance, strict=True)
+    }
+    return env, per_instance
+
+
+def trial_haproxy_config(
+    front: int, gateways: list[int], internal: tuple[int, int], ports: list[tuple[int, int]]
+) -> str:
+    """deploy/haproxy/haproxy.cfg as this one machine runs it: the residents' front on a
+    loopback port without TLS (no certificate here), machine 1's two gateways as its only
+    servers (machine 2 does not exist), and free ports for what the file gives fixed ones
+    (`ports`: each instance's Rasa and action server). Every other line is shipped as is,
+    and each replaced text must be found, so that a change to the file is not tested past."""
+    shipped = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text("utf-8")
+    replaced = {
+        "bind :443 ssl crt /etc/haproxy/certs/haizhu.pem": f"bind 127.0.0.1:{front}",
+        "10.0.0.21:8000": f"127.0.0.1:{gateways[0]}",
+        "10.0.0.21:8001": f"127.0.0.1:{gateways[1]}",
+        "bind 127.0.0.1:8081": f"bind 127.0.0.1:{internal[0]}",
+        "bind 127.0.0.1:8082": f"bind 127.0.0.1:{internal[1]}",
+        "127.0.0.1:5005 ": f"127.0.0.1:{ports[0][0]} ",
+        "127.0.0.1:5006 ": f"127.0.0.1:{ports[1][0]} ",
+        "127.0.0.1:5055 ": f"127.0.0.1:{ports[0][1]} ",
+        "127.0.0.1:5056 ": f"127.0.0.1:{ports[1][1]} ",
+    }
+    for old, new in replaced.items():
+        assert shipped.count(old) == 1, f"deploy/haproxy/haproxy.cfg no longer has {old!r} once"
+        shipped = shipped.replace(old, new)
+    lines = [line for line in shipped.splitlines() if "10.0.0.22:" not in line]
+    assert len(lines) == len(shipped.splitlines()) - 2, "machine 2's two gateways"
+    return "\n".join(lines) + "\n"
