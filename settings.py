@@ -108,6 +108,10 @@ class Settings:
     # seconds a resident's message waits for a turn before it is kept (503 with its id,
     # answered in order when turns are free): how long a resident waits past capacity
     gateway_turn_wait_s: float = _setting("GATEWAY_TURN_WAIT_S", "3", float)
+    # seconds a gateway's claim on a message it is delivering lasts unless renewed: the gateway
+    # renews its claims every quarter of it while it lives (bot/core/conversation.py), so only
+    # a gateway that died leaves one, and that resident's messages wait this long for another
+    gateway_lease_s: float = _setting("GATEWAY_LEASE_S", "10", float)
     # how often kept messages are retried while Rasa is down
     retry_interval_s: float = _setting("RETRY_INTERVAL_S", "5", float)
     # longest message passed to Rasa; longer ones are truncated with a notice

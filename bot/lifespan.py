@@ -75,9 +75,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ApplicationStore(store.engine),
         TurnGate(settings.gateway_max_turns, settings.gateway_turn_wait_s),
         case_budget=app.state.rate_limits.may_open_case,
-        # a claim outlives the longest wait for a turn and Rasa call, so only a gateway
-        # that died leaves one to expire
-        lease_s=settings.gateway_turn_wait_s + settings.rasa_timeout_s + 10,
+        # renewed while this gateway delivers the message (Conversations.renew_forever)
+        lease_s=settings.gateway_lease_s,
         reminders=DeadlineReminders(ReminderStore(store.engine), pushed=reminder_channels(settings)),
         drafts=DraftStore(store.engine),
         draft_links=lambda public_id: {
@@ -89,6 +88,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     worker = asyncio.create_task(
         app.state.conversations.retry_forever(settings.retry_interval_s, settings.handoff_wait_notice_s)
     )
+    # until the last request is done: uvicorn finishes requests under way before this block ends
+    renewal = asyncio.create_task(app.state.conversations.renew_forever())
     await _start_channels(app, settings)
     try:
         yield
@@ -96,8 +97,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for channel in (app.state.telegram, app.state.wechat):
             if channel is not None:
                 await channel.stop()
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        for task in (worker, renewal):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await rasa.close()
         await store.close()

@@ -8,10 +8,11 @@ down) waits until those have been answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,10 +115,13 @@ class Conversations:
         self.reminders = reminders
         self.drafts = drafts
         self.draft_links = draft_links  # a draft's public id → its signed pdf and docx links
-        # how long a claimed message is this gateway's to deliver (longer than a Rasa call may take)
+        # how long a claim on a message lasts unless renewed; renewed while it is delivered here
         self.lease_s = lease_s
         # this gateway process, as the holder of its claims
         self.owner = uuid.uuid4().hex
+        # the messages this process is delivering now: their claims are renewed (renew_forever),
+        # and only theirs: a claim an error left behind runs out and the retry worker takes it
+        self._held: set[str] = set()
         # whether a resident (from an address, when known) may open another case now
         self.case_budget = case_budget
         self.applications = applications
@@ -165,6 +169,13 @@ class Conversations:
                 raise ClientKeyReused(client_key)
             if stored.status != PENDING:
                 return Outcome(stored, stored.result)
+        with self._holding(stored.public_id if fresh else None):
+            return await self._in_order(stored, fresh, address, deadline)
+
+    async def _in_order(self, stored: StoredMessage, fresh: bool, address: str | None, deadline: float) -> Outcome:
+        """The resident's older kept messages first, then this one (one request of a resident
+        at a time in this process)."""
+        user_id = stored.user_id
         async with self._lock_for(user_id):
             waiting = await self.store.pending(user_id)
             if all(m.public_id != stored.public_id for m in waiting):
@@ -200,6 +211,37 @@ class Conversations:
                 log.info("message %s is being delivered elsewhere", message.public_id)
                 return None
             seen_before = claimed.attempts > 0
+        with self._holding(None if fresh else message.public_id):
+            return await self._claimed(message, address, seen_before, deadline)
+
+    @contextlib.contextmanager
+    def _holding(self, public_id: str | None) -> Iterator[None]:
+        """While the block runs, this process delivers the message: its claim is renewed."""
+        if public_id is None:
+            yield
+            return
+        self._held.add(public_id)
+        try:
+            yield
+        finally:
+            self._held.discard(public_id)
+
+    async def renew_forever(self) -> None:
+        """Renew the claims on the messages this process is delivering, every quarter of a
+        claim's life: a Rasa turn may take longer than a claim (RASA_TIMEOUT_S 20 s against
+        GATEWAY_LEASE_S 10 s), and a claim must outlive it while this process lives. Before,
+        each claim was as long as the longest delivery (33 s), and a gateway killed during a
+        resident's message kept that resident's later messages waiting that long."""
+
+        async def one_round() -> None:
+            await self.store.renew(sorted(self._held), self.lease_s, self.owner)
+
+        await every(self.lease_s / 4, one_round, "claim renewal")
+
+    async def _claimed(
+        self, message: StoredMessage, address: str | None, seen_before: bool, deadline: float | None
+    ) -> dict[str, Any] | None:
+        """_deliver's work once the message is this process's to deliver."""
         if self.reminders is not None and self.reminders.is_cancel(message.text):  # 「退订」: Rasa up or not
             cancelled = answered_here(
                 message, await self.reminders.cancel(message.user_id), "cancel_reminders", "chitchat"

@@ -174,6 +174,25 @@ class MessageStore:
         # attempts as before this claim: more than none means Rasa may have seen the message
         return dataclasses.replace(claimed, attempts=claimed.attempts - 1)
 
+    async def renew(self, public_ids: list[str], lease_s: float, owner: str) -> int:
+        """Extend `owner`'s claims on `public_ids` by `lease_s` from now; how many it still held.
+        A gateway renews the claims it is delivering, so a claim can be short and a dead
+        gateway's runs out soon (bot/core/conversation.py)."""
+        if not public_ids:
+            return 0
+        now = time.time()
+        async with self._sessions.begin() as session:
+            renewed = await session.execute(
+                update(InboundMessage)
+                .where(
+                    InboundMessage.public_id.in_(public_ids),
+                    InboundMessage.status == PENDING,
+                    InboundMessage.lease_owner == owner,
+                )
+                .values(lease_until=now + lease_s)
+            )
+        return int(renewed.rowcount or 0)
+
     async def release(self, public_id: str) -> None:
         """Give a claimed message back (Rasa could not be reached): any gateway may retry it."""
         async with self._sessions.begin() as session:

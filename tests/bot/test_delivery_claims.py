@@ -43,6 +43,29 @@ def test_a_claimed_message_is_no_other_gateways_until_released_or_expired(tmp_pa
     asyncio.run(scenario())
 
 
+def test_a_gateway_renews_only_its_own_claims_on_pending_messages(tmp_path) -> None:
+    async def scenario() -> None:
+        store = MessageStore(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+        await store.open()
+        try:
+            mine, _ = await store.add("r1", "房东不退押金", False, lease_s=1, owner="gw-a")
+            done, _ = await store.add("r2", "谢谢", False, lease_s=1, owner="gw-a")
+            await store.finish(done.public_id, ANSWERED, {"replies": []})
+            theirs, _ = await store.add("r3", "工资", False, lease_s=1, owner="gw-b")
+            ids = [mine.public_id, done.public_id, theirs.public_id]
+            assert await store.renew(ids, 60, "gw-a") == 1  # its pending claim only
+            await asyncio.sleep(1.1)
+            assert (await store.get(mine.public_id)).leased
+            assert not (await store.get(theirs.public_id)).leased  # gw-b's ran out: gw-b died
+            assert await store.claim(theirs.public_id, 60, "gw-a") is not None
+            assert await store.renew(ids, 60, "gw-b") == 0  # no longer gw-b's to renew
+            assert await store.renew([], 60, "gw-a") == 0
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_one_key_is_one_message_whichever_gateway_stores_it_first(engine: str, tmp_path, request) -> None:
     """Eight requests with one Idempotency-Key on eight gateways' stores at once (a resident's

@@ -10,17 +10,22 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1") -> None:
+    """`delay_s`: what a client sends reaches the server this much later (a slow server, or
+    with a long one, a server that hangs)."""
+
+    def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1", delay_s: float = 0.0) -> None:
         self.host, self.listen_port, self.target_port = host, listen_port, target_port
+        self.delay_s = delay_s
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float = 0.0) -> None:
         try:
             while data := await reader.read(65536):
+                await asyncio.sleep(delay_s)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -35,7 +40,7 @@ class TcpProxy:
             writer.close()
             return
         self._open.update((writer, up_writer))
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        await asyncio.gather(self._pipe(reader, up_writer, self.delay_s), self._pipe(up_reader, writer))
 
     def _run(self, coro):  # type: ignore[no-untyped-def]
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)

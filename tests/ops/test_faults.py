@@ -283,3 +283,105 @@ def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
     finally:
         service.stop()
         rasa.shutdown()
+
+
+def _claims_of(database: str, public_id: str) -> int:
+    """How many times gateways claimed the message (its attempts)."""
+
+    async def read() -> int:
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
+        try:
+            return int(
+                await connection.fetchval("SELECT attempts FROM inbound_messages WHERE public_id = $1", public_id)
+            )
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def _messages_of(database: str, resident: str) -> list[asyncpg.Record]:
+    async def read() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
+        try:
+            return await connection.fetch(
+                "SELECT text, status, attempts, updated_at FROM inbound_messages WHERE user_id = $1 ORDER BY seq",
+                resident,
+            )
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def _gateways(stack, database: str, tmp_path, rasa_delay_s: float, lease_s: float):  # type: ignore[no-untyped-def]
+    """Gateway A, whose way to Rasa takes `rasa_delay_s` per request, and gateway B beside it
+    on one PostgreSQL, both with claims of `lease_s` and retry workers every 0.3 s."""
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port, delay_s=rasa_delay_s)
+    proxy.enable()
+    common = {
+        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        "CONSOLE_SECRET": uuid.uuid4().hex,
+        "GATEWAY_LEASE_S": str(lease_s),
+        "RETRY_INTERVAL_S": "0.3",
+    }
+    a = start_gateway(stack, tmp_path / "a", RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", **common)
+    b = start_gateway(stack, tmp_path / "b", **common)
+    return proxy, a, b
+
+
+def test_a_gateway_renews_its_claim_on_a_message_rasa_takes_long_to_answer(stack, database, tmp_path) -> None:
+    """A Rasa turn may outlast a claim (RASA_TIMEOUT_S 20 s, GATEWAY_LEASE_S 10 s): the living
+    gateway renews it, and the other gateway's retry worker never takes the message."""
+    proxy, (a, service_a), (_, service_b) = _gateways(stack, database, tmp_path, rasa_delay_s=3.0, lease_s=1.0)
+    try:
+        with resident_http(a, timeout=30) as http:
+            began = time.monotonic()
+            response = http.post("/api/v1/messages", json={"user_id": f"slow-{uuid.uuid4().hex[:6]}", "text": WAGES})
+            took = time.monotonic() - began
+        assert response.status_code == 200 and response.json()["replies"], response.text
+        assert took > 3.0  # three claims' lives
+        assert _claims_of(database, response.json()["message_id"]) == 1  # A's alone: B never claimed it
+    finally:
+        service_a.stop()
+        service_b.stop()
+        proxy.close()
+
+
+def test_a_gateway_killed_mid_message_holds_its_residents_next_ones_only_a_claims_life(
+    stack, database, tmp_path
+) -> None:
+    """Gateway A dies while Rasa still has the resident's message: its claim is no longer
+    renewed, and gateway B answers that message and the next within about a claim's life
+    (before, a claim lasted 33 s whoever held it, and the resident's messages were kept as long)."""
+    lease_s = 2.0
+    proxy, (a, service_a), (b, service_b) = _gateways(stack, database, tmp_path, rasa_delay_s=60.0, lease_s=lease_s)
+    resident = f"dead-{uuid.uuid4().hex[:6]}"
+    try:
+        with resident_http(a, timeout=5) as http_a, resident_http(b, timeout=30) as http_b:
+            with pytest.raises(httpx.TimeoutException):  # A holds the message while Rasa "thinks"
+                http_a.post("/api/v1/messages", json={"user_id": resident, "text": WAGES})
+            os.killpg(service_a.process.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            second = http_b.post("/api/v1/messages", json={"user_id": resident, "text": "谢谢"})
+            second_id = (second.json().get("error") or {}).get("message_id") or second.json().get("message_id")
+            assert second.status_code in (200, 503), second.text
+            while time.monotonic() - killed < 30:
+                body = http_b.get(f"/api/v1/messages/{second_id}", params={"user_id": resident}).json()
+                if body.get("status") not in (None, "pending"):
+                    break
+                time.sleep(0.2)
+            answered_after = time.monotonic() - killed
+        assert body.get("status") == "answered", body
+        # the claim's life, B's turn wait and a retry round, then two Rasa turns: well under 33 s
+        assert answered_after < lease_s + 3 + 6, answered_after
+        # the message A died with was answered first, by B, on its second claim
+        rows = _messages_of(database, resident)
+        assert [(r["text"], r["status"]) for r in rows] == [(WAGES, "answered"), ("谢谢", "answered")]
+        assert rows[0]["attempts"] == 2  # A's claim, then B's
+        assert rows[0]["updated_at"] <= rows[1]["updated_at"]
+        print(f"\nresident answered {answered_after:.1f} s after its gateway was killed (claims of {lease_s} s)")
+    finally:
+        service_a.stop()
+        service_b.stop()
+        proxy.close()
