@@ -12,9 +12,9 @@ import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, make_url, or_, select, update
+from sqlalchemy import CursorResult, event, make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -191,7 +191,7 @@ class MessageStore:
                 )
                 .values(lease_until=now + lease_s)
             )
-        return int(renewed.rowcount or 0)
+        return cast("CursorResult[Any]", renewed).rowcount or 0
 
     async def release(self, public_id: str) -> None:
         """Give a claimed message back (Rasa could not be reached): any gateway may retry it."""
