@@ -5,6 +5,7 @@ the same counts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -16,7 +17,7 @@ import asyncpg
 import httpx
 
 from tests.helpers.console import Console
-from tests.helpers.stack import PG, ResidentAuth
+from tests.helpers.stack import DONE, PG, ResidentAuth
 
 RESENDS = 5
 QUESTIONS = ["老板拖欠我三个月工资", "房东不退押金怎么办", "你好", "外卖骑手送餐被撞了谁负责", "谢谢"]
@@ -241,3 +242,25 @@ async def timeline(database: str, message_ids: list[str], phases: list[tuple[flo
                     for i, e in enumerate(events[takes[0] : takes[-1] + 8], start=takes[0])
                 ]
     return found
+
+
+def assert_kept_answered(url: str, stream: Stream, deadline: float) -> None:
+    """Every message the residents were told was kept is answered by `deadline`."""
+    with httpx.Client(base_url=url, timeout=30, auth=ResidentAuth()) as http:
+        for resident, message_id in stream.kept:
+            while True:
+                status = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
+                if status.get("status") in DONE or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert status.get("status") in DONE, status
+
+
+def settled_messages(database: str, residents: list[str], deadline: float) -> list[asyncpg.Record]:
+    """The residents' stored messages once none is pending any more, or as they are at `deadline`
+    (a message a killed instance left pending is retried by the gateways, RETRY_INTERVAL_S)."""
+    while True:
+        stored = asyncio.run(stored_messages(database, residents))
+        if not any(r["status"] == "pending" for r in stored) or time.monotonic() > deadline:
+            return stored
+        time.sleep(1)

@@ -20,11 +20,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
 from settings import ROOT, Settings
+from tests.helpers.stack import stack_settings
 
 UNITS = ROOT / "deploy" / "systemd"
 INSTALL = Path("/opt/haizhu")
@@ -202,6 +204,26 @@ class SystemdMachine:
         for folder, _, _ in os.walk(self.cgroup, topdown=False):  # the machine's systemd made sub-cgroups
             with contextlib.suppress(OSError):  # each is empty once every process of the machine has gone
                 os.rmdir(folder)
+
+
+def trial_settings(folder: Path, database: str) -> Settings:
+    """A test stack's settings on this machine's PostgreSQL (`database`) and Redis (db 8 and
+    9), which the machine's services reach on the shared loopback."""
+    return stack_settings(
+        folder,
+        gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        tracker_store_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
+        lock_store_url="redis://127.0.0.1:6379/8",
+        rate_limit_storage="redis://127.0.0.1:6379/9",
+    )
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
+    """Until `check()` holds, polled every half second; `what` names the failure."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
 
 
 def installed_settings(

@@ -23,8 +23,16 @@ from ops.cluster import HAPROXY, Cluster, Ports, balancer_errors, haproxy_config
 from ops.stack import Service
 from settings import ROOT
 from tests.helpers.console import Console, add_staff, backup_tool
-from tests.helpers.resident_stream import Mediation, Stream, stored_messages, taken_by_rasa, timeline
-from tests.helpers.stack import DONE, PG, ResidentAuth, answer_of, free_port, stack_settings
+from tests.helpers.resident_stream import (
+    Mediation,
+    Stream,
+    assert_kept_answered,
+    settled_messages,
+    stored_messages,
+    taken_by_rasa,
+    timeline,
+)
+from tests.helpers.stack import PG, ResidentAuth, answer_of, free_port, stack_settings
 from tests.helpers.tcp_proxy import TcpProxy
 
 
@@ -146,23 +154,12 @@ def test_killing_one_instance_of_each_kind_loses_nothing(database: str, tmp_path
             time.sleep(4)
         # every kept message is answered once the cluster is whole again
         deadline = time.monotonic() + 120
+        assert_kept_answered(cluster.url, stream, deadline)
         with httpx.Client(base_url=cluster.url, timeout=30, auth=ResidentAuth()) as http:
-            for resident, message_id in stream.kept:
-                while True:
-                    status = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
-                    if status.get("status") in DONE or time.monotonic() > deadline:
-                        break
-                    time.sleep(1)
-                assert status.get("status") in DONE, status
             # hand-offs still work through whichever gateway answers
             handed = http.post("/api/v1/messages", json={"user_id": stream.ids[0], "text": "我要转人工"}).json()
             assert handed.get("case_id"), handed
-        # messages a killed instance left pending are retried by the gateways (RETRY_INTERVAL_S)
-        while time.monotonic() < deadline:
-            stored = asyncio.run(stored_messages(database, stream.ids))
-            if not any(r["status"] == "pending" for r in stored):
-                break
-            time.sleep(1)
+        stored = settled_messages(database, stream.ids, deadline)
         taken, answered_takes = asyncio.run(taken_by_rasa(database, stream.ids))
     # the backup made under load restores into a fresh database, whole (the tool checks every
     # table's rows against its manifest) and made of messages the service really kept

@@ -15,25 +15,27 @@ import httpx
 import pytest
 
 from tests.helpers.console import Console, add_staff
-from tests.helpers.resident_stream import Mediation, Stream, stored_messages, taken_by_rasa, timeline
-from tests.helpers.stack import DONE, ResidentAuth, answer_of, free_port, stack_settings
+from tests.helpers.resident_stream import (
+    Mediation,
+    Stream,
+    assert_kept_answered,
+    settled_messages,
+    taken_by_rasa,
+    timeline,
+)
+from tests.helpers.stack import ResidentAuth, answer_of, free_port
 from tests.helpers.systemd_machine import (
     HAIZHU_UID,
     SystemdMachine,
     installed_settings,
     nspawn,
     trial_haproxy_config,
+    trial_settings,
+    wait_for,
 )
 
 KINDS = ("rasa", "actions", "gateway")
 SETTLE_S = 3  # HAProxy's `rise 2` at `inter 1s`: a restarted instance is back in its balancer
-
-
-def wait_for(check, what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.5)
 
 
 @pytest.mark.slow
@@ -41,13 +43,7 @@ def wait_for(check, what: str, timeout_s: float = 120) -> None:
 @pytest.mark.stack
 def test_a_rolling_restart_and_a_killed_instance_of_each_kind_lose_nothing(database: str, tmp_path) -> None:
     assert nspawn(), "systemd-nspawn (Debian's systemd-container: make nspawn) is needed"
-    settings = stack_settings(
-        tmp_path / "host",
-        gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        tracker_store_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
-        lock_store_url="redis://127.0.0.1:6379/8",
-        rate_limit_storage="redis://127.0.0.1:6379/9",
-    )
+    settings = trial_settings(tmp_path / "host", database)
     ports = [(settings.rasa_port, settings.action_port, settings.gateway_port), (free_port(), free_port(), free_port())]
     internal, front = (free_port(), free_port()), free_port()
     env, per_instance = installed_settings(settings, ports, internal)
@@ -120,20 +116,8 @@ def test_a_rolling_restart_and_a_killed_instance_of_each_kind_lose_nothing(datab
 
         # every kept message is answered once all are back; none is left pending
         deadline = time.monotonic() + 120
-        with httpx.Client(base_url=url, timeout=30, auth=ResidentAuth()) as http:
-            for resident, message_id in stream.kept:
-                status: dict = {}
-                while time.monotonic() < deadline:
-                    status = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
-                    if status.get("status") in DONE:
-                        break
-                    time.sleep(1)
-                assert status.get("status") in DONE, status
-        while time.monotonic() < deadline:
-            stored = asyncio.run(stored_messages(database, stream.ids))
-            if not any(r["status"] == "pending" for r in stored):
-                break
-            time.sleep(1)
+        assert_kept_answered(url, stream, deadline)
+        stored = settled_messages(database, stream.ids, deadline)
         taken, answered_takes = asyncio.run(taken_by_rasa(database, stream.ids))
         journals = {unit: machine.journal(unit) for unit in (*units, "haproxy.service")}
 

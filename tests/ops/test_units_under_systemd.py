@@ -4,16 +4,22 @@ assistant, restart what is killed and stop cleanly."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
 
 from ops.backup.archive import MANIFEST
-from tests.helpers.stack import DONE, ResidentAuth, answer_of, stack_settings
-from tests.helpers.systemd_machine import BACKUPS, HAIZHU_UID, SystemdMachine, installed_settings, nspawn
+from tests.helpers.stack import DONE, ResidentAuth, answer_of
+from tests.helpers.systemd_machine import (
+    BACKUPS,
+    HAIZHU_UID,
+    SystemdMachine,
+    installed_settings,
+    nspawn,
+    trial_settings,
+    wait_for,
+)
 
 KINDS = ("rasa", "actions", "gateway")
 QUESTION = "公司拖欠我两个月工资，我该怎么办"
@@ -25,25 +31,12 @@ def answered(body: dict) -> bool:
     return bool(body.get("replies")) and body.get("status", "answered") in DONE
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.5)
-
-
 @pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.stack
 def test_systemd_runs_the_units_restarts_a_killed_process_and_stops_them(database: str, tmp_path) -> None:
     assert nspawn(), "systemd-nspawn (Debian's systemd-container: make nspawn) is needed"
-    settings = stack_settings(
-        tmp_path / "host",
-        gateway_db_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        tracker_store_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
-        lock_store_url="redis://127.0.0.1:6379/8",
-        rate_limit_storage="redis://127.0.0.1:6379/9",
-    )
+    settings = trial_settings(tmp_path / "host", database)
     env, per_instance = installed_settings(settings)
     units = [f"haizhu-{kind}@1.service" for kind in KINDS]
     with (
