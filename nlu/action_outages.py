@@ -19,6 +19,7 @@ nlu/rasa_server.py.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -39,9 +40,9 @@ def watching() -> Iterator[list[str]]:
         _unreachable.reset(token)
 
 
-def is_outage(error: BaseException) -> bool:
-    """Whether `error`, or what it was raised from or while handling, means the action
-    server was out of reach (RemoteAction wraps aiohttp's error in a RasaException)."""
+def outage_of(error: BaseException) -> str | None:
+    """How the action server was out of reach, if `error` (or what it was raised from or
+    while handling) says it was: RemoteAction wraps aiohttp's error in a RasaException."""
     import aiohttp
     from rasa.utils.endpoints import ClientResponseError
 
@@ -50,11 +51,33 @@ def is_outage(error: BaseException) -> bool:
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, aiohttp.ClientConnectionError | TimeoutError):
-            return True
+            return type(cause).__name__
         if isinstance(cause, ClientResponseError) and cause.status in OUTAGE_STATUSES:
-            return True
+            return f"{type(cause).__name__} {cause.status}"
         cause = cause.__cause__ or cause.__context__
-    return False
+    return None
+
+
+def is_outage(error: BaseException) -> bool:
+    return outage_of(error) is not None
+
+
+class OutageTracebackFilter(logging.Filter):
+    """Rasa logs a custom action that failed with its whole traceback ("Encountered an
+    exception while running action …"). When the action server was out of reach, an outage
+    the gateway answers by keeping the message, the traceback tells the operator nothing
+    the line does not, and a killed or restarted action server filled the journal with
+    them (tests/ops/test_cluster_under_systemd.py): the record keeps its line and says how
+    the server was out of reach, without the traceback. An action that ran and failed (a
+    bug) keeps it. In ops/rasa_logging.yml."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        how = outage_of(error) if error is not None else None
+        if how is not None:
+            record.msg, record.args = f"{record.getMessage()} (action server out of reach: {how})", ()
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def install() -> None:

@@ -12,7 +12,7 @@ from tests.nlu.test_rasa_speedups import in_rasa
 
 CHECK = textwrap.dedent(
     """
-    import asyncio, json, socket
+    import asyncio, json, logging, socket
     from aiohttp import web
     from rasa.core.actions.action import RemoteAction
     from rasa.core.channels.channel import CollectingOutputChannel
@@ -53,6 +53,7 @@ CHECK = textwrap.dedent(
         refused_port = closed.getsockname()[1]
         closed.close()
         tracker, domain = DialogueStateTracker("s", []), Domain.empty()
+        errors = {}
 
         async def outcome(url, watched=True):
             action = RemoteAction("action_x", EndpointConfig(url))
@@ -65,6 +66,7 @@ CHECK = textwrap.dedent(
                 else:
                     await run
             except Exception as error:
+                errors[url] = error
                 return type(error).__name__, unreachable
             return "ran", unreachable
 
@@ -74,6 +76,16 @@ CHECK = textwrap.dedent(
         results["refused, not watched"] = await outcome(f"http://127.0.0.1:{refused_port}/webhook", False)
         dropper.close()
         await runner.cleanup()
+        # each failure as Rasa's processor logs it, through the filter of ops/rasa_logging.yml
+        logged = {}
+        for url, error in errors.items():
+            record = logging.LogRecord("rasa.core.processor", logging.ERROR, "processor.py", 1,
+                                       "Encountered an exception while running action '%s'.", ("action_x",),
+                                       (type(error), error, error.__traceback__))
+            action_outages.OutageTracebackFilter().filter(record)
+            name = {refused_port: "refused", dropped_port: "dropped"}.get(int(url.split(":")[2].split("/")[0]))
+            logged[name or url.rsplit("/", 1)[-1]] = [record.exc_info is not None, record.getMessage()]
+        results["logged"] = logged
         print(json.dumps(results))
 
     asyncio.run(main())
@@ -98,4 +110,18 @@ def test_only_an_action_server_out_of_reach_is_reported() -> None:
         "/fine": ["ran", []],
         # outside a turn of the gateway channel Rasa fails as it always did
         "refused, not watched": ["RasaException", None],
+        "logged": results["logged"],
     }
+    # Rasa's log: an outage in one line that says how, a bug with its traceback
+    logged = results["logged"]
+    line = "Encountered an exception while running action 'action_x'. (action server out of reach: "
+    for name, how in (
+        ("no-instance", "ClientResponseError 503"),
+        ("dead-instance", "ClientResponseError 502"),
+        ("too-slow", "ClientResponseError 504"),
+    ):
+        assert logged[name] == [False, f"{line}{how})"], (name, logged[name])
+    for name in ("refused", "dropped"):
+        assert logged[name][0] is False and logged[name][1].startswith(line), (name, logged[name])
+    assert logged["bug"] == [True, "Encountered an exception while running action 'action_x'."]
+    assert logged["rejected"][0] is True
