@@ -236,7 +236,7 @@ class Conversations:
         async def one_round() -> None:
             await self.store.renew(sorted(self._held), self.lease_s, self.owner)
 
-        await every(self.lease_s / 4, one_round, "claim renewal")
+        await every(max(self.lease_s / 4, 0.1), one_round, "claim renewal")
 
     async def _claimed(
         self, message: StoredMessage, address: str | None, seen_before: bool, deadline: float | None
