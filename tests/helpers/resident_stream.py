@@ -173,10 +173,13 @@ class Mediation:
 
 
 async def stored_messages(database: str, residents: list[str]) -> list[asyncpg.Record]:
+    """The residents' messages as the gateways stored them, oldest first."""
     connection = await asyncpg.connect(f"{PG}/{database}")
     try:
         return await connection.fetch(
-            "SELECT user_id, status, public_id FROM inbound_messages WHERE user_id = ANY($1::text[])", residents
+            "SELECT user_id, text, status, public_id, attempts, updated_at FROM inbound_messages"
+            " WHERE user_id = ANY($1::text[]) ORDER BY seq",
+            residents,
         )
     finally:
         await connection.close()

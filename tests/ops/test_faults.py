@@ -23,6 +23,7 @@ import pytest
 from bot.errors import NOT_SAVED_TEXT
 from tests.helpers.console import Console, add_staff, say
 from tests.helpers.fake_telegram import TOKEN, FakeTelegram
+from tests.helpers.resident_stream import stored_messages
 from tests.helpers.stack import free_port, resident_http, start_gateway
 from tests.helpers.tcp_proxy import TcpProxy
 from tests.ops.test_rasa_down import wait_answered
@@ -285,35 +286,6 @@ def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
         rasa.shutdown()
 
 
-def _claims_of(database: str, public_id: str) -> int:
-    """How many times gateways claimed the message (its attempts)."""
-
-    async def read() -> int:
-        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
-        try:
-            return int(
-                await connection.fetchval("SELECT attempts FROM inbound_messages WHERE public_id = $1", public_id)
-            )
-        finally:
-            await connection.close()
-
-    return asyncio.run(read())
-
-
-def _messages_of(database: str, resident: str) -> list[asyncpg.Record]:
-    async def read() -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
-        try:
-            return await connection.fetch(
-                "SELECT text, status, attempts, updated_at FROM inbound_messages WHERE user_id = $1 ORDER BY seq",
-                resident,
-            )
-        finally:
-            await connection.close()
-
-    return asyncio.run(read())
-
-
 def _gateways(stack, database: str, tmp_path, rasa_delay_s: float, lease_s: float):  # type: ignore[no-untyped-def]
     """Gateway A, whose way to Rasa takes `rasa_delay_s` per request, and gateway B beside it
     on one PostgreSQL, both with claims of `lease_s` and retry workers every 0.3 s."""
@@ -335,13 +307,15 @@ def test_a_gateway_renews_its_claim_on_a_message_rasa_takes_long_to_answer(stack
     gateway renews it, and the other gateway's retry worker never takes the message."""
     proxy, (a, service_a), (_, service_b) = _gateways(stack, database, tmp_path, rasa_delay_s=3.0, lease_s=1.0)
     try:
+        resident = f"slow-{uuid.uuid4().hex[:6]}"
         with resident_http(a, timeout=30) as http:
             began = time.monotonic()
-            response = http.post("/api/v1/messages", json={"user_id": f"slow-{uuid.uuid4().hex[:6]}", "text": WAGES})
+            response = http.post("/api/v1/messages", json={"user_id": resident, "text": WAGES})
             took = time.monotonic() - began
         assert response.status_code == 200 and response.json()["replies"], response.text
         assert took > 3.0  # three claims' lives
-        assert _claims_of(database, response.json()["message_id"]) == 1  # A's alone: B never claimed it
+        stored = asyncio.run(stored_messages(database, [resident]))
+        assert [r["attempts"] for r in stored] == [1]  # A's claim alone: B never claimed it
     finally:
         service_a.stop()
         service_b.stop()
@@ -376,7 +350,7 @@ def test_a_gateway_killed_mid_message_holds_its_residents_next_ones_only_a_claim
         # the claim's life, B's turn wait and a retry round, then two Rasa turns: well under 33 s
         assert answered_after < lease_s + 3 + 6, answered_after
         # the message A died with was answered first, by B, on its second claim
-        rows = _messages_of(database, resident)
+        rows = asyncio.run(stored_messages(database, [resident]))
         assert [(r["text"], r["status"]) for r in rows] == [(WAGES, "answered"), ("谢谢", "answered")]
         assert rows[0]["attempts"] == 2  # A's claim, then B's
         assert rows[0]["updated_at"] <= rows[1]["updated_at"]
