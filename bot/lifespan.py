@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -57,6 +58,12 @@ def reminder_channels(settings: Settings) -> tuple[str, ...]:
     )
 
 
+def gateway_instance(settings: Settings) -> str:
+    """What stays the same across runs of one gateway instance and differs between any two
+    running at once: its machine and the address it serves (one process per address)."""
+    return f"{socket.gethostname()}|{settings.host}|{settings.gateway_port}"
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -83,7 +90,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             **link_for(settings.public_base_url, settings.console_signing_key(), public_id),
             "days": str(max(1, settings.draft_link_max_age_s // 86400)),
         },
+        instance=gateway_instance(settings),
     )
+    released = await app.state.conversations.release_earlier_claims()
+    if released:  # the previous run died mid-delivery; the retry worker below delivers them at once
+        log.warning("gave back %d message(s) the previous run of this gateway was delivering", released)
     app.state.staff = StaffStore(store.engine)
     worker = asyncio.create_task(
         app.state.conversations.retry_forever(settings.retry_interval_s, settings.handoff_wait_notice_s)

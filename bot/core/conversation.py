@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 import weakref
@@ -108,6 +109,7 @@ class Conversations:
         reminders: DeadlineReminders | None = None,
         drafts: DraftStore | None = None,
         draft_links: Callable[[str], dict[str, str]] | None = None,
+        instance: str = "",
     ) -> None:
         self.store = store
         # how many Rasa turns at once, and how long a resident's message waits for one
@@ -117,8 +119,11 @@ class Conversations:
         self.draft_links = draft_links  # a draft's public id → its signed pdf and docx links
         # how long a claim on a message lasts unless renewed; renewed while it is delivered here
         self.lease_s = lease_s
-        # this gateway process, as the holder of its claims
-        self.owner = uuid.uuid4().hex
+        # this gateway process, as the holder of its claims: the instance it serves (`instance`,
+        # its host and port, hashed to fit the column), then this run. The next run of the same
+        # instance gives back what this one held if it died (release_earlier_claims)
+        self.instance = hashlib.sha256(instance.encode()).hexdigest()[:12] if instance else ""
+        self.owner = (self.instance + uuid.uuid4().hex)[:32]
         # the messages this process is delivering now: their claims are renewed (renew_forever),
         # and only theirs: a claim an error left behind runs out and the retry worker takes it
         self._held: set[str] = set()
@@ -225,6 +230,14 @@ class Conversations:
             yield
         finally:
             self._held.discard(public_id)
+
+    async def release_earlier_claims(self) -> int:
+        """At start, give back the claims an earlier run of this instance still held: it was
+        killed while delivering them. Otherwise that resident's messages wait until the claim
+        runs out (GATEWAY_LEASE_S) while systemd has this gateway back in a few seconds."""
+        if not self.instance:  # no stable address: nothing to tell an earlier run by
+            return 0
+        return await self.store.release_earlier(self.instance, self.owner)
 
     async def renew_forever(self) -> None:
         """Renew the claims on the messages this process is delivering, every quarter of a

@@ -193,6 +193,24 @@ class MessageStore:
             )
         return cast("CursorResult[Any]", renewed).rowcount or 0
 
+    async def release_earlier(self, instance: str, owner: str) -> int:
+        """Give back the claims still held by an earlier run of gateway `instance` (owners that
+        begin with it, other than `owner`, this run): that process is gone, since only one
+        process at a time can serve the instance's address. How many were given back."""
+        now = time.time()
+        async with self._sessions.begin() as session:
+            released = await session.execute(
+                update(InboundMessage)
+                .where(
+                    InboundMessage.status == PENDING,
+                    InboundMessage.lease_until >= now,
+                    InboundMessage.lease_owner.startswith(instance, autoescape=True),
+                    InboundMessage.lease_owner != owner,
+                )
+                .values(lease_until=None, lease_owner=None, updated_at=now)
+            )
+        return cast("CursorResult[Any]", released).rowcount or 0
+
     async def release(self, public_id: str) -> None:
         """Give a claimed message back (Rasa could not be reached): any gateway may retry it."""
         async with self._sessions.begin() as session:

@@ -66,6 +66,30 @@ def test_a_gateway_renews_only_its_own_claims_on_pending_messages(tmp_path) -> N
     asyncio.run(scenario())
 
 
+def test_a_gateway_started_again_gives_back_only_its_earlier_runs_claims(tmp_path) -> None:
+    """Owners are an instance's hash then a run: a new run of instance "a1" frees the claims
+    a dead run of it left, not its own, not another instance's, not a finished message's."""
+
+    async def scenario() -> None:
+        store = MessageStore(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+        await store.open()
+        try:
+            dead, _ = await store.add("r1", "房东不退押金", False, lease_s=60, owner="a1" + "0" * 30)
+            done, _ = await store.add("r2", "谢谢", False, lease_s=60, owner="a1" + "0" * 30)
+            await store.finish(done.public_id, ANSWERED, {"replies": []})
+            mine, _ = await store.add("r3", "工资", False, lease_s=60, owner="a1" + "1" * 30)
+            other, _ = await store.add("r4", "电梯", False, lease_s=60, owner="b2" + "0" * 30)
+            assert await store.release_earlier("a1", "a1" + "1" * 30) == 1
+            assert not (await store.get(dead.public_id)).leased  # any gateway may deliver it now
+            assert (await store.get(mine.public_id)).leased and (await store.get(other.public_id)).leased
+            assert (await store.get(done.public_id)).status == ANSWERED
+            assert await store.release_earlier("a1", "a1" + "1" * 30) == 0
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_one_key_is_one_message_whichever_gateway_stores_it_first(engine: str, tmp_path, request) -> None:
     """Eight requests with one Idempotency-Key on eight gateways' stores at once (a resident's

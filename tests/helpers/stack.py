@@ -145,10 +145,11 @@ def stack_settings(var_dir: Path, **overrides: object) -> Settings:
 SERVICE_LOGS: list[tuple[str, Path]] = []
 
 
-def start_gateway(stack: Stack, var_dir: Path, **env: str) -> tuple[str, Service]:
-    """A second real gateway process beside the test stack (its own port and state
-    directory, the stack's Rasa and index), with `env` overriding settings; ready on return."""
-    port = free_port()
+def start_gateway(stack: Stack, var_dir: Path, port: int | None = None, **env: str) -> tuple[str, Service]:
+    """A second real gateway process beside the test stack (its own port, a free one unless
+    given, and state directory, the stack's Rasa and index), with `env` overriding settings;
+    ready on return."""
+    port = port or free_port()
     service = Service(
         "gateway-extra",
         [str(stack.settings.main_venv / "bin" / "python"), "-m", "bot"],

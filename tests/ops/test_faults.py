@@ -359,3 +359,51 @@ def test_a_gateway_killed_mid_message_holds_its_residents_next_ones_only_a_claim
         service_a.stop()
         service_b.stop()
         proxy.close()
+
+
+def test_a_gateway_restarted_after_a_kill_gives_back_at_once_what_its_last_run_was_delivering(
+    stack, database, tmp_path
+) -> None:
+    """Gateway A dies while Rasa still has the resident's message and is started again on its
+    address, as systemd does (Restart=always): the new run gives back the dead run's claim
+    and delivers the message at once, not when the claim runs out (30 s here)."""
+    lease_s = 30.0
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port, delay_s=60.0)
+    proxy.enable()
+    common = {
+        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        "CONSOLE_SECRET": uuid.uuid4().hex,
+        "GATEWAY_LEASE_S": str(lease_s),
+        "RETRY_INTERVAL_S": "0.3",
+    }
+    url, first = start_gateway(stack, tmp_path / "a", RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", **common)
+    port = int(url.rsplit(":", 1)[1])
+    resident = f"back-{uuid.uuid4().hex[:6]}"
+    again = None
+    try:
+        # the message is A's while Rasa "thinks"
+        with resident_http(url, timeout=5) as http, pytest.raises(httpx.TimeoutException):
+            http.post("/api/v1/messages", json={"user_id": resident, "text": WAGES})
+        os.killpg(first.process.pid, signal.SIGKILL)
+        first.process.wait(timeout=10)
+        killed = time.monotonic()
+        # the same address and settings, now with Rasa at hand
+        _, again = start_gateway(stack, tmp_path / "a", port, **common)
+        restarted = time.monotonic() - killed
+        while time.monotonic() - killed < lease_s:
+            rows = asyncio.run(stored_messages(database, [resident]))
+            if rows and rows[0]["status"] != "pending":
+                break
+            time.sleep(0.2)
+        answered_after = time.monotonic() - killed
+        assert [(r["text"], r["status"]) for r in rows] == [(WAGES, "answered")]
+        assert rows[0]["attempts"] == 2  # the dead run's claim, then the new run's
+        # the restart, a retry round and one Rasa turn: far inside the claim's 30 s
+        assert answered_after < restarted + 8, (answered_after, restarted)
+        assert "gave back 1 message(s)" in again.log_path.read_text("utf-8")
+        print(f"\nanswered {answered_after:.1f} s after the kill, its gateway back in {restarted:.1f} s")
+    finally:
+        first.stop()
+        if again is not None:
+            again.stop()
+        proxy.close()
