@@ -38,6 +38,11 @@ class Stream:
         self.sent: Counter[str] = Counter()
         self.resent: Counter[str] = Counter()  # requests sent again with the message's key
         self.unresolved: list[tuple[str, str]] = []  # (resident, key) still unknown after every resend
+        # (wall-clock time, phase it ended in, the error) of each request that got no answer:
+        # read beside the logs of that second; counted under the phase it ended in, for the
+        # fault that ended it may have begun after it was sent
+        self.drops: list[tuple[float, str, str]] = []
+        self.kept_at: dict[str, float] = {}  # message id -> wall-clock time the resident was told
         self.threads = [threading.Thread(target=self.run, args=(r,), daemon=True) for r in self.ids]
 
     def count(self, phase: str, outcome: str, began: float) -> None:
@@ -78,7 +83,8 @@ class Stream:
                 "/api/v1/messages", json={"user_id": resident, "text": text}, headers={"Idempotency-Key": key}
             )
         except httpx.HTTPError as exc:
-            self.count(phase, f"dropped ({type(exc).__name__})", began)
+            self.count(self.phase, f"dropped ({type(exc).__name__})", began)
+            self.drops.append((time.time(), self.phase, repr(exc)))
             return False
         outcome = str(response.status_code)
         try:
@@ -87,6 +93,7 @@ class Stream:
             error, outcome = {}, f"{outcome} not JSON"
         if error.get("message_id"):
             self.kept.append((resident, error["message_id"]))
+            self.kept_at[error["message_id"]] = time.time()
             outcome += " kept"
         self.count(phase, outcome, began)
         return response.status_code not in (502, 504)

@@ -12,6 +12,8 @@ says. What differs from a real installation is in `trial_drop_in` and said there
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import os
 import shlex
 import shutil
@@ -24,6 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from settings import ROOT, Settings
 from tests.helpers.stack import stack_settings
@@ -255,17 +261,51 @@ def installed_settings(
     return env, per_instance
 
 
+TRIAL_CERTIFICATE = "/etc/haproxy/certs/haizhu.pem"  # where the shipped front reads its own
+
+
+def trial_certificate(root: Path, ca_file: Path) -> None:
+    """A certificate for 127.0.0.1 and its key, where HAProxy reads the front's (in the
+    machine under `root`, root's alone, as an operator keeps a key); `ca_file` gets the
+    certificate, for residents to trust. The bureau's own comes from its certificate
+    authority; this one is made for the trial and lives a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "haizhu trial front")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    ca_file.write_bytes(pem)
+    target = root / TRIAL_CERTIFICATE.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.touch(mode=0o600)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    target.write_bytes(pem + key_pem)
+
+
 def trial_haproxy_config(
     front: int, gateways: list[int], internal: tuple[int, int], ports: list[tuple[int, int]]
 ) -> str:
-    """deploy/haproxy/haproxy.cfg as this one machine runs it: the residents' front on a
-    loopback port without TLS (no certificate here), machine 1's two gateways as its only
-    servers (machine 2 does not exist), and free ports for what the file gives fixed ones
+    """deploy/haproxy/haproxy.cfg as this one machine runs it: the residents' TLS front on a
+    loopback port (its certificate from `trial_certificate`), machine 1's two gateways as its
+    only servers (machine 2 does not exist), and free ports for what the file gives fixed ones
     (`ports`: each instance's Rasa and action server). Every other line is shipped as is,
     and each replaced text must be found, so that a change to the file is not tested past."""
     shipped = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text("utf-8")
     replaced = {
-        "bind :443 ssl crt /etc/haproxy/certs/haizhu.pem": f"bind 127.0.0.1:{front}",
+        "bind :443 ssl crt /etc/haproxy/certs/haizhu.pem": f"bind 127.0.0.1:{front} ssl crt {TRIAL_CERTIFICATE}",
         "10.0.0.21:8000": f"127.0.0.1:{gateways[0]}",
         "10.0.0.21:8001": f"127.0.0.1:{gateways[1]}",
         "bind 127.0.0.1:8081": f"bind 127.0.0.1:{internal[0]}",
