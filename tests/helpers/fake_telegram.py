@@ -31,6 +31,11 @@ class FakeTelegram(ThreadingHTTPServer):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.updates: list[dict[str, Any]] = []
         self.next_update_id = 1
+        # as Telegram: a getUpdates with an offset confirms (forgets) the updates before it, and
+        # a getUpdates arriving while another waits ends that one with 409 Conflict
+        self.polls = 0  # getUpdates received; each waiting one knows its number
+        self.conflicts: list[float] = []  # when a waiting getUpdates was ended by another
+        self.pollers: list[int] = []  # the client port of each getUpdates, in order
         self.next_message_id = 1000
         self.lock = threading.Condition()
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -119,11 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
             return json.loads(body or "{}")
         return {k: _decode(v[0]) for k, v in parse_qs(body).items()}
 
-    def _reply(self, result: Any, ok: bool = True) -> None:
+    def _reply(self, result: Any, ok: bool = True, code: int = 400) -> None:
         data = json.dumps(
-            {"ok": ok, "result": result} if ok else {"ok": False, "error_code": 400, "description": str(result)}
+            {"ok": ok, "result": result} if ok else {"ok": False, "error_code": code, "description": str(result)}
         ).encode()
-        self.send_response(200 if ok else 400)
+        self.send_response(200 if ok else code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -159,13 +164,25 @@ class _Handler(BaseHTTPRequestHandler):
             offset = int(params.get("offset") or 0)
             deadline = time.monotonic() + min(float(params.get("timeout") or 0), 1.0)
             with server.lock:
+                server.pollers.append(self.client_address[1])
+                server.polls += 1
+                mine = server.polls
+                server.lock.notify_all()
+                if offset:
+                    server.updates = [u for u in server.updates if u["update_id"] >= offset]
                 while True:
-                    ready = [u for u in server.updates if u["update_id"] >= offset]
+                    if server.polls != mine:
+                        server.conflicts.append(time.time())
+                        break
+                    ready = list(server.updates)
                     remaining = deadline - time.monotonic()
                     if ready or remaining <= 0:
                         break
                     server.lock.wait(remaining)
-            self._reply(ready)
+            if server.polls != mine and not ready:
+                self._reply("Conflict: terminated by other getUpdates request", ok=False, code=409)
+            else:
+                self._reply(ready)
         elif method in ("sendMessage", "editMessageText"):
             server.next_message_id += 1
             self._reply(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
 from bot.errors import NOT_SAVED_TEXT
@@ -407,3 +408,54 @@ def test_a_gateway_restarted_after_a_kill_gives_back_at_once_what_its_last_run_w
         if again is not None:
             again.stop()
         proxy.close()
+
+
+def _process_on_port(port: int) -> int | None:
+    """The process whose TCP connection has local port `port`."""
+    return next((c.pid for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port == port), None)
+
+
+def test_two_gateways_polling_telegram_take_turns_and_answer_each_update_once(stack, database, tmp_path) -> None:
+    """Telegram in polling mode on two gateways of one PostgreSQL (the cluster's layout, no
+    TELEGRAM_WEBHOOK_URL): one polls at a time, as Telegram requires (a second getUpdates
+    ends the first with 409, and updates fetched by both were answered twice); when the
+    poller is killed, the other takes over and the residents' next messages are answered."""
+    telegram = FakeTelegram(free_port())
+    common = {
+        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        "CONSOLE_SECRET": uuid.uuid4().hex,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+    }
+    started = [start_gateway(stack, tmp_path / name, **common)[1] for name in ("a", "b")]
+    chats = iter(range(7100, 7200))
+
+    def ask(residents: int) -> list[int]:
+        asked = [next(chats) for _ in range(residents)]
+        for chat in asked:
+            telegram.send_text(chat, "你好")
+        for chat in asked:
+            telegram.wait_sent(chat, 1, timeout=60)
+        return asked
+
+    try:
+        answered = ask(3)
+        time.sleep(5)  # both gateways up through several rounds of asking for the turn
+        assert telegram.conflicts == []  # never two getUpdates at once
+        poller = _process_on_port(telegram.pollers[-1])
+        (victim,) = [s for s in started if s.process.pid == poller]
+        os.killpg(victim.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        answered += ask(3)
+        took = time.monotonic() - killed
+        time.sleep(2)  # time to answer anything twice
+        for chat in answered:
+            texts = [m["text"] for m in telegram.sent(chat)]
+            assert texts and len(texts) == len(set(texts)), (chat, texts)
+        # PostgreSQL frees the dead poller's turn at once; the other asks every 2 s
+        assert took < 20, took
+        print(f"\nthe other gateway polled and answered three residents {took:.1f} s after the poller's kill")
+    finally:
+        for service in started:
+            service.stop()
+        telegram.shutdown()

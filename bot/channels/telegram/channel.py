@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from bot.core.conversation import Conversations
+from bot.core.one_at_a_time import OneAtATime
 from bot.core.rate_limits import RateLimits
 from bot.errors import NOT_SAVED_TEXT, STORE_DOWN
 from bot.store.handoff_messages import MessageView
@@ -118,6 +119,7 @@ class TelegramChannel:
         self.limits = limits  # the per-resident budget every channel shares (memory or Redis)
         self._edited_seen: set[tuple[int, int]] = set()
         self._pusher: asyncio.Task | None = None
+        self._poller: asyncio.Task | None = None  # polling mode: waits its turn, then polls
         self._reminder_pusher: asyncio.Task | None = None
         builder = ApplicationBuilder().token(settings.telegram_bot_token).base_url(settings.telegram_api_base_url)
         if settings.telegram_webhook_url:
@@ -146,8 +148,13 @@ class TelegramChannel:
             )
             mode = "webhook"
         else:
-            assert self.app.updater is not None  # ApplicationBuilder gives one unless told not to
-            await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+            # one gateway of several polls at a time: two pollers conflict (409) and may both
+            # answer one update before either confirms it (bot/core/one_at_a_time.py)
+            self._poller = asyncio.create_task(
+                OneAtATime(self.conversations.store.engine, "telegram polling").run_forever(
+                    self._start_polling, self._stop_polling
+                )
+            )
             mode = "polling"
         self._pusher = asyncio.create_task(
             self.conversations.push_forever(CHANNEL, self.push, self.settings.push_interval_s)
@@ -159,12 +166,25 @@ class TelegramChannel:
         log.info("telegram channel on (%s)", mode)
         return mode
 
+    async def _start_polling(self) -> None:
+        assert self.app.updater is not None  # ApplicationBuilder gives one unless told not to
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+
+    async def _stop_polling(self) -> None:
+        """Confirms what it fetched (python-telegram-bot's cleanup), so the next poller does
+        not fetch it again."""
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+
     async def stop(self) -> None:
         for task in (self._pusher, self._reminder_pusher):
             if task:
                 task.cancel()
-        if self.app.updater and self.app.updater.running:
-            await self.app.updater.stop()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        await self._stop_polling()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
