@@ -6,6 +6,7 @@ WeChat server and a real gateway process."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -19,6 +20,7 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
+from bot.channels.wechat.client import WeChatClient
 from ops.stack import Service
 from tests.helpers.console import Console, add_staff
 from tests.helpers.fake_wechat import APPID, SECRET, FakeWeChat
@@ -284,4 +286,38 @@ def test_slow_answers_go_by_customer_service_message(stack, tmp_path) -> None:
         assert "【拖欠工资】" in sent[0]["text"] and "· 申请法律援助" in sent[0]["text"]
     finally:
         service.stop()
+        wechat.shutdown()
+
+
+def test_gateways_share_the_stable_access_token_and_fetch_it_again_when_it_is_renewed(stack) -> None:
+    """Four gateways' clients (the cluster's layout) against the fake WeChat with its old
+    tokens ending at once (WeChat's five minutes, compressed): with the plain /cgi-bin/token,
+    each gateway's fetch ended the one before's token and its messages failed (40001). The
+    stable token is the same for all; when the platform renews it, each client finds out on
+    its next message, fetches it again and sends that message once."""
+    wechat = FakeWeChat(free_port())
+    wechat.token_grace_s = 0
+    settings = dataclasses.replace(
+        stack.settings, wechat_api_base=wechat.base_url, wechat_appid=APPID, wechat_secret=SECRET
+    )
+
+    async def scenario() -> None:
+        clients = [WeChatClient(settings) for _ in range(4)]
+        try:
+            for round_ in ("第一条", "第二条"):
+                for number, client in enumerate(clients):
+                    await client.send_text("openid-resident-1", f"{round_}{number}")
+            wechat.renew_stable()
+            for number, client in enumerate(clients):
+                await client.send_text("openid-resident-1", f"第三条{number}")
+        finally:
+            for client in clients:
+                await client.close()
+
+    try:
+        asyncio.run(scenario())
+        texts = [m["text"] for m in wechat.sent]
+        assert sorted(texts) == sorted(f"{r}{n}" for r in ("第一条", "第二条", "第三条") for n in range(4)), texts
+        assert wechat.token_calls == ["stable_token"] * 8  # once each, and once each after the renewal
+    finally:
         wechat.shutdown()

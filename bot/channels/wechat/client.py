@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 
@@ -13,6 +14,8 @@ from settings import Settings
 
 # subscribe/send: the resident has not accepted (or has used up) the template's subscription
 NOT_SUBSCRIBED = 43101
+# the access token is not (or no longer) valid: 40001 invalid credential, 42001 expired, 40014 invalid
+STALE_TOKEN = (40001, 40014, 42001)
 
 
 class NotSubscribed(RuntimeError):
@@ -45,11 +48,16 @@ class WeChatClient:
         return body.get("openid") if not body.get("errcode") else None
 
     async def access_token(self) -> str:
+        """The stable access token (getStableAccessToken, normal mode). Every gateway asking
+        gets the same one while it lives. The plain /cgi-bin/token issues a new token at each
+        call and ends the one before: with several gateways, each one's start or renewal
+        broke the others' tokens, and their customer-service messages failed (40001) until
+        their own ran out, up to two hours."""
         if self._token is None or time.time() > self._token_expires:
             body = (
-                await self._http.get(
-                    "/cgi-bin/token",
-                    params={
+                await self._http.post(
+                    "/cgi-bin/stable_token",
+                    json={
                         "grant_type": "client_credential",
                         "appid": self.settings.wechat_appid,
                         "secret": self.settings.wechat_secret,
@@ -64,15 +72,28 @@ class WeChatClient:
             )
         return self._token
 
-    async def send_text(self, openid: str, text: str) -> None:
-        body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` with the access token; once more with a fresh token when WeChat says
+        the one held is no longer valid (renewed by the platform, or refreshed elsewhere)."""
+        result = await self._post(path, body)
+        if result.get("errcode") in STALE_TOKEN:
+            self._token = None
+            result = await self._post(path, body)
+        return result
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._http.post(
-            "/cgi-bin/message/custom/send",
+            path,
             params={"access_token": await self.access_token()},
             content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
             headers={"Content-Type": "application/json"},
         )
-        result = response.json()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def send_text(self, openid: str, text: str) -> None:
+        body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        result = await self._call("/cgi-bin/message/custom/send", body)
         if result.get("errcode"):
             raise RuntimeError(f"custom/send errcode {result.get('errcode')}")
 
@@ -85,13 +106,7 @@ class WeChatClient:
             "data": {key: {"value": value} for key, value in data.items()},
             "lang": "zh_CN",
         }
-        response = await self._http.post(
-            "/cgi-bin/message/subscribe/send",
-            params={"access_token": await self.access_token()},
-            content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-        )
-        result = response.json()
+        result = await self._call("/cgi-bin/message/subscribe/send", body)
         if result.get("errcode") == NOT_SUBSCRIBED:
             raise NotSubscribed(openid[:6])
         if result.get("errcode"):
