@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import STORE_DOWN
 
@@ -34,23 +34,20 @@ class OneAtATime:
         self.name = name
         self.key = lock_key(name)
         self.check_s = check_s  # how often a waiting gateway asks, and the holder checks it still holds
-        self.holding = False
 
     async def run_forever(self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
         """Call `start` when this process becomes the holder and `stop` when it no longer is
-        (its connection lost, or this task cancelled at shutdown); until cancelled."""
-        if self.engine.dialect.name != "postgresql":
-            await start()
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await stop()
+        (its connection lost, `start` failed, or this task cancelled at shutdown); until
+        cancelled, asking again every `check_s` after each turn."""
         while True:
             try:
-                await self._hold_while_possible(start, stop)
+                if self.engine.dialect.name == "postgresql":
+                    await self._hold_while_possible(start, stop)
+                else:  # one gateway: it just does it
+                    await self._hold(start, stop, None)
             except STORE_DOWN as exc:
                 log.warning("%s: database unavailable (%s); asking again", self.name, type(exc).__name__)
-            except Exception as exc:  # e.g. Telegram out of reach at start: let any gateway try again
+            except Exception as exc:  # e.g. Telegram out of reach at start: try again
                 log.warning("%s stopped (%s); asking again", self.name, type(exc).__name__)
             await asyncio.sleep(self.check_s)
 
@@ -60,19 +57,25 @@ class OneAtATime:
         async with self.engine.connect() as connection:
             try:
                 asked = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
-                taken = asked.scalar()
-                if not taken:
-                    return
-                log.info("%s: this gateway does it now", self.name)
-                self.holding = True
-                try:
-                    await start()
-                    while True:  # a broken connection means the lock is gone: stop at once
-                        await asyncio.sleep(self.check_s)
-                        await connection.execute(text("SELECT 1"))
-                finally:
-                    self.holding = False
-                    await stop()
+                if asked.scalar():
+                    log.info("%s: this gateway does it now", self.name)
+                    await self._hold(start, stop, connection)
             finally:
                 # never back into the pool holding (or maybe holding) the lock: closed, it is released
                 await connection.invalidate()
+
+    async def _hold(
+        self,
+        start: Callable[[], Awaitable[None]],
+        stop: Callable[[], Awaitable[None]],
+        connection: AsyncConnection | None,
+    ) -> None:
+        """The work from `start` to `stop`, for as long as `connection` (the lock's) answers."""
+        try:
+            await start()
+            while True:  # a broken connection means the lock is gone: stop at once
+                await asyncio.sleep(self.check_s)
+                if connection is not None:
+                    await connection.execute(text("SELECT 1"))
+        finally:
+            await stop()

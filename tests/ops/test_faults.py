@@ -205,18 +205,33 @@ def test_database_outage_gives_clear_errors_and_leaves_nothing_half_written(stac
     assert (cases, orphans, pending) == (1, 0, 0)
 
 
+def _on_postgresql(database: str, **settings: str) -> dict[str, str]:
+    """Settings of gateways that share `database` (and the console's secret), with `settings`."""
+    return {
+        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        "CONSOLE_SECRET": uuid.uuid4().hex,
+        **settings,
+    }
+
+
+def _slow_rasa(stack, delay_s: float) -> TcpProxy:  # type: ignore[no-untyped-def]
+    """The stack's Rasa behind a proxy that holds each request `delay_s` (Rasa "thinking")."""
+    proxy = TcpProxy(free_port(), stack.settings.rasa_port, delay_s=delay_s)
+    proxy.enable()
+    return proxy
+
+
 @pytest.fixture
 def two_gateways(stack, database, tmp_path) -> Iterator[tuple[FakeTelegram, list[str]]]:
     telegram = FakeTelegram(free_port())
-    common = {
-        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        "CONSOLE_SECRET": uuid.uuid4().hex,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "TELEGRAM_WEBHOOK_SECRET": "s3cret",
-        "TELEGRAM_WEBHOOK_URL": "https://example.invalid/telegram/webhook",
-        "PUSH_INTERVAL_S": "0.2",
-    }
+    common = _on_postgresql(
+        database,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        TELEGRAM_WEBHOOK_SECRET="s3cret",
+        TELEGRAM_WEBHOOK_URL="https://example.invalid/telegram/webhook",
+        PUSH_INTERVAL_S="0.2",
+    )
     started = [start_gateway(stack, tmp_path / name, **common) for name in ("a", "b")]
     yield telegram, [url for url, _ in started]
     for _, service in started:
@@ -290,14 +305,8 @@ def test_a_turn_with_no_reply_goes_to_a_person(stack, tmp_path) -> None:
 def _gateways(stack, database: str, tmp_path, rasa_delay_s: float, lease_s: float):  # type: ignore[no-untyped-def]
     """Gateway A, whose way to Rasa takes `rasa_delay_s` per request, and gateway B beside it
     on one PostgreSQL, both with claims of `lease_s` and retry workers every 0.3 s."""
-    proxy = TcpProxy(free_port(), stack.settings.rasa_port, delay_s=rasa_delay_s)
-    proxy.enable()
-    common = {
-        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        "CONSOLE_SECRET": uuid.uuid4().hex,
-        "GATEWAY_LEASE_S": str(lease_s),
-        "RETRY_INTERVAL_S": "0.3",
-    }
+    proxy = _slow_rasa(stack, rasa_delay_s)
+    common = _on_postgresql(database, GATEWAY_LEASE_S=str(lease_s), RETRY_INTERVAL_S="0.3")
     a = start_gateway(stack, tmp_path / "a", RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", **common)
     b = start_gateway(stack, tmp_path / "b", **common)
     return proxy, a, b
@@ -369,14 +378,8 @@ def test_a_gateway_restarted_after_a_kill_gives_back_at_once_what_its_last_run_w
     address, as systemd does (Restart=always): the new run gives back the dead run's claim
     and delivers the message at once, not when the claim runs out (30 s here)."""
     lease_s = 30.0
-    proxy = TcpProxy(free_port(), stack.settings.rasa_port, delay_s=60.0)
-    proxy.enable()
-    common = {
-        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        "CONSOLE_SECRET": uuid.uuid4().hex,
-        "GATEWAY_LEASE_S": str(lease_s),
-        "RETRY_INTERVAL_S": "0.3",
-    }
+    proxy = _slow_rasa(stack, 60.0)
+    common = _on_postgresql(database, GATEWAY_LEASE_S=str(lease_s), RETRY_INTERVAL_S="0.3")
     url, first = start_gateway(stack, tmp_path / "a", RASA_URL=f"http://127.0.0.1:{proxy.listen_port}", **common)
     port = int(url.rsplit(":", 1)[1])
     resident = f"back-{uuid.uuid4().hex[:6]}"
@@ -421,12 +424,7 @@ def test_two_gateways_polling_telegram_take_turns_and_answer_each_update_once(st
     ends the first with 409, and updates fetched by both were answered twice); when the
     poller is killed, the other takes over and the residents' next messages are answered."""
     telegram = FakeTelegram(free_port())
-    common = {
-        "GATEWAY_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        "CONSOLE_SECRET": uuid.uuid4().hex,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-    }
+    common = _on_postgresql(database, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url)
     started = [start_gateway(stack, tmp_path / name, **common)[1] for name in ("a", "b")]
     chats = iter(range(7100, 7200))
 
