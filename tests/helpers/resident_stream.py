@@ -34,7 +34,8 @@ class Stream:
         self.outcomes: Counter[str] = Counter()
         self.by_phase: dict[str, Counter[str]] = defaultdict(Counter)
         self.latencies: dict[str, list[float]] = defaultdict(list)
-        self.kept: list[tuple[str, str]] = []  # (resident, message id) answered 503: kept for later
+        # (resident, message id, wall-clock time the resident was told) answered 503: kept for later
+        self.kept: list[tuple[str, str, float]] = []
         self.sent: Counter[str] = Counter()
         self.resent: Counter[str] = Counter()  # requests sent again with the message's key
         self.unresolved: list[tuple[str, str]] = []  # (resident, key) still unknown after every resend
@@ -42,7 +43,6 @@ class Stream:
         # read beside the logs of that second; counted under the phase it ended in, for the
         # fault that ended it may have begun after it was sent
         self.drops: list[tuple[float, str, str]] = []
-        self.kept_at: dict[str, float] = {}  # message id -> wall-clock time the resident was told
         self.threads = [threading.Thread(target=self.run, args=(r,), daemon=True) for r in self.ids]
 
     def count(self, phase: str, outcome: str, began: float) -> None:
@@ -92,8 +92,7 @@ class Stream:
         except ValueError:  # HAProxy's own page: a resident's page could not read it (counted)
             error, outcome = {}, f"{outcome} not JSON"
         if error.get("message_id"):
-            self.kept.append((resident, error["message_id"]))
-            self.kept_at[error["message_id"]] = time.time()
+            self.kept.append((resident, error["message_id"], time.time()))
             outcome += " kept"
         self.count(phase, outcome, began)
         return response.status_code not in (502, 504)
@@ -221,7 +220,13 @@ async def taken_by_rasa(database: str, residents: list[str]) -> tuple[Counter[st
 
 def phase_at(phases: list[tuple[float, str]], timestamp: float) -> str:
     """The phase (fault) that was under way at wall-clock `timestamp`."""
-    return ([name for began, name in phases if began <= timestamp] or ["before"])[-1]
+    return phase_began(phases, timestamp)[1]
+
+
+def phase_began(phases: list[tuple[float, str]], timestamp: float) -> tuple[float, str]:
+    """(when it began, name) of the phase under way at wall-clock `timestamp`; ("before" began
+    at `timestamp` itself)."""
+    return ([(began, name) for began, name in phases if began <= timestamp] or [(timestamp, "before")])[-1]
 
 
 async def timeline(database: str, message_ids: list[str], phases: list[tuple[float, str]]) -> dict[str, list[str]]:
@@ -257,7 +262,7 @@ async def timeline(database: str, message_ids: list[str], phases: list[tuple[flo
 def assert_kept_answered(url: str, stream: Stream, deadline: float) -> None:
     """Every message the residents were told was kept is answered by `deadline`."""
     with httpx.Client(base_url=url, timeout=30, auth=ResidentAuth()) as http:
-        for resident, message_id in stream.kept:
+        for resident, message_id, _ in stream.kept:
             while True:
                 status = http.get(f"/api/v1/messages/{message_id}", params={"user_id": resident}).json()
                 if status.get("status") in DONE or time.monotonic() > deadline:

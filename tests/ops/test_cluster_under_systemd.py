@@ -21,6 +21,7 @@ from tests.helpers.resident_stream import (
     Mediation,
     Stream,
     assert_kept_answered,
+    phase_began,
     settled_messages,
     taken_by_rasa,
     timeline,
@@ -181,9 +182,8 @@ def _kept_by_phase(
     seconds after the phase began the last of them was answered (all are, by then)."""
     answered_at = {row["public_id"]: row["updated_at"] for row in stored}
     found: dict[str, tuple[int, float]] = {}
-    for _, message_id in stream.kept:
-        told = stream.kept_at[message_id]
-        began, phase = max(((b, name) for b, name in phases if b <= told), default=(told, "before"))
+    for _, message_id, told in stream.kept:
+        began, phase = phase_began(phases, told)
         count, latest = found.get(phase, (0, 0.0))
         found[phase] = (count + 1, max(latest, round(answered_at[message_id] - began, 1)))
     return found
